@@ -1,0 +1,7 @@
+// The example's public surface: the client, the Better Auth token source, the typed documents.
+export { createTaskgraphClient, isAuthError, tokenExpiry } from "./client.js";
+export type { GetToken, TaskgraphClientOptions } from "./client.js";
+export { betterAuthToken, createCookieFetch, createTaskgraphAuthClient } from "./better-auth.js";
+export type { AuthClientOptions, TaskgraphAuthClient } from "./better-auth.js";
+export * from "./operations.js";
+export type * from "./gql/graphql.js";
