@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// MaxTokenBytes bounds a token; larger ones are refused before any parsing.
+const MaxTokenBytes = 8 << 10
+
+func init() {
+	// RFC 9864 names EdDSA over Ed25519 "Ed25519": accept it in a token's alg. The alias method
+	// reports Alg() == "EdDSA", so the allow-list and key matching see the canonical name.
+	jwt.RegisterSigningMethod("Ed25519", func() jwt.SigningMethod { return jwt.SigningMethodEdDSA })
+}
+
+// SubLookup resolves a verified Better Auth user id (sub) to the application UUID ("user".uuid).
+// found is false when there is no such row. db.Store implements it.
+type SubLookup interface {
+	UserUUIDBySub(ctx context.Context, sub string) (id uuid.UUID, found bool, err error)
+}
+
+// Hooks lets the server count events without this package importing a metrics library.
+// Every field is optional.
+type Hooks struct {
+	AuthFailure func(reason string) // a request was refused (reason is one of the Reason constants)
+	JWKSFetch   func(err error)     // a JWKS fetch ended; err is nil on success
+}
+
+// Verifier checks Better Auth JWTs. It is safe for concurrent use.
+type Verifier struct {
+	cfg    Config
+	parser *jwt.Parser
+	keys   *keyStore
+	subs   *subCache
+	hooks  Hooks
+	now    func() time.Time
+}
+
+// NewVerifier builds the key store and the JWT parser once. It never blocks on the JWKS: the first
+// fetch and the periodic refresh run in the background until ctx is done. lookup may be nil; then a
+// token without the UUID claim is refused with missing_claim.
+func NewVerifier(ctx context.Context, cfg Config, lookup SubLookup, hooks Hooks) (*Verifier, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{
+		cfg:   cfg,
+		hooks: hooks,
+		now:   time.Now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods(cfg.Algorithms),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(cfg.Audiences...), // any one of them
+			jwt.WithLeeway(cfg.ClockSkew),
+		),
+		keys: newKeyStore(ctx, cfg.JWKSURL, cfg.JWKSTimeout, cfg.JWKSRefresh, hooks.JWKSFetch),
+	}
+	if lookup != nil {
+		v.subs = newSubCache(lookup, subCacheSize, subCacheTTL)
+	}
+	go v.keys.run(ctx)
+	return v, nil
+}
+
+// KeysLoaded reports whether a JWKS fetch has succeeded (for readiness checks).
+func (v *Verifier) KeysLoaded() bool { return v.keys.loaded() }
+
+// Config returns the verifier's configuration, with defaults filled in.
+func (v *Verifier) Config() Config { return v.cfg }
+
+// Verify checks token and returns its user. Errors are *Error. A token naming an unknown kid may
+// wait for one JWKS fetch (at most about AUTH_JWKS_TIMEOUT), never longer.
+func (v *Verifier) Verify(ctx context.Context, token string) (User, error) {
+	if len(token) > MaxTokenBytes {
+		return User{}, refuse(ReasonTokenTooLarge, "the token is %d bytes; the limit is %d", len(token), MaxTokenBytes)
+	}
+	if token == "" {
+		return User{}, refuse(ReasonMalformedToken, "the bearer token is empty")
+	}
+	claims := jwt.MapClaims{}
+	tok, err := v.parser.ParseWithClaims(token, claims, v.keyfunc(ctx))
+	if err != nil {
+		return User{}, v.explain(tok, claims, err)
+	}
+	return v.user(ctx, claims)
+}
+
+// keyfunc picks the verification key(s) for a token: only ever from the configured JWKS, never
+// from the token's own jwk/jku/x5u/x5c headers.
+func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		alg := t.Method.Alg() // canonical, and allow-listed by the parser already
+		rawKID, hasKID := t.Header["kid"]
+		if !hasKID {
+			return v.keysFor(ctx, alg)
+		}
+		kid, ok := rawKID.(string)
+		if !ok {
+			return nil, refuse(ReasonMalformedToken, "the token's kid header is not a string")
+		}
+		k := v.lookupKID(kid)
+		if k == nil {
+			v.keys.refreshForUnknown(ctx, v.cfg.JWKSTimeout+time.Second)
+			if k = v.lookupKID(kid); k == nil {
+				return nil, v.noKey("no key in the JWKS has the token's kid")
+			}
+		}
+		if !k.fits(alg) {
+			return nil, refuse(ReasonInvalidSignature,
+				"the JWKS key named by the token's kid is a %s key%s, which cannot verify a %s signature",
+				k.kty, useSuffix(k), alg)
+		}
+		return k.pub, nil
+	}
+}
+
+// keysFor serves tokens without a kid (older Better Auth): every key that can verify alg.
+func (v *Verifier) keysFor(ctx context.Context, alg string) (any, error) {
+	candidates := func() []jwt.VerificationKey {
+		var out []jwt.VerificationKey
+		if set := v.keys.current.Load(); set != nil {
+			for _, k := range set.all {
+				if k.fits(alg) {
+					out = append(out, k.pub)
+				}
+			}
+		}
+		return out
+	}
+	keys := candidates()
+	if len(keys) == 0 {
+		v.keys.refreshForUnknown(ctx, v.cfg.JWKSTimeout+time.Second)
+		keys = candidates()
+	}
+	if len(keys) == 0 {
+		return nil, v.noKey("the token has no kid and no key in the JWKS can verify " + alg)
+	}
+	return jwt.VerificationKeySet{Keys: keys}, nil
+}
+
+func (v *Verifier) lookupKID(kid string) *verificationKey {
+	if set := v.keys.current.Load(); set != nil {
+		return set.byKID[kid]
+	}
+	return nil
+}
+
+// noKey is the error when no key fits: 503 while no JWKS was ever loaded, unknown_key afterwards.
+func (v *Verifier) noKey(what string) *Error {
+	set := v.keys.current.Load()
+	if set == nil {
+		return unavailable("no signing keys loaded yet: the JWKS has not been reachable since start-up")
+	}
+	return refuse(ReasonUnknownKey, "%s (keys fetched %s ago); if Better Auth rotated its keys, a refresh is rate-limited, so retry shortly",
+		what, ago(v.now().Sub(set.fetched)))
+}
+
+func useSuffix(k *verificationKey) string {
+	if k.use != "" {
+		return " (use=" + k.use + ")"
+	}
+	return ""
+}
+
+// explain turns a jwt error into an *Error with a reason and a helpful sentence.
+func (v *Verifier) explain(tok *jwt.Token, claims jwt.MapClaims, err error) *Error {
+	var own *Error
+	if errors.As(err, &own) {
+		return own
+	}
+	now := v.now()
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return refuse(ReasonMalformedToken, "the bearer token is not a compact JWT (three base64url parts with JSON header and payload)")
+	case tok != nil && tok.Method == nil:
+		if _, ok := tok.Header["alg"].(string); !ok {
+			return refuse(ReasonMalformedToken, "the token header has no alg")
+		}
+		return refuse(ReasonAlgorithmNotAllowed, "the token's algorithm is not one this server knows; allowed: %s", strings.Join(v.cfg.Algorithms, ", "))
+	case tok != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
+		return refuse(ReasonAlgorithmNotAllowed, "the token is signed with %s; AUTH_ALGORITHMS allows %s",
+			knownAlgName(tok.Method.Alg()), strings.Join(v.cfg.Algorithms, ", "))
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return refuse(ReasonInvalidSignature, "the signature does not verify with the JWKS key; the token was altered or signed by another key")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		exp, _ := claims.GetExpirationTime()
+		if exp != nil {
+			return refuse(ReasonTokenExpired, "token expired %s ago; the frontend should fetch a fresh token", ago(now.Sub(exp.Time)))
+		}
+		return refuse(ReasonTokenExpired, "token expired; the frontend should fetch a fresh token")
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return refuse(ReasonTokenNotYetValid, "the token is not valid yet (nbf or iat in the future, beyond the %s clock skew allowed); check the clocks", ago(v.cfg.ClockSkew))
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return refuse(ReasonMissingClaim, "the token lacks a required claim (exp, iss or aud); Better Auth sets all three")
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return refuse(ReasonInvalidIssuer, "the token's iss is not the configured issuer (AUTH_ISSUER)")
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return refuse(ReasonInvalidAudience, "the token's aud names none of the configured audiences (AUTH_AUDIENCE)")
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return refuse(ReasonInvalidClaim, "a time claim (exp, iat or nbf) or iss/aud has the wrong type")
+	}
+	return refuse(ReasonMalformedToken, "the token could not be verified")
+}
+
+// knownAlgName echoes an algorithm name only when it is a registered one, never arbitrary token text.
+func knownAlgName(alg string) string {
+	if jwt.GetSigningMethod(alg) != nil {
+		return alg
+	}
+	return "an unknown algorithm"
+}
+
+// user builds the User of verified claims, resolving sub when the UUID claim is absent.
+func (v *Verifier) user(ctx context.Context, claims jwt.MapClaims) (User, error) {
+	sub, _ := claims["sub"].(string)
+	if _, present := claims["sub"]; present && sub == "" {
+		return User{}, refuse(ReasonInvalidClaim, "the sub claim is not a non-empty string")
+	}
+	u := User{ID: sub}
+	u.Email, _ = claims["email"].(string)
+	u.Name, _ = claims["name"].(string)
+
+	if raw, present := claims[v.cfg.UUIDClaim]; present {
+		s, _ := raw.(string)
+		id, err := uuid.Parse(s)
+		if err != nil || id == uuid.Nil {
+			return User{}, refuse(ReasonInvalidClaim, "the %s claim is not a UUID; it must be \"user\".uuid, not Better Auth's user id", v.cfg.UUIDClaim)
+		}
+		u.UUID = id
+		return u, nil
+	}
+	if v.subs == nil {
+		return User{}, refuse(ReasonMissingClaim, "the token has no %s claim; add it in Better Auth's jwt.definePayload", v.cfg.UUIDClaim)
+	}
+	if sub == "" {
+		return User{}, refuse(ReasonMissingClaim, "the token has neither a %s claim nor a sub to look the user up by", v.cfg.UUIDClaim)
+	}
+	id, found, err := v.subs.get(ctx, sub)
+	if err != nil {
+		return User{}, unavailable("the user lookup by sub failed; try again shortly")
+	}
+	if !found {
+		return User{}, refuse(ReasonUserNotFound, "the token has no %s claim and its sub matches no Better Auth user", v.cfg.UUIDClaim)
+	}
+	u.UUID = id
+	return u, nil
+}
+
+// describe is used by diagnostics: a one-line summary of the keys the verifier holds.
+func (v *Verifier) describeKeys() string {
+	set := v.keys.current.Load()
+	if set == nil {
+		return "no keys loaded"
+	}
+	return fmt.Sprintf("%d key(s) loaded", len(set.all))
+}
