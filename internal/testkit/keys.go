@@ -312,4 +312,3 @@ func JWKSDocument(t testing.TB, keys ...map[string]any) []byte {
 	}
 	return raw
 }
-
