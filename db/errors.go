@@ -1,0 +1,45 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/lib/pq"
+)
+
+// Sentinel errors of the data layer. Callers test them with errors.Is; the wrapped text never
+// reaches a client.
+var (
+	// ErrNotFound: the row does not exist or belongs to another user (the two are indistinguishable).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule was broken (a tag name the user already has).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: a value broke a check constraint that validation should have caught.
+	ErrInvalid = errors.New("invalid value")
+	// ErrInvalidCursor: a pagination cursor is malformed or was made for another ordering, filter or user.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// PostgreSQL error codes we translate (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+	pgCheckViolation      = "23514"
+)
+
+// mapErr turns driver errors into the sentinels above, keeping the original for logs.
+func mapErr(err error) error {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case pgUniqueViolation:
+		return fmt.Errorf("%w: %s: %w", ErrConflict, pe.Constraint, err)
+	case pgForeignKeyViolation:
+		return fmt.Errorf("%w: %s: %w", ErrNotFound, pe.Constraint, err)
+	case pgCheckViolation:
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, pe.Constraint, err)
+	}
+	return err
+}

@@ -1,0 +1,342 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// SortField is a column tasks can be ordered by.
+type SortField string
+
+const (
+	SortCreatedAt SortField = "CREATED_AT"
+	SortUpdatedAt SortField = "UPDATED_AT"
+	SortDueAt     SortField = "DUE_AT"
+	SortPriority  SortField = "PRIORITY"
+	SortTitle     SortField = "TITLE"
+)
+
+// sortColumns maps a field to its column; nullable columns sort NULLs last in both directions.
+var sortColumns = map[SortField]struct {
+	col      string
+	nullable bool
+}{
+	SortCreatedAt: {"created_at", false},
+	SortUpdatedAt: {"updated_at", false},
+	SortDueAt:     {"due_at", true},
+	SortPriority:  {"priority", true},
+	SortTitle:     {"title", false},
+}
+
+// TaskOrder is the ordering of a task list; id breaks ties in the same direction.
+type TaskOrder struct {
+	Field SortField
+	Desc  bool
+}
+
+// TaskFilter narrows a task list. Zero values do not filter. DueAfter is inclusive, DueBefore
+// exclusive, and both exclude tasks without a due date. Search matches title or description,
+// ignoring case.
+type TaskFilter struct {
+	Completed  *bool
+	Priorities []Priority
+	TagIDs     []uuid.UUID
+	AllTags    bool // every tag in TagIDs, rather than any
+	Search     string
+	DueAfter   *time.Time
+	DueBefore  *time.Time
+}
+
+// TaskQuery asks for one page: the First rows after the cursor After, or the Last rows before the
+// cursor Before (exactly one of First and Last is positive).
+type TaskQuery struct {
+	Filter    TaskFilter
+	Order     TaskOrder
+	First     int
+	After     string
+	Last      int
+	Before    string
+	WithTotal bool // also count every task matching Filter
+}
+
+// TaskPage is one page of tasks in the requested order, with a cursor for each.
+type TaskPage struct {
+	Tasks           []Task
+	Cursors         []string
+	HasNextPage     bool
+	HasPreviousPage bool
+	TotalCount      int // only when WithTotal
+}
+
+// cursor is the keyset position of one row, bound to the list it came from: the user, the ordering
+// and the filter hash in Bind. Value is the sort key as text (nil for NULL).
+type cursor struct {
+	Bind  string    `json:"b"`
+	Value *string   `json:"v"`
+	ID    uuid.UUID `json:"i"`
+}
+
+// binding identifies the list a cursor belongs to, so that a cursor used with another user,
+// ordering or filter is refused instead of giving a wrong page.
+func binding(user uuid.UUID, q TaskQuery) string {
+	f := q.Filter
+	prios := slices.Clone(f.Priorities)
+	slices.Sort(prios)
+	tags := make([]string, len(f.TagIDs))
+	for i, id := range f.TagIDs {
+		tags[i] = id.String()
+	}
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	b, _ := json.Marshal([]any{user, q.Order.Field, q.Order.Desc, f.Completed, prios, tags, f.AllTags,
+		f.Search, timeKey(f.DueAfter), timeKey(f.DueBefore)})
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+func timeKey(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s, bind string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, ErrInvalidCursor
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.Bind != bind || c.ID == uuid.Nil {
+		return cursor{}, ErrInvalidCursor
+	}
+	return c, nil
+}
+
+// sortKey is a task's value of the sort field as cursor text.
+func sortKey(t Task, f SortField) *string {
+	var s string
+	switch f {
+	case SortCreatedAt:
+		s = t.CreatedAt.UTC().Format(time.RFC3339Nano)
+	case SortUpdatedAt:
+		s = t.UpdatedAt.UTC().Format(time.RFC3339Nano)
+	case SortTitle:
+		s = t.Title
+	case SortDueAt:
+		if t.DueAt == nil {
+			return nil
+		}
+		s = t.DueAt.UTC().Format(time.RFC3339Nano)
+	case SortPriority:
+		if t.Priority == nil {
+			return nil
+		}
+		s = strconv.Itoa(int(*t.Priority))
+	}
+	return &s
+}
+
+// checkKey refuses a cursor value that does not parse as the sort field's type, so that a forged
+// cursor is a client error rather than a failing statement.
+func checkKey(v *string, f SortField) error {
+	if v == nil {
+		if sortColumns[f].nullable {
+			return nil
+		}
+		return ErrInvalidCursor
+	}
+	switch f {
+	case SortCreatedAt, SortUpdatedAt, SortDueAt:
+		if _, err := time.Parse(time.RFC3339Nano, *v); err != nil {
+			return ErrInvalidCursor
+		}
+	case SortPriority:
+		if n, err := strconv.Atoi(*v); err != nil || n < 1 || n > 4 {
+			return ErrInvalidCursor
+		}
+	}
+	return nil
+}
+
+// query builds a parameterised statement.
+type query struct {
+	where []string
+	args  []any
+}
+
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *query) filter(user uuid.UUID, f TaskFilter) {
+	q.where = append(q.where, "t.user_uuid = "+q.arg(user))
+	if f.Completed != nil {
+		if *f.Completed {
+			q.where = append(q.where, "t.completed_at IS NOT NULL")
+		} else {
+			q.where = append(q.where, "t.completed_at IS NULL")
+		}
+	}
+	if len(f.Priorities) > 0 {
+		ps := make(pq.Int64Array, len(f.Priorities))
+		for i, p := range f.Priorities {
+			ps[i] = int64(p)
+		}
+		q.where = append(q.where, "t.priority = ANY("+q.arg(ps)+"::smallint[])")
+	}
+	if ids := distinct(f.TagIDs); len(ids) > 0 {
+		tags := q.arg(uuidArray(ids))
+		if f.AllTags {
+			q.where = append(q.where, fmt.Sprintf(`(SELECT count(*) FROM task_tags tt
+				WHERE tt.user_uuid = t.user_uuid AND tt.task_id = t.id AND tt.tag_id = ANY(%s::uuid[])) = %s`,
+				tags, q.arg(len(ids))))
+		} else {
+			q.where = append(q.where, fmt.Sprintf(`EXISTS (SELECT 1 FROM task_tags tt
+				WHERE tt.user_uuid = t.user_uuid AND tt.task_id = t.id AND tt.tag_id = ANY(%s::uuid[]))`, tags))
+		}
+	}
+	if f.Search != "" {
+		p := q.arg("%" + likeEscaper.Replace(f.Search) + "%")
+		q.where = append(q.where, fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p))
+	}
+	if f.DueAfter != nil {
+		q.where = append(q.where, "t.due_at >= "+q.arg(*f.DueAfter))
+	}
+	if f.DueBefore != nil {
+		q.where = append(q.where, "t.due_at < "+q.arg(*f.DueBefore))
+	}
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// keyset restricts to rows strictly after c in the order (col dir NULLS LAST, id dir), where dir is
+// descending when desc. The walk backwards is the same with the order reversed, and reversing
+// "NULLS LAST" gives "NULLS FIRST".
+func (q *query) keyset(col, cast string, nullable, desc, backward bool, c cursor) {
+	gt := ">"
+	if desc != backward {
+		gt = "<"
+	}
+	id := q.arg(c.ID)
+	nullsAfter := !backward // in the walk's own order, are NULL keys at the end?
+	if c.Value == nil {
+		// The cursor is in the NULL block, ordered by id.
+		cond := fmt.Sprintf("(t.%s IS NULL AND t.id %s %s)", col, gt, id)
+		if !nullsAfter {
+			cond = fmt.Sprintf("(t.%s IS NOT NULL OR %s)", col, cond)
+		}
+		q.where = append(q.where, cond)
+		return
+	}
+	v := q.arg(*c.Value) + cast
+	cond := fmt.Sprintf("(t.%[1]s %[2]s %[3]s OR (t.%[1]s = %[3]s AND t.id %[2]s %[4]s))", col, gt, v, id)
+	if nullable {
+		if nullsAfter {
+			cond = fmt.Sprintf("(%s OR t.%s IS NULL)", cond, col)
+		} else {
+			cond = fmt.Sprintf("(t.%s IS NOT NULL AND %s)", col, cond)
+		}
+	}
+	q.where = append(q.where, cond)
+}
+
+func orderBy(col string, desc, backward bool) string {
+	dir, nulls := "ASC", "LAST"
+	if desc != backward {
+		dir = "DESC"
+	}
+	if backward {
+		nulls = "FIRST"
+	}
+	return fmt.Sprintf("t.%s %s NULLS %s, t.id %s", col, dir, nulls, dir)
+}
+
+// ListTasks returns one page of the user's tasks by keyset pagination (never OFFSET): rows are
+// found from the cursor's (key, id) position, so the walk is stable under ties and NULL keys.
+// A cursor that is malformed or made for another user, ordering or filter is ErrInvalidCursor.
+func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (TaskPage, error) {
+	sc, ok := sortColumns[tq.Order.Field]
+	if !ok {
+		return TaskPage{}, fmt.Errorf("db: unknown sort field %q", tq.Order.Field)
+	}
+	cast := map[SortField]string{SortCreatedAt: "::timestamptz", SortUpdatedAt: "::timestamptz",
+		SortDueAt: "::timestamptz", SortPriority: "::smallint", SortTitle: "::text"}[tq.Order.Field]
+	bind := binding(user, tq)
+	backward := tq.Last > 0
+	limit, raw := tq.First, tq.After
+	if backward {
+		limit, raw = tq.Last, tq.Before
+	}
+	if limit <= 0 {
+		return TaskPage{}, fmt.Errorf("db: page size %d", limit)
+	}
+
+	var q query
+	q.filter(user, tq.Filter)
+	var count query
+	count.filter(user, tq.Filter)
+	if raw != "" {
+		c, err := decodeCursor(raw, bind)
+		if err != nil {
+			return TaskPage{}, err
+		}
+		if err := checkKey(c.Value, tq.Order.Field); err != nil {
+			return TaskPage{}, err
+		}
+		q.keyset(sc.col, cast, sc.nullable, tq.Order.Desc, backward, c)
+	}
+	stmt := `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
+		` ORDER BY ` + orderBy(sc.col, tq.Order.Desc, backward) + ` LIMIT ` + q.arg(limit+1)
+
+	var page TaskPage
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		var rows []taskRow
+		if err := sqlx.SelectContext(ctx, tx, &rows, stmt, q.args...); err != nil {
+			return fmt.Errorf("db: list tasks: %w", err)
+		}
+		more := len(rows) > limit
+		if more {
+			rows = rows[:limit]
+		}
+		if backward {
+			slices.Reverse(rows)
+			page.HasPreviousPage, page.HasNextPage = more, raw != ""
+		} else {
+			page.HasNextPage, page.HasPreviousPage = more, raw != ""
+		}
+		page.Tasks = make([]Task, len(rows))
+		page.Cursors = make([]string, len(rows))
+		for i, r := range rows {
+			t := r.task()
+			page.Tasks[i] = t
+			page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
+		}
+		if !tq.WithTotal {
+			return nil
+		}
+		cq := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")
+		if err := sqlx.GetContext(ctx, tx, &page.TotalCount, cq, count.args...); err != nil {
+			return fmt.Errorf("db: count tasks: %w", err)
+		}
+		return nil
+	})
+	return page, err
+}

@@ -1,0 +1,185 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// Tag is a user's label for tasks.
+type Tag struct {
+	ID        uuid.UUID
+	Name      string
+	Color     *string // "#rrggbb", or nil
+	CreatedAt time.Time
+}
+
+// NewTag is a validated tag to create.
+type NewTag struct {
+	Name  string
+	Color *string
+}
+
+// TagPatch changes a tag: a nil Name leaves the name; Color applies only when Set.
+type TagPatch struct {
+	Name  *string
+	Color Field[string]
+}
+
+// Field is one optional column of a patch: unchanged unless Set; Set with a nil Value clears it.
+type Field[T any] struct {
+	Set   bool
+	Value *T
+}
+
+type tagRow struct {
+	ID        uuid.UUID      `db:"id"`
+	Name      string         `db:"name"`
+	Color     sql.NullString `db:"color"`
+	CreatedAt time.Time      `db:"created_at"`
+}
+
+func (r tagRow) tag() Tag {
+	t := Tag{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+	if r.Color.Valid {
+		c := r.Color.String
+		t.Color = &c
+	}
+	return t
+}
+
+const tagColumns = `id, name, color, created_at`
+
+// Tags returns all of the user's tags, by name.
+func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]Tag, error) {
+	var tags []Tag
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 ORDER BY lower(name), id`
+		var rows []tagRow
+		if err := sqlx.SelectContext(ctx, tx, &rows, q, user); err != nil {
+			return fmt.Errorf("db: tags: %w", err)
+		}
+		tags = make([]Tag, len(rows))
+		for i, r := range rows {
+			tags[i] = r.tag()
+		}
+		return nil
+	})
+	return tags, err
+}
+
+// Tag returns the user's tag id, or ErrNotFound.
+func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
+	var t Tag
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		var err error
+		t, err = findTag(ctx, tx, user, id)
+		return err
+	})
+	return t, err
+}
+
+func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, error) {
+	const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 AND id = $2`
+	var r tagRow
+	if err := sqlx.GetContext(ctx, x, &r, q, user, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Tag{}, ErrNotFound
+		}
+		return Tag{}, fmt.Errorf("db: find tag: %w", err)
+	}
+	return r.tag(), nil
+}
+
+// CreateTag creates a tag. A name the user already has (in any letter case) is ErrConflict.
+func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, error) {
+	var t Tag
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+		const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
+			RETURNING ` + tagColumns
+		var r tagRow
+		if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now); err != nil {
+			return fmt.Errorf("db: create tag: %w", mapErr(err))
+		}
+		t = r.tag()
+		return nil
+	})
+	return t, err
+}
+
+// UpdateTag applies p to the user's tag id: ErrNotFound if there is no such tag, ErrConflict if
+// the new name is taken.
+func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (Tag, error) {
+	var t Tag
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		const q = `UPDATE tags SET
+				name  = COALESCE($3, name),
+				color = CASE WHEN $4 THEN $5 ELSE color END
+			WHERE user_uuid = $1 AND id = $2
+			RETURNING ` + tagColumns
+		var r tagRow
+		err := sqlx.GetContext(ctx, tx, &r, q, user, id, p.Name, p.Color.Set, p.Color.Value)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("db: update tag: %w", mapErr(err))
+		}
+		t = r.tag()
+		return nil
+	})
+	return t, err
+}
+
+// DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound.
+func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
+	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		const q = `DELETE FROM tags WHERE user_uuid = $1 AND id = $2`
+		return execOne(ctx, tx, "delete tag", q, user, id)
+	})
+}
+
+// execOne runs a statement that must touch exactly one row; none is ErrNotFound.
+func execOne(ctx context.Context, x sqlx.ExtContext, what, q string, args ...any) error {
+	res, err := x.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("db: %s: %w", what, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("db: %s: %w", what, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// TagsByTask returns the tags on each of the user's tasks taskIDs, in one query, by name.
+// Tasks without tags (or not the user's) are absent from the map.
+func (s *Store) TagsByTask(ctx context.Context, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
+	out := make(map[uuid.UUID][]Tag, len(taskIDs))
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		const q = `SELECT tt.task_id, g.id, g.name, g.color, g.created_at
+			FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
+			WHERE tt.user_uuid = $1 AND tt.task_id = ANY($2::uuid[])
+			ORDER BY lower(g.name), g.id`
+		var rows []struct {
+			TaskID uuid.UUID `db:"task_id"`
+			tagRow
+		}
+		if err := sqlx.SelectContext(ctx, tx, &rows, q, user, uuidArray(taskIDs)); err != nil {
+			return fmt.Errorf("db: tags by task: %w", err)
+		}
+		for _, r := range rows {
+			out[r.TaskID] = append(out[r.TaskID], r.tag())
+		}
+		return nil
+	})
+	return out, err
+}
