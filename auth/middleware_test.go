@@ -1,0 +1,208 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/internal/testkit"
+)
+
+// echoUser answers 200 with the authenticated user's UUID, or "anonymous".
+var echoUser = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if u, ok := auth.UserFrom(r.Context()); ok {
+		_, _ = w.Write([]byte(u.UUID.String()))
+		return
+	}
+	_, _ = w.Write([]byte("anonymous"))
+})
+
+func serve(h http.Handler, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ me { id } }"}`))
+	for _, v := range headers {
+		req.Header.Add("Authorization", v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+type authBody struct {
+	Errors []struct {
+		Message    string            `json:"message"`
+		Extensions map[string]string `json:"extensions"`
+	} `json:"errors"`
+}
+
+func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) authBody {
+	t.Helper()
+	var b authBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body.String(), err)
+	}
+	if len(b.Errors) != 1 {
+		t.Fatalf("body %q: want exactly one error", rec.Body.String())
+	}
+	return b
+}
+
+func TestMiddleware(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	var mu sync.Mutex
+	var failures []string
+	v := testkit.StartVerifier(t, iss.Config(), nil, auth.Hooks{AuthFailure: func(reason string) {
+		mu.Lock()
+		failures = append(failures, reason)
+		mu.Unlock()
+	}})
+	testkit.WaitKeysLoaded(t, v)
+	h := auth.Middleware(v)(echoUser)
+	u := testUser()
+	tok := iss.TokenFor(t, u)
+
+	cases := []struct {
+		name    string
+		headers []string
+		status  int
+		reason  string
+		body    string
+	}{
+		{"no header: anonymous", nil, 200, "", "anonymous"},
+		{"valid token", []string{"Bearer " + tok}, 200, "", u.UUID.String()},
+		{"scheme is case-insensitive", []string{"bearer " + tok}, 200, "", u.UUID.String()},
+		{"BEARER", []string{"BEARER " + tok}, 200, "", u.UUID.String()},
+		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 401, auth.ReasonMalformedToken, ""},
+		{"Basic scheme", []string{"Basic YWxhZGRpbjpvcGVuc2VzYW1l"}, 401, auth.ReasonMalformedToken, ""},
+		{"token without scheme", []string{tok}, 401, auth.ReasonMalformedToken, ""},
+		{"Bearer alone", []string{"Bearer"}, 401, auth.ReasonMalformedToken, ""},
+		{"Bearer and spaces", []string{"Bearer    "}, 401, auth.ReasonMalformedToken, ""},
+		{"empty header", []string{""}, 401, auth.ReasonMalformedToken, ""},
+		{"garbage", []string{"Bearer garbage"}, 401, auth.ReasonMalformedToken, ""},
+		{"expired", []string{"Bearer " + iss.Sign(t, expired(iss.Claims(u)), nil)}, 401, auth.ReasonTokenExpired, ""},
+		{"too large", []string{"Bearer " + strings.Repeat("a", 9<<10)}, 401, auth.ReasonTokenTooLarge, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(h, tc.headers...)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status == 200 {
+				if rec.Body.String() != tc.body {
+					t.Fatalf("body %q, want %q", rec.Body, tc.body)
+				}
+				return
+			}
+			wantWWW := `Bearer error="invalid_token", error_description="` + tc.reason + `"`
+			if got := rec.Header().Get("WWW-Authenticate"); got != wantWWW {
+				t.Fatalf("WWW-Authenticate %q, want %q", got, wantWWW)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			b := decodeBody(t, rec)
+			e := b.Errors[0]
+			if e.Extensions["code"] != "UNAUTHENTICATED" || e.Extensions["reason"] != tc.reason || len(e.Extensions) != 2 {
+				t.Fatalf("extensions %v, want code UNAUTHENTICATED and reason %s", e.Extensions, tc.reason)
+			}
+			if e.Message == "" {
+				t.Fatal("empty message")
+			}
+			for _, h := range tc.headers {
+				if len(h) > 20 && strings.Contains(rec.Body.String(), strings.TrimPrefix(h, "Bearer ")) {
+					t.Fatal("the response echoes the token")
+				}
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) != 9 {
+		t.Fatalf("AuthFailure called %d times (%v), want 9", len(failures), failures)
+	}
+}
+
+func TestMiddlewareExpiredMessageHelpsTheOperator(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	h := auth.Middleware(iss.Verifier(t, nil))(echoUser)
+	c := iss.Claims(testUser())
+	c["exp"] = c["iat"].(int64) - 180
+	rec := serve(h, "Bearer "+iss.Sign(t, c, nil))
+	msg := decodeBody(t, rec).Errors[0].Message
+	if msg != "token expired 3m ago; the frontend should fetch a fresh token" {
+		t.Fatalf("message %q", msg)
+	}
+}
+
+func TestMiddlewareUnavailableThenUp(t *testing.T) {
+	iss := testkit.NewIssuer(t, "ES256")
+	iss.SetDown(true)
+	v := testkit.StartVerifier(t, iss.Config(), nil, auth.Hooks{})
+	h := auth.Middleware(v)(echoUser)
+	u := testUser()
+	tok := iss.TokenFor(t, u)
+
+	rec := serve(h, "Bearer "+tok)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503; body %s", rec.Code, rec.Body)
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	if code := decodeBody(t, rec).Errors[0].Extensions["code"]; code != "AUTH_UNAVAILABLE" {
+		t.Fatalf("code %q, want AUTH_UNAVAILABLE", code)
+	}
+	// Anonymous requests are not affected.
+	if rec := serve(h); rec.Code != 200 {
+		t.Fatalf("anonymous: status %d", rec.Code)
+	}
+
+	iss.SetDown(false)
+	testkit.WaitKeysLoaded(t, v)
+	if rec := serve(h, "Bearer "+tok); rec.Code != 200 || rec.Body.String() != u.UUID.String() {
+		t.Fatalf("after the JWKS came up: status %d body %s", rec.Code, rec.Body)
+	}
+}
+
+func expired(c map[string]any) map[string]any {
+	c["exp"] = c["iat"].(int64) - 3600
+	return c
+}
+
+func TestDirective(t *testing.T) {
+	called := false
+	next := func(ctx context.Context) (any, error) { called = true; return "secret", nil }
+
+	res, err := auth.Directive(context.Background(), nil, next)
+	if called || res != nil {
+		t.Fatal("the directive let an anonymous request through")
+	}
+	var ge *gqlerror.Error
+	if !errors.As(err, &ge) || ge.Extensions["code"] != "UNAUTHENTICATED" {
+		t.Fatalf("err = %#v, want a *gqlerror.Error with extensions.code UNAUTHENTICATED", err)
+	}
+	raw, _ := json.Marshal(ge)
+	if !strings.Contains(string(raw), `"code":"UNAUTHENTICATED"`) {
+		t.Fatalf("error JSON %s lacks extensions.code UNAUTHENTICATED", raw)
+	}
+
+	// Through the middleware, an authenticated request passes the directive.
+	iss := testkit.NewIssuer(t, "EdDSA")
+	h := auth.Middleware(iss.Verifier(t, nil))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := auth.Directive(r.Context(), nil, next)
+		if err != nil || res != "secret" {
+			http.Error(w, "refused", 500)
+		}
+	}))
+	if rec := serve(h, "Bearer "+iss.TokenFor(t, testUser())); rec.Code != 200 || !called {
+		t.Fatalf("status %d, next called %v", rec.Code, called)
+	}
+}
