@@ -38,15 +38,30 @@ export function betterAuthToken(authClient: TaskgraphAuthClient): GetToken {
   };
 }
 
+export interface CookieFetchOptions {
+  /**
+   * The Origin to send, as a browser page on that origin would. Node's fetch sends
+   * `Sec-Fetch-Mode: cors`, so Better Auth's CSRF check treats it as a browser and refuses a
+   * POST without a trusted Origin (403 MISSING_OR_NULL_ORIGIN). Default: the request's own origin.
+   */
+  origin?: string;
+  base?: typeof fetch;
+}
+
 /**
  * A fetch that keeps cookies the way a browser would for one site, for using the Better Auth
  * client outside a browser. Cookies are kept by name only (no domain, path or expiry rules):
  * enough for one Better Auth server, not a general cookie jar.
  */
-export function createCookieFetch(base: typeof fetch = fetch): typeof fetch & { cookies: Map<string, string> } {
+export function createCookieFetch(opts: CookieFetchOptions = {}): typeof fetch & { cookies: Map<string, string> } {
+  const base = opts.base ?? fetch;
   const cookies = new Map<string, string>();
   const cookieFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (!headers.has("origin")) {
+      const url = input instanceof Request ? input.url : String(input);
+      headers.set("origin", opts.origin ?? new URL(url).origin);
+    }
     if (cookies.size > 0) {
       headers.set("cookie", [...cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     }
