@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,6 +213,7 @@ type jwkReport struct {
 	KID, KTY, CRV, ALG, USE string
 	Private                 []string // names of private members present (d, p, q, ...)
 	Err                     error    // the key does not parse
+	Skip                    string   // parses, but this server will not verify with it (why)
 }
 
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -264,7 +266,7 @@ func parseJWKS(body []byte) (*keySet, []jwkReport, error) {
 	for _, raw := range doc.Keys {
 		k, rep := parseJWK(raw)
 		reports = append(reports, rep)
-		if k == nil || !k.fits(k.anyAlg()) {
+		if k == nil {
 			continue
 		}
 		set.all = append(set.all, k)
@@ -313,7 +315,7 @@ func parseJWK(raw json.RawMessage) (*verificationKey, jwkReport) {
 	if m.ALG != "" {
 		a, ok := canonicalAlg(string(m.ALG))
 		if !ok {
-			rep.Err = fmt.Errorf("alg %q is not a supported signing algorithm", m.ALG)
+			rep.Skip = fmt.Sprintf("alg %s is not one of %s", m.ALG, strings.Join(supportedAlgorithms, ", "))
 			return nil, rep
 		}
 		alg = a
@@ -327,10 +329,12 @@ func parseJWK(raw json.RawMessage) (*verificationKey, jwkReport) {
 		return nil, rep
 	}
 	k := &verificationKey{kid: m.KID, kty: string(m.KTY), crv: string(m.CRV), alg: alg, use: string(m.USE), pub: jwk.Key()}
-	switch k.pub.(type) {
-	case ed25519.PublicKey, *ecdsa.PublicKey, *rsa.PublicKey:
-	default:
-		rep.Err = fmt.Errorf("key type %s cannot verify signatures", m.KTY)
+	switch {
+	case k.use == string(jwkset.UseEnc):
+		rep.Skip = "use=enc: an encryption key, never used to verify signatures"
+		return nil, rep
+	case k.anyAlg() == "":
+		rep.Skip = fmt.Sprintf("a %s key (%s) cannot verify any of %s", m.KTY, m.CRV, strings.Join(supportedAlgorithms, ", "))
 		return nil, rep
 	}
 	return k, rep
