@@ -58,15 +58,14 @@ type TaskFilter struct {
 	DueBefore  *time.Time
 }
 
-// TaskQuery asks for one page: the First rows after the cursor After, or the Last rows before the
-// cursor Before (exactly one of First and Last is positive).
+// TaskQuery asks for one page: the first Limit rows after Cursor or, when Backward, the last Limit
+// rows before Cursor. An empty Cursor starts at the beginning (the end when Backward).
 type TaskQuery struct {
 	Filter    TaskFilter
 	Order     TaskOrder
-	First     int
-	After     string
-	Last      int
-	Before    string
+	Limit     int
+	Cursor    string
+	Backward  bool
 	WithTotal bool // also count every task matching Filter
 }
 
@@ -280,12 +279,8 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 	cast := map[SortField]string{SortCreatedAt: "::timestamptz", SortUpdatedAt: "::timestamptz",
 		SortDueAt: "::timestamptz", SortPriority: "::smallint", SortTitle: "::text"}[tq.Order.Field]
 	bind := binding(user, tq)
-	backward := tq.Last > 0
-	limit, raw := tq.First, tq.After
-	if backward {
-		limit, raw = tq.Last, tq.Before
-	}
-	if limit <= 0 {
+	backward, limit, raw := tq.Backward, tq.Limit, tq.Cursor
+	if limit < 0 {
 		return TaskPage{}, fmt.Errorf("db: page size %d", limit)
 	}
 

@@ -140,7 +140,7 @@ func TestListTasksWalksEveryOrderBothWays(t *testing.T) {
 				if pages > len(tasks)+1 {
 					t.Fatalf("%s first=%d: forward walk does not end", name, size)
 				}
-				p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, First: size, After: after})
+				p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Limit: size, Cursor: after})
 				if err != nil {
 					t.Fatalf("%s first=%d: %v", name, size, err)
 				}
@@ -165,7 +165,7 @@ func TestListTasksWalksEveryOrderBothWays(t *testing.T) {
 				if pages > len(tasks)+1 {
 					t.Fatalf("%s last=%d: backward walk does not end", name, size)
 				}
-				p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Last: size, Before: before})
+				p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Backward: true, Limit: size, Cursor: before})
 				if err != nil {
 					t.Fatalf("%s last=%d: %v", name, size, err)
 				}
@@ -191,7 +191,7 @@ func TestListTasksCursorsAreBound(t *testing.T) {
 	seedTasks(t, s, a)
 	seedTasks(t, s, b)
 	o := db.TaskOrder{Field: db.SortDueAt}
-	p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, First: 2})
+	p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,12 +201,12 @@ func TestListTasksCursorsAreBound(t *testing.T) {
 		user uuid.UUID
 		q    db.TaskQuery
 	}{
-		{"other user", b, db.TaskQuery{Order: o, First: 2, After: c}},
-		{"other field", a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortTitle}, First: 2, After: c}},
-		{"other direction", a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortDueAt, Desc: true}, Last: 2, Before: c}},
-		{"other filter", a, db.TaskQuery{Order: o, First: 2, After: c, Filter: db.TaskFilter{Search: "a"}}},
-		{"garbage", a, db.TaskQuery{Order: o, First: 2, After: "not a cursor"}},
-		{"forged", a, db.TaskQuery{Order: o, First: 2, After: "eyJiIjoieCIsInYiOm51bGwsImkiOiIwMDAwIn0"}},
+		{"other user", b, db.TaskQuery{Order: o, Limit: 2, Cursor: c}},
+		{"other field", a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortTitle}, Limit: 2, Cursor: c}},
+		{"other direction", a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortDueAt, Desc: true}, Backward: true, Limit: 2, Cursor: c}},
+		{"other filter", a, db.TaskQuery{Order: o, Limit: 2, Cursor: c, Filter: db.TaskFilter{Search: "a"}}},
+		{"garbage", a, db.TaskQuery{Order: o, Limit: 2, Cursor: "not a cursor"}},
+		{"forged", a, db.TaskQuery{Order: o, Limit: 2, Cursor: "eyJiIjoieCIsInYiOm51bGwsImkiOiIwMDAwIn0"}},
 	}
 	for _, tc := range bad {
 		if _, err := s.ListTasks(ctx, tc.user, tc.q); !errors.Is(err, db.ErrInvalidCursor) {
@@ -216,11 +216,11 @@ func TestListTasksCursorsAreBound(t *testing.T) {
 	// The same filter in another spelling (order of priorities) keeps the cursor valid.
 	f1 := db.TaskFilter{Priorities: []db.Priority{db.PriorityLow, db.PriorityHigh}}
 	f2 := db.TaskFilter{Priorities: []db.Priority{db.PriorityHigh, db.PriorityLow}}
-	p, err = s.ListTasks(ctx, a, db.TaskQuery{Order: o, First: 1, Filter: f1})
+	p, err = s.ListTasks(ctx, a, db.TaskQuery{Order: o, Limit: 1, Filter: f1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, First: 1, Filter: f2, After: p.Cursors[0]}); err != nil {
+	if _, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Limit: 1, Filter: f2, Cursor: p.Cursors[0]}); err != nil {
 		t.Errorf("equivalent filter refused the cursor: %v", err)
 	}
 }
@@ -267,7 +267,7 @@ func TestListTasksFilters(t *testing.T) {
 		{"due window, other offset", db.TaskFilter{DueAfter: ptr(d(1).Add(time.Minute).In(time.FixedZone("x", 5*3600))), DueBefore: d(3)}, []string{"red only"}},
 	}
 	for _, tc := range cases {
-		p, err := s.ListTasks(ctx, a, db.TaskQuery{Filter: tc.f, Order: db.TaskOrder{Field: db.SortTitle}, First: 50, WithTotal: true})
+		p, err := s.ListTasks(ctx, a, db.TaskQuery{Filter: tc.f, Order: db.TaskOrder{Field: db.SortTitle}, Limit: 50, WithTotal: true})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

@@ -139,7 +139,7 @@ func TestTasksCRUD(t *testing.T) {
 			t.Fatalf("CreateTask with tag %v err = %v, want ErrNotFound", bad, err)
 		}
 	}
-	if p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, First: 10, WithTotal: true}); err != nil || p.TotalCount != 0 {
+	if p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 10, WithTotal: true}); err != nil || p.TotalCount != 0 {
 		t.Fatalf("after failed creates: total %d, %v; want 0", p.TotalCount, err)
 	}
 
