@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// depthLimit refuses operations nested deeper than max fields (fragments counted by their
+// fields). gqlgen has a complexity limit but no depth limit; the schema has no cycles today, so
+// this guards future additions and absurd fragment nesting.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op == nil {
+		return nil
+	}
+	if depth := selectionDepth(op.SelectionSet, 0, d.max); depth > d.max {
+		err := gqlerror.Errorf("operation is nested deeper than %d fields", d.max)
+		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
+		return err
+	}
+	return nil
+}
+
+// selectionDepth returns the depth of set below level, stopping once it passes max.
+func selectionDepth(set ast.SelectionSet, level, max int) int {
+	deepest := level
+	if level > max {
+		return level
+	}
+	for _, s := range set {
+		var d int
+		switch s := s.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				d = level + 1
+			} else {
+				d = selectionDepth(s.SelectionSet, level+1, max)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, level, max)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				d = selectionDepth(s.Definition.SelectionSet, level, max)
+			}
+		}
+		if d > deepest {
+			deepest = d
+		}
+	}
+	return deepest
+}

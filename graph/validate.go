@@ -1,0 +1,241 @@
+package graph
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/graph/model"
+)
+
+// Limits of the public contract.
+const (
+	maxTitle       = 500
+	maxDescription = 10000
+	maxTagName     = 50
+	maxSearch      = 200
+	defaultFirst   = 20
+	maxPage        = 100
+)
+
+func parseID(field, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, badInput(field, "%s must be a UUID", field)
+	}
+	return id, nil
+}
+
+func parseIDs(field string, ss []string) ([]uuid.UUID, error) {
+	out := make([]uuid.UUID, len(ss))
+	for i, s := range ss {
+		id, err := parseID(field, s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+func title(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < 1 || n > maxTitle {
+		return "", badInput("title", "title must be 1 to %d characters after trimming", maxTitle)
+	}
+	return s, nil
+}
+
+func description(s *string) error {
+	if s != nil && utf8.RuneCountInString(*s) > maxDescription {
+		return badInput("description", "description must be at most %d characters", maxDescription)
+	}
+	return nil
+}
+
+func tagName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < 1 || n > maxTagName {
+		return "", badInput("name", "name must be 1 to %d characters after trimming", maxTagName)
+	}
+	return s, nil
+}
+
+var colorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+// color normalises #rgb and #rrggbb to lowercase #rrggbb; "" and null mean no color.
+func color(s *string) (*string, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	if !colorRE.MatchString(*s) {
+		return nil, badInput("color", "color must be #rgb or #rrggbb")
+	}
+	c := strings.ToLower(*s)
+	if len(c) == 4 {
+		c = string([]byte{'#', c[1], c[1], c[2], c[2], c[3], c[3]})
+	}
+	return &c, nil
+}
+
+var priorities = map[model.Priority]db.Priority{
+	model.PriorityLow: db.PriorityLow, model.PriorityMedium: db.PriorityMedium,
+	model.PriorityHigh: db.PriorityHigh, model.PriorityUrgent: db.PriorityUrgent,
+}
+
+func priority(p *model.Priority) *db.Priority {
+	if p == nil {
+		return nil
+	}
+	v := priorities[*p]
+	return &v
+}
+
+func newTask(in model.CreateTaskInput) (db.NewTask, error) {
+	t, err := title(in.Title)
+	if err != nil {
+		return db.NewTask{}, err
+	}
+	if err := description(in.Description); err != nil {
+		return db.NewTask{}, err
+	}
+	tags, err := parseIDs("tagIds", in.TagIds)
+	if err != nil {
+		return db.NewTask{}, err
+	}
+	return db.NewTask{
+		Title: t, Description: in.Description, Priority: priority(in.Priority), DueAt: in.DueAt,
+		Completed: in.Completed != nil && *in.Completed, TagIDs: tags,
+	}, nil
+}
+
+func taskPatch(in model.UpdateTaskInput) (db.TaskPatch, error) {
+	var p db.TaskPatch
+	if in.Title != nil {
+		t, err := title(*in.Title)
+		if err != nil {
+			return p, err
+		}
+		p.Title = &t
+	}
+	if d, ok := in.Description.ValueOK(); ok {
+		if err := description(d); err != nil {
+			return p, err
+		}
+		p.Description = db.Field[string]{Set: true, Value: d}
+	}
+	if pr, ok := in.Priority.ValueOK(); ok {
+		p.Priority = db.Field[db.Priority]{Set: true, Value: priority(pr)}
+	}
+	if d, ok := in.DueAt.ValueOK(); ok {
+		p.DueAt = db.Field[time.Time]{Set: true, Value: d}
+	}
+	p.Completed = in.Completed
+	if in.TagIds != nil {
+		tags, err := parseIDs("tagIds", in.TagIds)
+		if err != nil {
+			return p, err
+		}
+		p.TagIDs = &tags
+	}
+	return p, nil
+}
+
+func newTag(in model.CreateTagInput) (db.NewTag, error) {
+	n, err := tagName(in.Name)
+	if err != nil {
+		return db.NewTag{}, err
+	}
+	c, err := color(in.Color)
+	if err != nil {
+		return db.NewTag{}, err
+	}
+	return db.NewTag{Name: n, Color: c}, nil
+}
+
+func tagPatch(in model.UpdateTagInput) (db.TagPatch, error) {
+	var p db.TagPatch
+	if in.Name != nil {
+		n, err := tagName(*in.Name)
+		if err != nil {
+			return p, err
+		}
+		p.Name = &n
+	}
+	if c, ok := in.Color.ValueOK(); ok {
+		v, err := color(c)
+		if err != nil {
+			return p, err
+		}
+		p.Color = db.Field[string]{Set: true, Value: v}
+	}
+	return p, nil
+}
+
+var sortFields = map[model.TaskSortField]db.SortField{
+	model.TaskSortFieldCreatedAt: db.SortCreatedAt, model.TaskSortFieldUpdatedAt: db.SortUpdatedAt,
+	model.TaskSortFieldDueAt: db.SortDueAt, model.TaskSortFieldPriority: db.SortPriority,
+	model.TaskSortFieldTitle: db.SortTitle,
+}
+
+// taskQuery validates the arguments of Query.tasks.
+func taskQuery(first *int, after *string, last *int, before *string, filter *model.TaskFilter, orderBy *model.TaskOrder) (db.TaskQuery, error) {
+	var q db.TaskQuery
+	switch {
+	case first != nil && last != nil:
+		return q, badInput("last", "give first or last, not both")
+	case first != nil && (*first < 0 || *first > maxPage):
+		return q, badInput("first", "first must be between 0 and %d", maxPage)
+	case last != nil && (*last < 0 || *last > maxPage):
+		return q, badInput("last", "last must be between 0 and %d", maxPage)
+	case last != nil && after != nil:
+		return q, badInput("after", "after goes with first; use before with last")
+	case last == nil && before != nil:
+		return q, badInput("before", "before goes with last; use after with first")
+	}
+	if last != nil {
+		q.Limit, q.Backward = *last, true
+		if before != nil {
+			q.Cursor = *before
+		}
+	} else {
+		q.Limit = defaultFirst
+		if first != nil {
+			q.Limit = *first
+		}
+		if after != nil {
+			q.Cursor = *after
+		}
+	}
+
+	q.Order = db.TaskOrder{Field: db.SortCreatedAt, Desc: true}
+	if orderBy != nil {
+		q.Order = db.TaskOrder{Field: sortFields[orderBy.Field], Desc: orderBy.Direction == model.SortDirectionDesc}
+	}
+	if filter == nil {
+		return q, nil
+	}
+	f := &q.Filter
+	f.Completed = filter.Completed
+	for _, p := range filter.Priorities {
+		f.Priorities = append(f.Priorities, priorities[p])
+	}
+	tags, err := parseIDs("tagIds", filter.TagIds)
+	if err != nil {
+		return q, err
+	}
+	f.TagIDs = tags
+	f.AllTags = filter.TagMatch != nil && *filter.TagMatch == model.TagMatchAll
+	if filter.Search != nil {
+		if utf8.RuneCountInString(*filter.Search) > maxSearch {
+			return q, badInput("search", "search must be at most %d characters", maxSearch)
+		}
+		f.Search = *filter.Search
+	}
+	f.DueAfter, f.DueBefore = filter.DueAfter, filter.DueBefore
+	return q, nil
+}
