@@ -57,9 +57,9 @@ func canonicalAlg(name string) (alg string, ok bool) {
 
 // ConfigFromEnv reads BETTER_AUTH_URL, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ALGORITHMS,
 // AUTH_UUID_CLAIM, AUTH_CLOCK_SKEW, AUTH_JWKS_REFRESH and AUTH_JWKS_TIMEOUT, applying the defaults
-// of the documentation. An error names the variable at fault. When only BETTER_AUTH_URL is missing,
-// the error wraps ErrNoBetterAuthURL and the returned Config still holds every other setting (so a
-// diagnostic command given an explicit URL can go on).
+// of the documentation. An error names the variable at fault. When BETTER_AUTH_URL is missing (and
+// nothing else is wrong), the error wraps ErrNoBetterAuthURL and the returned Config still holds
+// every other setting, so a diagnostic command given explicit URLs can go on.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	cfg := Config{
@@ -124,7 +124,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		*d.dst = dur
 	}
-	if cfg.JWKSURL == "" || cfg.Issuer == "" || len(cfg.Audiences) == 0 {
+	if cfg.BetterAuthURL == "" {
 		return cfg, fmt.Errorf("%w: set it to Better Auth's base URL, e.g. http://localhost:3000", ErrNoBetterAuthURL)
 	}
 	return cfg, nil

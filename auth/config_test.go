@@ -87,11 +87,13 @@ func TestConfigFromEnvErrorsNameTheVariable(t *testing.T) {
 }
 
 func TestConfigFromEnvWithoutBetterAuthURL(t *testing.T) {
-	cfg, err := auth.ConfigFromEnv(env(map[string]string{"AUTH_JWKS_TIMEOUT": "3s"}))
-	if !errors.Is(err, auth.ErrNoBetterAuthURL) {
+	cfg, err := auth.ConfigFromEnv(env(map[string]string{
+		"AUTH_JWKS_TIMEOUT": "3s", "AUTH_JWKS_URL": "http://keys.example/jwks", "AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a",
+	}))
+	if !errors.Is(err, auth.ErrNoBetterAuthURL) || !strings.Contains(err.Error(), "BETTER_AUTH_URL") {
 		t.Fatalf("err = %v, want ErrNoBetterAuthURL", err)
 	}
-	if cfg.JWKSTimeout != 3*time.Second {
+	if cfg.JWKSTimeout != 3*time.Second || cfg.JWKSURL != "http://keys.example/jwks" || cfg.Issuer != "i" {
 		t.Fatalf("the other settings are lost: %+v", cfg)
 	}
 }
