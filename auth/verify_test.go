@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,5 +460,52 @@ func TestStartWithJWKSDown(t *testing.T) {
 	testkit.WaitKeysLoaded(t, v)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHangingJWKSDoesNotHoldRequests(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	iss := testkit.NewIssuer(t, "EdDSA")
+	cfg := iss.Config()
+	cfg.JWKSURL = srv.URL + "/api/auth/jwks"
+	cfg.JWKSTimeout = 100 * time.Millisecond
+	v := testkit.StartVerifier(t, cfg, nil, auth.Hooks{})
+	start := time.Now()
+	_, err := v.Verify(context.Background(), iss.TokenFor(t, testUser()))
+	if r := reasonOf(t, err); r != "UNAVAILABLE" {
+		t.Fatalf("reason %q, want an Unavailable error", r)
+	}
+	// Not a speed goal: a bound far above the 100ms timeout, to catch a request that hangs.
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the request waited %s for a hanging JWKS", waited)
+	}
+}
+
+func TestTokenSizeLimitIsEightKiB(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	v := iss.Verifier(t, nil)
+	c := iss.Claims(testUser())
+	c["pad"] = ""
+	base := len(iss.Sign(t, c, nil))
+	// base64url: 3 bytes of JSON become 4 characters; aim just under and just over the limit.
+	c["pad"] = strings.Repeat("x", (auth.MaxTokenBytes-base)*3/4-2)
+	under := iss.Sign(t, c, nil)
+	if len(under) > auth.MaxTokenBytes || len(under) < auth.MaxTokenBytes-8 {
+		t.Fatalf("test setup: token of %d bytes", len(under))
+	}
+	if _, err := v.Verify(context.Background(), under); err != nil {
+		t.Fatalf("%d-byte token: %v", len(under), err)
+	}
+	c["pad"] = c["pad"].(string) + "xxxxxxxxxxxx"
+	if r := reasonOf(t, func() error { _, err := v.Verify(context.Background(), iss.Sign(t, c, nil)); return err }()); r != auth.ReasonTokenTooLarge {
+		t.Fatalf("reason %q, want token_too_large", r)
 	}
 }
