@@ -437,7 +437,7 @@ step("updates with patch semantics and deletes", async () => {
   assert.equal(t1.title, before.title, "an omitted field is unchanged");
   assert.equal(t1.description, "with the team");
   assert.deepEqual(t1.tags.map((x) => x.id).sort(), [tags.work, tags.urgent].sort());
-  assert.ok(t1.updatedAt > before.updatedAt, "updatedAt moves");
+  assert.ok(Date.parse(t1.updatedAt) > Date.parse(before.updatedAt), "updatedAt moves");
 
   const cleared = await c
     .mutation(updateTaskMutation, { id, input: { description: null, priority: "LOW", dueAt: "2026-04-01T12:00:00+02:00", tagIds: [tags.home] } })
