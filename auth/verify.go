@@ -102,12 +102,12 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg() // canonical, and allow-listed by the parser already
 		rawKID, hasKID := t.Header["kid"]
-		if !hasKID {
-			return v.keysFor(ctx, alg)
-		}
 		kid, ok := rawKID.(string)
-		if !ok {
+		if hasKID && !ok {
 			return nil, refuse(ReasonMalformedToken, "the token's kid header is not a string")
+		}
+		if kid == "" {
+			return v.keysFor(ctx, alg)
 		}
 		k := v.lookupKID(kid)
 		if k == nil {

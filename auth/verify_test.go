@@ -135,6 +135,7 @@ func TestVerifyRefusals(t *testing.T) {
 				{"own jku header", stranger.Sign(t, iss.Claims(u), map[string]any{"jku": "https://evil.example/jwks", "kid": iss.Key().KID}), auth.ReasonInvalidSignature},
 				{"own x5u header", stranger.Sign(t, iss.Claims(u), map[string]any{"x5u": "https://evil.example/cert", "kid": iss.Key().KID}), auth.ReasonInvalidSignature},
 				{"no kid (older Better Auth)", iss.Sign(t, iss.Claims(u), map[string]any{"kid": nil}), ""},
+				{"empty kid", iss.Sign(t, iss.Claims(u), map[string]any{"kid": ""}), ""},
 				{"no kid, key not in the JWKS", stranger.Sign(t, iss.Claims(u), map[string]any{"kid": nil}), auth.ReasonInvalidSignature},
 				{"kid not a string", iss.Sign(t, iss.Claims(u), map[string]any{"kid": 7}), auth.ReasonMalformedToken},
 				{"typ header present", iss.Sign(t, iss.Claims(u), map[string]any{"typ": "JWT"}), ""},
