@@ -48,7 +48,9 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &gerr) {
 			if _, ok := gerr.Extensions["code"]; ok || gerr.Err == nil {
 				// Made by us or by gqlgen for the client: safe to show.
-				return graphql.DefaultErrorPresenter(ctx, err)
+				out := graphql.DefaultErrorPresenter(ctx, err)
+				nameField(out)
+				return out
 			}
 		}
 		log.ErrorContext(ctx, "graphql: internal error", "path", path.String(), "err", err)
@@ -65,5 +67,16 @@ func recoverer(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}
+	}
+}
+
+// nameField gives a BAD_USER_INPUT raised while decoding an argument (the Time scalar) the
+// extensions.field its path ends with, as validation errors have.
+func nameField(e *gqlerror.Error) {
+	if e.Extensions["code"] != CodeBadUserInput || e.Extensions["field"] != nil || len(e.Path) == 0 {
+		return
+	}
+	if name, ok := e.Path[len(e.Path)-1].(ast.PathName); ok {
+		e.Extensions["field"] = string(name)
 	}
 }

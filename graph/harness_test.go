@@ -1,0 +1,214 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/internal/testkit"
+)
+
+// env is the real stack: auth.Middleware with a verifier trusting a test issuer, in front of
+// graph.NewServer on a fresh database reached through a statement-counting driver.
+type env struct {
+	t       *testing.T
+	x       *sqlx.DB
+	store   *db.Store
+	handler http.Handler
+	issuer  *testkit.Issuer
+	a, b    auth.User
+	stmts   atomic.Int64 // statements sent to PostgreSQL
+	logs    *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, logs: &syncBuffer{}}
+	conn, err := pq.NewConnector(testkit.NewDBURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.x = sqlx.NewDb(sql.OpenDB(countingConnector{conn, &e.stmts}), "postgres")
+	t.Cleanup(func() { _ = e.x.Close() })
+	e.store = db.NewStore(e.x)
+	e.a = e.user("sub-a", "a@example.com", "Alice")
+	e.b = e.user("sub-b", "b@example.com", "Bob")
+	e.issuer = testkit.NewIssuer(t, "EdDSA")
+	log := slog.New(slog.NewTextHandler(e.logs, nil))
+	srv := graph.NewServer(e.store, graph.Options{Logger: log})
+	e.handler = auth.Middleware(e.issuer.Verifier(t, e.store))(srv)
+	return e
+}
+
+func (e *env) user(id, email, name string) auth.User {
+	u := testkit.CreateUser(e.t, e.x, id, email, name)
+	return auth.User{UUID: u, ID: id, Email: email, Name: name}
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Status int
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []gqlError                 `json:"errors"`
+	Raw    string
+}
+
+// code returns the first error's extensions.code, or "".
+func (r response) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+func (r response) field() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["field"].(string)
+	return c
+}
+
+// do posts a GraphQL request as u (anonymous when u is nil).
+func (e *env) do(u *auth.User, query string, vars map[string]any) response {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if u != nil {
+		req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(e.t, *u))
+	}
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	r := response{Status: rec.Code, Raw: rec.Body.String()}
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		e.t.Fatalf("response is not JSON (%d): %s", rec.Code, rec.Body)
+	}
+	return r
+}
+
+// ok runs the request and fails the test on any error; it decodes data[field] into out.
+func (e *env) ok(u *auth.User, query string, vars map[string]any, field string, out any) {
+	e.t.Helper()
+	r := e.do(u, query, vars)
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		e.t.Fatalf("%s: status %d, errors %s", firstLine(query), r.Status, r.Raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data[field], out); err != nil {
+			e.t.Fatalf("decode %s: %v in %s", field, err, r.Raw)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// countingConnector counts every statement the pool sends: queries, execs, prepares and BEGINs.
+type countingConnector struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, n: c.n}, nil
+}
+
+// pqConn is what lib/pq's connection implements beyond driver.Conn.
+type pqConn interface {
+	driver.Conn
+	driver.QueryerContext
+	driver.ExecerContext
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+type countingConn struct {
+	driver.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) pq() pqConn { return c.Conn.(pqConn) }
+
+func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.Add(1)
+	return c.pq().QueryContext(ctx, q, args)
+}
+
+func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.Add(1)
+	return c.pq().ExecContext(ctx, q, args)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.n.Add(1)
+	return c.pq().PrepareContext(ctx, q)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.n.Add(1)
+	return c.pq().BeginTx(ctx, opts)
+}
+
+func (c *countingConn) Ping(ctx context.Context) error         { return c.pq().Ping(ctx) }
+func (c *countingConn) ResetSession(ctx context.Context) error { return c.pq().ResetSession(ctx) }
+func (c *countingConn) IsValid() bool                          { return c.pq().IsValid() }
+func (c *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	return c.pq().CheckNamedValue(nv)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func newID() string { return uuid.NewString() }
