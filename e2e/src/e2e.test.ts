@@ -95,13 +95,15 @@ before(
 
       // Main database: our migrations first (they create "user" with its uuid), then Better Auth's.
       await run("migrate", bin, ["migrate"], { cwd: workDir, env: { DATABASE_URL: main.url } });
+      timings.push(`setup: taskgraph migrate: ${Date.now() - t0} ms`);
       const [pMain, pShort, pNoUUID, pRot, pAPI, pWrong, pRotAPI] = await Promise.all(
         Array.from({ length: 7 }, () => freePort()),
       );
       env.mainURL = `http://127.0.0.1:${pMain}`;
-      await startBetterAuth("ba-main", { port: pMain!, databaseURL: main.url, secret });
+      // All four at once: the example takes an advisory lock around its migrations.
       const replicas = { databaseURL: main.url, secret, baseURL: env.mainURL };
-      const [short, nouuid, rotBA] = await Promise.all([
+      const [, short, nouuid, rotBA] = await Promise.all([
+        startBetterAuth("ba-main", { port: pMain!, databaseURL: main.url, secret }),
         startBetterAuth("ba-short", { ...replicas, port: pShort!, env: { JWT_EXPIRATION: "2s" } }),
         startBetterAuth("ba-nouuid", { ...replicas, port: pNoUUID!, env: { UUID_CLAIM: "off" } }),
         // Rotation database: Better Auth migrates first, taskgraph's serve migrates after it.
@@ -112,6 +114,7 @@ before(
           env: { JWKS_ROTATION_INTERVAL: "3", JWKS_GRACE_PERIOD: "600" },
         }),
       ]);
+      timings.push(`setup: Better Auth servers ready: ${Date.now() - t0} ms`);
       env.shortURL = short.url;
       env.noUUIDURL = nouuid.url;
       env.rotURL = rotBA.url;
