@@ -178,7 +178,11 @@ func (r *taskResolver) Tags(ctx context.Context, obj *model.Task) ([]*model.Tag,
 	if err != nil {
 		return nil, err
 	}
-	ts, err := loadersFor(ctx).tagsByTask.Load(ctx, id)
+	l := loadersFor(ctx)
+	if l == nil {
+		return nil, errors.New("graph: no loaders in the context (NewServer builds them per operation)")
+	}
+	ts, err := l.tagsByTask.Load(ctx, id)
 	if err != nil {
 		return nil, err
 	}
