@@ -48,7 +48,8 @@ async function main(): Promise<void> {
     const tags = node.tags.map((t) => t.name).join(", ");
     console.log(`- ${node.title} [${node.priority ?? "no priority"}] ${node.dueAt ?? "no due date"} ${tags}`);
   }
-  console.log(`${page.data.tasks.totalCount} tasks in all`);
+  const n = page.data.tasks.totalCount;
+  console.log(`${n} task${n === 1 ? "" : "s"} in all`);
 }
 
 main().catch((err: unknown) => {
