@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
+)
+
+// The development user, created in the "user" table if missing.
+const (
+	devUserID    = "dev-user"
+	devUserEmail = "dev@taskgraph.local"
+	devUserName  = "Dev User"
+	devTokenTTL  = 24 * time.Hour
+)
+
+// devCommand serves the API on loopback with a built-in issuer standing in for Better Auth: a fresh
+// Ed25519 key whose JWKS this process serves itself, and a token for the development user.
+func devCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if strings.EqualFold(getenv("APP_ENV"), "production") {
+		return errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
+	}
+	addr := envOr(getenv, "ADDR", "127.0.0.1:8080")
+	if err := requireLoopback(addr); err != nil {
+		return err
+	}
+	logger := slog.New(contextHandler{slog.NewTextHandler(stderr, nil)})
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dbx, err := openDatabase(ctx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
+	if err != nil {
+		return err
+	}
+	defer dbx.Close()
+	store := db.NewStore(dbx)
+	userUUID, err := store.EnsureUser(ctx, devUserID, devUserEmail, devUserName)
+	if err != nil {
+		return fmt.Errorf("creating the development user: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	issuer, err := auth.NewDevIssuer(base)
+	if err != nil {
+		return err
+	}
+	// The server trusts the development issuer exactly as serve trusts Better Auth: through a JWKS
+	// fetched over HTTP (from this same process) and the usual iss/aud checks.
+	authCfg, err := auth.ConfigFromEnv(func(k string) string {
+		switch {
+		case k == "BETTER_AUTH_URL":
+			return base
+		case strings.HasPrefix(k, "AUTH_"):
+			return ""
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return err
+	}
+	m := newMetrics(dbx.DB)
+	verifier, err := auth.NewVerifier(ctx, authCfg, store, m.authHooks())
+	if err != nil {
+		return err
+	}
+	token, err := issuer.Mint(auth.User{UUID: userUUID, ID: devUserID, Email: devUserEmail, Name: devUserName}, devTokenTTL)
+	if err != nil {
+		return err
+	}
+	cfg := serverConfig{Addr: addr, Introspection: true, Playground: true, CORSOrigins: []string{"http://localhost:3000", "http://127.0.0.1:3000"}}
+	a := &app{
+		logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg,
+		playgroundHeaders: map[string]string{"Authorization": "Bearer " + token},
+		routes: func(mux *http.ServeMux) {
+			mux.Handle("GET /api/auth/jwks", issuer.JWKSHandler())
+		},
+	}
+	printDevBanner(stdout, base, token)
+	return serveHTTP(ctx, ln, a.handler(), logger)
+}
+
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %q is not host:port: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("ADDR: dev only listens on loopback (e.g. 127.0.0.1:8080), not %q", addr)
+}
+
+func printDevBanner(w io.Writer, base, token string) {
+	fmt.Fprintf(w, `
+taskgraph dev: a development server with a built-in token issuer (not Better Auth).
+
+  GraphiQL:  %[1]s/   (the Authorization header is already filled in)
+  GraphQL:   %[1]s/graphql
+  JWKS:      %[1]s/api/auth/jwks
+  User:      %[3]s <%[4]s>, token valid for %[5]s
+
+Try it:
+
+  curl -s %[1]s/graphql \
+    -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer %[2]s' \
+    -d '{"query":"{ me { email } tasks { totalCount } }"}'
+
+`, base, token, devUserName, devUserEmail, devTokenTTL)
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/migrations"
+)
+
+var errChecksFailed = errors.New("some checks failed")
+
+// doctorReport prints one line per check: ok or FAIL, and for a failure the fix.
+type doctorReport struct {
+	w      io.Writer
+	failed int
+}
+
+func (r *doctorReport) ok(name, detail string) {
+	fmt.Fprintf(r.w, "ok    %s", name)
+	if detail != "" {
+		fmt.Fprintf(r.w, ": %s", detail)
+	}
+	fmt.Fprintln(r.w)
+}
+
+func (r *doctorReport) fail(name string, err error, fix string) {
+	r.failed++
+	fmt.Fprintf(r.w, "FAIL  %s: %v\n      fix: %s\n", name, err, fix)
+}
+
+func (r *doctorReport) skip(name, why string) {
+	fmt.Fprintf(r.w, "--    %s: not checked (%s)\n", name, why)
+}
+
+// indent prints a diagnostic's own output under its check line.
+func indent(w io.Writer, out string) {
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if line != "" {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+	}
+}
+
+func doctorCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("doctor", stderr)
+	token := fs.String("token", "", "also verify this token and look up its user ('-' reads standard input)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	t := ""
+	if *token != "" {
+		var err error
+		if t, err = readToken(*token); err != nil {
+			return err
+		}
+	}
+	if doctor(ctx, stdout, getenv, t) > 0 {
+		return errChecksFailed
+	}
+	return nil
+}
+
+// doctor runs every check and returns how many failed.
+func doctor(ctx context.Context, w io.Writer, getenv func(string) string, token string) int {
+	r := &doctorReport{w: w}
+
+	var dbx *sqlx.DB
+	dbCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	dbx, err := db.Open(dbCtx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
+	cancel()
+	if err != nil {
+		r.fail("DATABASE_URL reachable", err, "start PostgreSQL or set DATABASE_URL (e.g. postgres://user@host:5432/db?sslmode=disable)")
+		for _, name := range []string{"migrations current", "Better Auth tables"} {
+			r.skip(name, "no database")
+		}
+	} else {
+		defer dbx.Close()
+		r.ok("DATABASE_URL reachable", "")
+		checkMigrations(ctx, r, dbx)
+		checkBetterAuthTables(ctx, r, dbx)
+	}
+
+	cfg, err := auth.ConfigFromEnv(getenv)
+	if err != nil {
+		r.fail("auth configuration", err, "set BETTER_AUTH_URL to Better Auth's base URL; see README.md for the AUTH_* variables")
+		r.skip("JWKS", "no auth configuration")
+		return r.failed
+	}
+	r.ok("auth configuration", fmt.Sprintf("issuer %s, audience %s, algorithms %s",
+		cfg.Issuer, strings.Join(cfg.Audiences, ","), strings.Join(cfg.Algorithms, ",")))
+	checkIssuerAudience(r, cfg)
+
+	var out bytes.Buffer
+	if err := auth.VerifyJWKS(ctx, &out, cfg.JWKSURL, cfg.JWKSTimeout); err != nil {
+		indent(w, out.String())
+		r.fail("JWKS "+cfg.JWKSURL, err, "check that Better Auth runs with the jwt plugin and that AUTH_JWKS_URL (default {BETTER_AUTH_URL}/api/auth/jwks) is reachable from here")
+	} else {
+		r.ok("JWKS "+cfg.JWKSURL, "")
+		indent(w, out.String())
+	}
+
+	if token != "" {
+		var lookup auth.SubLookup
+		if dbx != nil {
+			lookup = db.NewStore(dbx)
+		}
+		out.Reset()
+		err := auth.VerifyToken(ctx, &out, cfg, token, lookup)
+		indent(w, out.String())
+		if err != nil {
+			r.fail("token", err, "see the fix printed above")
+		} else {
+			r.ok("token", "verifies and resolves to a user")
+		}
+	}
+	return r.failed
+}
+
+func checkMigrations(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {
+	n, err := migrations.Pending(ctx, dbx.DB)
+	switch {
+	case err != nil:
+		r.fail("migrations current", err, "run 'taskgraph migrate' ('serve' also applies them at start)")
+	case n > 0:
+		r.fail("migrations current", fmt.Errorf("%d migration(s) not applied", n), "run 'taskgraph migrate' ('serve' also applies them at start)")
+	default:
+		r.ok("migrations current", "")
+	}
+}
+
+// betterAuthColumns are the columns this server relies on, with the fix when one is missing.
+var betterAuthColumns = []struct{ table, column, fix string }{
+	{"user", "uuid", "run 'taskgraph migrate': it adds \"user\".uuid (uuid UNIQUE NOT NULL DEFAULT gen_random_uuid())"},
+	{"session", "token", "run Better Auth's migrations (npx @better-auth/cli migrate, or getMigrations from better-auth/db/migration): session.token comes with Better Auth 1.x"},
+	{"jwks", "publicKey", "enable Better Auth's jwt plugin (plugins: [jwt()]) and run its migrations: the plugin keeps its keys in the jwks table"},
+}
+
+func checkBetterAuthTables(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {
+	const q = `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name IN ('user', 'session', 'jwks')`
+	var rows []struct {
+		Table  string `db:"table_name"`
+		Column string `db:"column_name"`
+	}
+	if err := sqlx.SelectContext(ctx, dbx, &rows, q); err != nil {
+		r.fail("Better Auth tables", err, "check DATABASE_URL's permissions")
+		return
+	}
+	tables := map[string][]string{}
+	for _, row := range rows {
+		tables[row.Table] = append(tables[row.Table], row.Column)
+	}
+	for _, c := range betterAuthColumns {
+		name := fmt.Sprintf("Better Auth table %q", c.table)
+		cols, exists := tables[c.table]
+		switch {
+		case !exists:
+			r.fail(name, fmt.Errorf("relation %q does not exist", c.table), c.fix)
+		case !slices.Contains(cols, c.column):
+			r.fail(name, fmt.Errorf("column %q of relation %q does not exist", c.column, c.table), c.fix)
+		default:
+			r.ok(name, "has "+c.column)
+		}
+	}
+}
+
+// checkIssuerAudience catches the "invalid token claims" case before a user meets it: Better Auth
+// sets both iss and aud to its base URL unless its jwt plugin overrides them.
+func checkIssuerAudience(r *doctorReport, cfg auth.Config) {
+	const fix = "Better Auth signs iss and aud as its base URL (BETTER_AUTH_URL, same scheme, host, port, no trailing slash); unset AUTH_ISSUER/AUTH_AUDIENCE or set them to what your jwt plugin's issuer/audience options say"
+	if cfg.Issuer != cfg.BetterAuthURL {
+		r.fail("issuer", fmt.Errorf("AUTH_ISSUER %q differs from BETTER_AUTH_URL %q", cfg.Issuer, cfg.BetterAuthURL), fix)
+	} else {
+		r.ok("issuer", "matches BETTER_AUTH_URL")
+	}
+	if !slices.Contains(cfg.Audiences, cfg.BetterAuthURL) {
+		r.fail("audience", fmt.Errorf("AUTH_AUDIENCE %q does not include BETTER_AUTH_URL %q", strings.Join(cfg.Audiences, ","), cfg.BetterAuthURL), fix)
+	} else {
+		r.ok("audience", "includes BETTER_AUTH_URL")
+	}
+}

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/internal/testkit"
+)
+
+// env turns a map into a getenv function, so tests never depend on the process environment.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestServeWithoutBetterAuthURL(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve"}, env(nil), &stdout, &stderr)
+	if code == 0 {
+		t.Fatal("serve without BETTER_AUTH_URL exited 0")
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "BETTER_AUTH_URL") || !strings.Contains(msg, "go run . dev") {
+		t.Fatalf("want a one-line explanation naming BETTER_AUTH_URL and dev, got %q", msg)
+	}
+}
+
+func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		"AUTH_CLOCK_SKEW":       {"BETTER_AUTH_URL": "http://localhost:3000", "AUTH_CLOCK_SKEW": "soon"},
+		"GRAPHQL_INTROSPECTION": {"BETTER_AUTH_URL": "http://localhost:3000", "GRAPHQL_INTROSPECTION": "maybe"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), []string{"serve"}, env(vars), io.Discard, &stderr); code == 0 {
+			t.Errorf("%s: exited 0", name)
+		}
+		if !strings.Contains(stderr.String(), name) {
+			t.Errorf("%s: message does not name the variable: %q", name, stderr.String())
+		}
+	}
+}
+
+func TestCommandsAndHelp(t *testing.T) {
+	for _, c := range commands {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), []string{c.name, "--help"}, env(nil), io.Discard, &stderr); code != 0 {
+			t.Errorf("%s --help exited %d", c.name, code)
+		}
+		if !strings.Contains(stderr.String(), c.summary) {
+			t.Errorf("%s --help does not describe the command: %q", c.name, stderr.String())
+		}
+	}
+	if code := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); code != 2 {
+		t.Errorf("unknown command exited %d, want 2", code)
+	}
+}
+
+func TestDevRefusesProductionAndNonLoopback(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"dev"}, env(map[string]string{"APP_ENV": "production"}), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "APP_ENV=production") {
+		t.Errorf("dev with APP_ENV=production: code %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"dev"}, env(map[string]string{"ADDR": "0.0.0.0:8080"}), io.Discard, &stderr); code == 0 || !strings.Contains(stderr.String(), "loopback") {
+		t.Errorf("dev on 0.0.0.0: code %d, %q", code, stderr.String())
+	}
+}
+
+// syncBuffer is written by a running command and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func postGraphQL(t *testing.T, url, token, query string) (int, map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("POST %s: decoding the answer: %v", url, err)
+	}
+	return resp.StatusCode, out
+}
+
+// TestDevAnswersWithThePrintedToken is the README's first command: start dev, take the printed
+// curl line's token, ask for the user and the task count.
+func TestDevAnswersWithThePrintedToken(t *testing.T) {
+	dbURL := testkit.NewDBURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev"}, env(map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL}), &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("dev exited %d after cancel: %s", code, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("dev did not stop")
+		}
+	})
+
+	tokenRE := regexp.MustCompile(`Authorization: Bearer ([A-Za-z0-9_.-]+)`)
+	urlRE := regexp.MustCompile(`GraphQL:\s+(http://\S+/graphql)`)
+	waitFor(t, "the dev banner", 30*time.Second, func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("dev exited %d: %s", code, stderr.String())
+		default:
+		}
+		return tokenRE.MatchString(stdout.String()) && urlRE.MatchString(stdout.String())
+	})
+	token := tokenRE.FindStringSubmatch(stdout.String())[1]
+	gqlURL := urlRE.FindStringSubmatch(stdout.String())[1]
+
+	var status int
+	var out map[string]any
+	waitFor(t, "a successful query", 10*time.Second, func() bool {
+		status, out = postGraphQL(t, gqlURL, token, `{ me { email } tasks { totalCount } }`)
+		return status == http.StatusOK && out["errors"] == nil
+	})
+	data := out["data"].(map[string]any)
+	if got := data["me"].(map[string]any)["email"]; got != devUserEmail {
+		t.Errorf("me.email = %v, want %s", got, devUserEmail)
+	}
+	if got := data["tasks"].(map[string]any)["totalCount"]; got != float64(0) {
+		t.Errorf("tasks.totalCount = %v, want 0", got)
+	}
+
+	// GraphiQL is served with the token already in its headers.
+	resp, err := http.Get(strings.TrimSuffix(gqlURL, "graphql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), token) {
+		t.Errorf("GraphiQL page: status %d, token present: %v", resp.StatusCode, strings.Contains(string(page), token))
+	}
+}
+
+// newTestApp builds the serve handler in-process against a fresh database and a real issuer.
+func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
+	t.Helper()
+	dbx := testkit.NewDB(t)
+	m := newMetrics(dbx.DB)
+	cfg := iss.Config()
+	verifier := testkit.StartVerifier(t, cfg, nil, m.authHooks())
+	a := &app{
+		logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		db:       dbx,
+		verifier: verifier,
+		metrics:  m,
+		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},
+	}
+	return a, iss
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metricValue finds a sample line such as `name{labels} 3`.
+func metricValue(exposition, series string) string {
+	for _, line := range strings.Split(exposition, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			return rest
+		}
+	}
+	return ""
+}
+
+func TestMetricsMoveAfterRequests(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	a, _ := newTestApp(t, iss)
+	testkit.WaitKeysLoaded(t, a.verifier)
+	u := auth.User{ID: "metrics-user", Email: "m@example.com", Name: "M"}
+	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+
+	okSeries := `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`
+	failSeries := `taskgraph_auth_failures_total{reason="malformed_token"}`
+	before := scrape(t, srv.URL)
+	if metricValue(before, okSeries) != "" || metricValue(before, failSeries) != "" {
+		t.Fatalf("counters present before any request:\n%s", before)
+	}
+
+	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `query Me { me { email } }`); status != 200 || out["errors"] != nil {
+		t.Fatalf("query Me: %d %v", status, out)
+	}
+	if status, _ := postGraphQL(t, srv.URL+"/graphql", "not-a-jwt", `query Me { me { email } }`); status != http.StatusUnauthorized {
+		t.Fatalf("bad token: status %d, want 401", status)
+	}
+
+	after := scrape(t, srv.URL)
+	for series, want := range map[string]string{
+		okSeries:   "1",
+		failSeries: "1",
+		`taskgraph_graphql_requests_total{operation="unknown",outcome="unauthenticated"}`: "1",
+		`taskgraph_jwks_fetches_total{result="ok"}`:                                       "1",
+		`taskgraph_http_request_duration_seconds_count{route="/graphql"}`:                 "2",
+	} {
+		if got := metricValue(after, series); got != want {
+			t.Errorf("%s = %q, want %q", series, got, want)
+		}
+	}
+	if !strings.Contains(after, `go_sql_max_open_connections{db_name="taskgraph"}`) {
+		t.Error("no database pool stats in /metrics")
+	}
+}
+
+func TestReadyzFollowsTheJWKS(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	iss.SetDown(true)
+	a, _ := newTestApp(t, iss)
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+
+	ready := func() (int, map[string]string) {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	status, body := ready()
+	if status != http.StatusServiceUnavailable || body["jwks"] == "ok" || body["database"] != "ok" {
+		t.Fatalf("readyz with the JWKS down: %d %v, want 503 naming the JWKS", status, body)
+	}
+	// A request with a token meets the same outage as a 503 AUTH_UNAVAILABLE, not a 401.
+	u := auth.User{UUID: testkit.CreateUser(t, a.db, "r", "r@example.com", "R"), ID: "r", Email: "r@example.com"}
+	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `{ me { email } }`); status != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(out), "AUTH_UNAVAILABLE") {
+		t.Fatalf("query with the JWKS down: %d %v", status, out)
+	}
+
+	iss.SetDown(false)
+	waitFor(t, "readyz 200 once the JWKS is up", 30*time.Second, func() bool {
+		status, _ := ready()
+		return status == http.StatusOK
+	})
+	if resp, err := http.Get(srv.URL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+}
+
+func TestCORSPreflightAllowsAuthorization(t *testing.T) {
+	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/graphql", nil)
+	req.Header.Set("Origin", "http://localhost:3000")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://localhost:3000" {
+		t.Errorf("Allow-Origin = %q", got)
+	}
+	if got := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")); !strings.Contains(got, "authorization") {
+		t.Errorf("Allow-Headers = %q, want authorization", got)
+	}
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("a foreign origin was allowed: %q", got)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", maxBodyBytes) + `"}}`
+	resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over 1 MiB: status %d, want 413", resp.StatusCode)
+	}
+}
+
+// buildBinary builds the server once for the tests that run it as a process.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "taskgraph-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "taskgraph")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestSIGTERMFinishesInFlightRequests sends SIGTERM while a request's body is still arriving: the
+// request completes, then the process exits 0.
+func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := testkit.NewIssuer(t, "EdDSA")
+	dbURL := testkit.NewDBURL(t)
+
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "BETTER_AUTH_URL="+iss.URL, "AUTH_JWKS_URL="+iss.JWKSURL())
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// The JSON log's "serving" line says which port was taken.
+	addrCh := make(chan string, 1)
+	var logs syncBuffer
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "serving" {
+				addrCh <- line["addr"].(string)
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-addrCh:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start: %s", logs.String())
+	}
+	base := "http://" + addr
+	waitFor(t, "readyz", 20*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	// The anonymous query needs no user row: { __typename } answers without @auth.
+	body := `{"query":"{ __typename }"}`
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	time.Sleep(200 * time.Millisecond) // the server is now reading this request's body
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
+	// New connections are refused while the in-flight request is still open.
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the server still accepts connections after SIGTERM")
+	}
+
+	fmt.Fprint(conn, body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the in-flight request got no answer: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"__typename":"Query"`) {
+		t.Fatalf("in-flight request: %d %s", resp.StatusCode, answer)
+	}
+
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Fatalf("process exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("process did not exit after SIGTERM")
+	}
+	if strings.Contains(logs.String(), "eyJ") {
+		t.Error("a token-like string reached the log")
+	}
+}
