@@ -124,6 +124,7 @@ var allOrders = func() []db.TaskOrder {
 }()
 
 func TestListTasksWalksEveryOrderBothWays(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, b := newStore(t)
 	tasks := seedTasks(t, s, a)
@@ -186,6 +187,7 @@ func TestListTasksWalksEveryOrderBothWays(t *testing.T) {
 }
 
 func TestListTasksCursorsAreBound(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, b := newStore(t)
 	seedTasks(t, s, a)
@@ -226,6 +228,7 @@ func TestListTasksCursorsAreBound(t *testing.T) {
 }
 
 func TestListTasksFilters(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, b := newStore(t)
 	red, _ := s.CreateTag(ctx, a, db.NewTag{Name: "red"})

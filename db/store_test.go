@@ -27,6 +27,7 @@ func newStore(t *testing.T) (*db.Store, *sqlx.DB, uuid.UUID, uuid.UUID) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, _ := newStore(t)
 
@@ -59,6 +60,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestTagsCRUDAndIsolation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, b := newStore(t)
 
@@ -114,6 +116,7 @@ func TestTagsCRUDAndIsolation(t *testing.T) {
 }
 
 func TestTasksCRUD(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _, a, b := newStore(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
@@ -216,6 +219,7 @@ func TestTasksCRUD(t *testing.T) {
 // The policies alone confine a query that forgets WHERE user_uuid, for the app role, for the owner
 // and for a superuser once it switches role; with no user set they yield nothing, not an error.
 func TestRowLevelSecurity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dbURL := testkit.NewDBURL(t)
 	x, err := sqlx.Open("postgres", dbURL)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSelectionDepth(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		query string
 		want  int

@@ -41,6 +41,7 @@ func normalize(r response, ids ...string) string {
 }
 
 func TestUserBCannotSeeChangeOrDetectUserA(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, b := &e.a, &e.b
 	aTag := e.createTag(a, "secret", ptr("#ff0000"))

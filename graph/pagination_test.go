@@ -83,6 +83,7 @@ type pageJSON struct {
 }
 
 func TestPaginationWalksEveryOrderBothWays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := &e.a
 	base := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)

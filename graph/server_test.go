@@ -13,6 +13,7 @@ import (
 )
 
 func TestIntrospectionOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const q = `{ __schema { queryType { name } } }`
 	if r := e.do(&e.a, q, nil); len(r.Errors) == 0 {
@@ -27,6 +28,7 @@ func TestIntrospectionOnlyWhenEnabled(t *testing.T) {
 }
 
 func TestComplexityLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.handler = auth.Middleware(e.issuer.Verifier(t, e.store))(graph.NewServer(e.store, graph.Options{ComplexityLimit: 20, Logger: slog.Default()}))
 	var b strings.Builder
@@ -45,6 +47,7 @@ func TestComplexityLimit(t *testing.T) {
 }
 
 func TestGETTransport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	req := httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape(`{ me { id } }`), nil)
 	req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(t, e.a))

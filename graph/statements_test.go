@@ -7,6 +7,7 @@ import (
 
 // Task.tags for a whole page must cost one query, whatever the page size.
 func TestTagsOfAPageCostConstantStatements(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := &e.a
 	t1 := e.createTag(a, "one", nil)
@@ -48,6 +49,7 @@ func TestTagsOfAPageCostConstantStatements(t *testing.T) {
 }
 
 func TestTotalCountOnlyWhenSelected(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i := range 3 {
 		e.createTask(&e.a, map[string]any{"title": fmt.Sprintf("t%d", i)})

@@ -47,6 +47,7 @@ func (e *env) createTask(u *auth.User, in map[string]any) taskJSON {
 }
 
 func TestEveryFieldNeedsAuthentication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ops := []string{
 		`{ me { id } }`,
@@ -74,6 +75,7 @@ func TestEveryFieldNeedsAuthentication(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var me struct{ ID, UUID, Email, Name string }
 	e.ok(&e.a, `{ me { id uuid email name } }`, nil, "me", &me)
@@ -83,6 +85,7 @@ func TestMe(t *testing.T) {
 }
 
 func TestTaskLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := &e.a
 	work := e.createTag(a, "  Work ", ptr("#ABC"))
@@ -208,6 +211,7 @@ func TestTaskLifecycle(t *testing.T) {
 }
 
 func TestCreateTaskWithUnknownTagWritesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tag := e.createTag(&e.a, "ok", nil)
 	r := e.do(&e.a, `mutation($in: CreateTaskInput!) { createTask(input: $in) { id } }`,
@@ -223,6 +227,7 @@ func TestCreateTaskWithUnknownTagWritesNothing(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := &e.a
 	tag := e.createTag(a, "t", nil)
@@ -307,6 +312,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestTimesAreUTCAndFiltersCompareAcrossOffsets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := &e.a
 	first := e.createTask(a, map[string]any{"title": "first", "dueAt": "2026-03-01T10:00:00+05:00"})   // 05:00Z
@@ -340,6 +346,7 @@ func TestTimesAreUTCAndFiltersCompareAcrossOffsets(t *testing.T) {
 }
 
 func TestInternalErrorsAreMaskedAndLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_ = e.x.Close() // every statement now fails inside the driver layer
 	r := e.do(&e.a, `{ tags { id } }`, nil)

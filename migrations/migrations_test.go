@@ -24,6 +24,7 @@ func open(t *testing.T, url string) *sql.DB {
 }
 
 func TestUpConcurrentlyThenNothingPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := open(t, testkit.NewEmptyDBURL(t))
 
@@ -62,6 +63,7 @@ func TestUpConcurrentlyThenNothingPending(t *testing.T) {
 
 // Better Auth may have migrated first: its "user" table and rows exist, without our uuid column.
 func TestUpAfterBetterAuthFillsUUIDs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := open(t, testkit.NewEmptyDBURL(t))
 	const ba = `CREATE TABLE "user" (id text PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE,
