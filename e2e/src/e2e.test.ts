@@ -7,8 +7,8 @@
 //     settings: "short" (tokens live 2s) and "nouuid" (no uuid claim); taskgraph "api" trusting
 //     main's URL (AUTH_CLOCK_SKEW=1s so the expiry test is quick); taskgraph "wrongaud" with
 //     AUTH_AUDIENCE set to something else.
-//   rotation database: Better Auth "rot" (migrates first here, rotates its key every 3s) and
-//     taskgraph "rotapi" trusting it.
+//   rotation database: Better Auth "rot" (migrates first here, RS256 keys rotated every 3s) and
+//     taskgraph "rotapi" trusting it with AUTH_ALGORITHMS=RS256.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -111,7 +111,7 @@ before(
           port: pRot!,
           databaseURL: rot.url,
           secret,
-          env: { JWKS_ROTATION_INTERVAL: "3", JWKS_GRACE_PERIOD: "600" },
+          env: { JWT_ALG: "RS256", JWKS_ROTATION_INTERVAL: "3", JWKS_GRACE_PERIOD: "600" },
         }),
       ]);
       timings.push(`setup: Better Auth servers ready: ${Date.now() - t0} ms`);
@@ -120,7 +120,13 @@ before(
       env.rotURL = rotBA.url;
 
       const [api, wrong, rotAPI] = await Promise.all([
-        startServer("api", { bin, port: pAPI!, databaseURL: main.url, betterAuthURL: env.mainURL, env: { AUTH_CLOCK_SKEW: "1s" } }),
+        startServer("api", {
+          bin,
+          port: pAPI!,
+          databaseURL: main.url,
+          betterAuthURL: env.mainURL,
+          env: { AUTH_CLOCK_SKEW: "1s" },
+        }),
         startServer("api-wrongaud", {
           bin,
           port: pWrong!,
@@ -128,7 +134,13 @@ before(
           betterAuthURL: env.mainURL,
           env: { AUTH_AUDIENCE: "https://api.example.invalid" },
         }),
-        startServer("api-rot", { bin, port: pRotAPI!, databaseURL: rot.url, betterAuthURL: env.rotURL }),
+        startServer("api-rot", {
+          bin,
+          port: pRotAPI!,
+          databaseURL: rot.url,
+          betterAuthURL: env.rotURL,
+          env: { AUTH_ALGORITHMS: "RS256" },
+        }),
       ]);
       env.api = api.graphql;
       env.wrongAudAPI = wrong.graphql;
@@ -595,11 +607,12 @@ step("a server with the wrong AUTH_AUDIENCE refuses real tokens with 401 invalid
 });
 
 step(
-  "Better Auth rotates its signing key during the run and requests keep working",
+  "Better Auth (RS256) rotates its signing key during the run and requests keep working",
   async () => {
     const carol = await signUp(env.rotURL, "Carol", env.rotAPI);
     const t1 = (await carol.getToken())!;
     const kid1 = decode(t1).header["kid"];
+    assert.equal(decode(t1).header["alg"], "RS256", "this Better Auth signs with RSA keys (JWT_ALG=RS256)");
     const me1 = await carol.client.query(meQuery, {}).toPromise();
     assert.equal(me1.error, undefined, me1.error?.message);
     const created = await carol.client.mutation(createTaskMutation, { input: { title: "before rotation" } }).toPromise();
