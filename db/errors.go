@@ -12,6 +12,8 @@ import (
 var (
 	// ErrNotFound: the row does not exist or belongs to another user (the two are indistinguishable).
 	ErrNotFound = errors.New("not found")
+	// ErrTagNotFound: a tag to put on a task does not exist or is another user's. It is an ErrNotFound.
+	ErrTagNotFound = fmt.Errorf("tag %w", ErrNotFound)
 	// ErrConflict: a uniqueness rule was broken (a tag name the user already has).
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: a value broke a check constraint that validation should have caught.

@@ -138,8 +138,8 @@ func TestTasksCRUD(t *testing.T) {
 	// A foreign or unknown tag: nothing is written.
 	for _, bad := range []uuid.UUID{bTag.ID, uuid.New()} {
 		_, err := s.CreateTask(ctx, a, db.NewTask{Title: "x", TagIDs: []uuid.UUID{t1.ID, bad}})
-		if !errors.Is(err, db.ErrNotFound) {
-			t.Fatalf("CreateTask with tag %v err = %v, want ErrNotFound", bad, err)
+		if !errors.Is(err, db.ErrTagNotFound) || !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("CreateTask with tag %v err = %v, want ErrTagNotFound", bad, err)
 		}
 	}
 	if p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 10, WithTotal: true}); err != nil || p.TotalCount != 0 {
@@ -184,7 +184,7 @@ func TestTasksCRUD(t *testing.T) {
 		t.Fatalf("tags after replace = %+v", tags)
 	}
 	// Replacing with a foreign tag fails and leaves the task as it was.
-	if _, err := s.UpdateTask(ctx, a, task.ID, db.TaskPatch{Title: ptr("changed"), TagIDs: &[]uuid.UUID{bTag.ID}}); !errors.Is(err, db.ErrNotFound) {
+	if _, err := s.UpdateTask(ctx, a, task.ID, db.TaskPatch{Title: ptr("changed"), TagIDs: &[]uuid.UUID{bTag.ID}}); !errors.Is(err, db.ErrTagNotFound) {
 		t.Fatalf("update with B's tag err = %v", err)
 	}
 	same, err := s.Task(ctx, a, task.ID)

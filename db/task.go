@@ -116,7 +116,7 @@ func findTask(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID, forUpd
 }
 
 // CreateTask creates a task with its tags, atomically: if any tag is not the user's, nothing is
-// written and the error is ErrNotFound.
+// written and the error is ErrTagNotFound.
 func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Task, error) {
 	var t Task
 	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
@@ -155,14 +155,14 @@ func addTaskTags(ctx context.Context, x sqlx.ExtContext, user, taskID uuid.UUID,
 		return fmt.Errorf("db: add task tags: %w", err)
 	}
 	if int(n) != len(ids) {
-		return fmt.Errorf("db: add task tags: %w", ErrNotFound)
+		return fmt.Errorf("db: add task tags: %w", ErrTagNotFound)
 	}
 	return nil
 }
 
 // UpdateTask applies p to the user's task id. updatedAt always moves to the transaction's time;
 // Completed true sets completedAt (keeping an earlier one), false clears it. ErrNotFound if the task
-// or any of the new tags is not the user's; then nothing changes.
+// (ErrTagNotFound: any of the new tags) is not the user's; then nothing changes.
 func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch) (Task, error) {
 	var t Task
 	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {

@@ -39,6 +39,10 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		path := graphql.GetPath(ctx)
 		switch {
+		case errors.Is(err, db.ErrTagNotFound):
+			e := coded(path, "a tag in tagIds does not exist", CodeNotFound)
+			e.Extensions["field"] = "tagIds"
+			return e
 		case errors.Is(err, db.ErrNotFound):
 			return coded(path, "not found", CodeNotFound)
 		case errors.Is(err, db.ErrConflict):

@@ -216,7 +216,7 @@ func TestCreateTaskWithUnknownTagWritesNothing(t *testing.T) {
 	tag := e.createTag(&e.a, "ok", nil)
 	r := e.do(&e.a, `mutation($in: CreateTaskInput!) { createTask(input: $in) { id } }`,
 		map[string]any{"in": map[string]any{"title": "x", "tagIds": []string{tag.ID, newID()}}})
-	if r.code() != "NOT_FOUND" {
+	if r.code() != "NOT_FOUND" || r.field() != "tagIds" {
 		t.Fatalf("unknown tag: %s", r.Raw)
 	}
 	var total int
