@@ -67,6 +67,7 @@ type TaskQuery struct {
 	Cursor    string
 	Backward  bool
 	WithTotal bool // also count every task matching Filter
+	WithTags  bool // also load the page's tags (TaskPage.Tags), in the same transaction
 }
 
 // TaskPage is one page of tasks in the requested order, with a cursor for each.
@@ -75,7 +76,8 @@ type TaskPage struct {
 	Cursors         []string
 	HasNextPage     bool
 	HasPreviousPage bool
-	TotalCount      int // only when WithTotal
+	TotalCount      int                 // only when WithTotal
+	Tags            map[uuid.UUID][]Tag // only when WithTags; tasks without tags are absent
 }
 
 // cursor is the keyset position of one row, bound to the list it came from: the user, the ordering
@@ -323,6 +325,16 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 			t := r.task()
 			page.Tasks[i] = t
 			page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
+		}
+		if tq.WithTags && len(page.Tasks) > 0 {
+			ids := make([]uuid.UUID, len(page.Tasks))
+			for i, t := range page.Tasks {
+				ids[i] = t.ID
+			}
+			var err error
+			if page.Tags, err = tagsByTask(ctx, tx, user, ids); err != nil {
+				return err
+			}
 		}
 		if !tq.WithTotal {
 			return nil

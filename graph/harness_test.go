@@ -27,7 +27,7 @@ import (
 // env is the real stack: auth.Middleware with a verifier trusting a test issuer, in front of
 // graph.NewServer on a fresh database reached through a statement-counting driver.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	x       *sqlx.DB
 	store   *db.Store
 	handler http.Handler
@@ -37,7 +37,7 @@ type env struct {
 	logs    *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}}
 	conn, err := pq.NewConnector(testkit.NewDBURL(t))

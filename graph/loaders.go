@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -19,7 +20,8 @@ type loadersKey struct{}
 
 func newLoaders(store *db.Store, user uuid.UUID) *loaders {
 	return &loaders{
-		// All Task.tags of a page resolve concurrently and land in one batch: one query per page.
+		// A tasks page primes this loader (see prime); other Task.tags (single tasks, mutation
+		// results) resolve concurrently and land in one batch per operation.
 		tagsByTask: dataloadgen.NewLoader(func(ctx context.Context, taskIDs []uuid.UUID) ([][]db.Tag, []error) {
 			m, err := store.TagsByTask(ctx, user, taskIDs)
 			if err != nil {
@@ -30,11 +32,20 @@ func newLoaders(store *db.Store, user uuid.UUID) *loaders {
 				out[i] = m[id]
 			}
 			return out, nil
-		}),
+		}, dataloadgen.WithWait(2*time.Millisecond)), // gqlgen starts sibling resolvers at once
+
 	}
 }
 
 func loadersFor(ctx context.Context) *loaders {
 	l, _ := ctx.Value(loadersKey{}).(*loaders)
 	return l
+}
+
+// prime fills the tags loader from a page loaded WithTags, so that the page's Task.tags need no
+// further query (and no batching window).
+func (l *loaders) prime(p db.TaskPage) {
+	for _, t := range p.Tasks {
+		l.tagsByTask.Prime(t.ID, p.Tags[t.ID])
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
@@ -33,6 +34,34 @@ func selects(ctx context.Context, name string) bool {
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		if f.Name == name {
 			return true
+		}
+	}
+	return false
+}
+
+// selectsTaskTags reports whether the tasks connection being resolved selects the tasks' tags
+// (edges.node.tags or nodes.tags), fragments included.
+func selectsTaskTags(ctx context.Context) bool {
+	oc := graphql.GetOperationContext(ctx)
+	has := func(set ast.SelectionSet, name string) (ast.SelectionSet, bool) {
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			if f.Name == name {
+				return f.Selections, true
+			}
+		}
+		return nil, false
+	}
+	conn := graphql.GetFieldContext(ctx).Field.Selections
+	if nodes, ok := has(conn, "nodes"); ok {
+		if _, ok := has(nodes, "tags"); ok {
+			return true
+		}
+	}
+	if edges, ok := has(conn, "edges"); ok {
+		if node, ok := has(edges, "node"); ok {
+			if _, ok := has(node, "tags"); ok {
+				return true
+			}
 		}
 	}
 	return false

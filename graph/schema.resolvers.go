@@ -133,6 +133,7 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 		return nil, err
 	}
 	q.WithTotal = selects(ctx, "totalCount")
+	q.WithTags = selectsTaskTags(ctx)
 	p, err := r.store.ListTasks(ctx, userUUID(ctx), q)
 	if errors.Is(err, db.ErrInvalidCursor) {
 		field := "after"
@@ -143,6 +144,9 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 	}
 	if err != nil {
 		return nil, err
+	}
+	if l := loadersFor(ctx); l != nil && q.WithTags {
+		l.prime(p)
 	}
 	return connection(p), nil
 }

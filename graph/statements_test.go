@@ -42,9 +42,9 @@ func TestTagsOfAPageCostConstantStatements(t *testing.T) {
 	if big != small {
 		t.Fatalf("statements grow with the page: %d for 5 tasks, %d for 50", small, big)
 	}
-	// Two transactions (page, tags), each BEGIN + settings + one query.
-	if big > 6 {
-		t.Fatalf("%d statements for a page with tags, want at most 6", big)
+	// One transaction: BEGIN, settings, the page, its tags.
+	if big > 4 {
+		t.Fatalf("%d statements for a page with tags, want at most 4", big)
 	}
 }
 
