@@ -42,7 +42,18 @@ func parseIDs(field string, ss []string) ([]uuid.UUID, error) {
 	return out, nil
 }
 
+// text refuses what PostgreSQL's text type cannot store.
+func text(field, s string) error {
+	if strings.ContainsRune(s, 0) {
+		return badInput(field, "%s must not contain NUL characters", field)
+	}
+	return nil
+}
+
 func title(s string) (string, error) {
+	if err := text("title", s); err != nil {
+		return "", err
+	}
 	s = strings.TrimSpace(s)
 	if n := utf8.RuneCountInString(s); n < 1 || n > maxTitle {
 		return "", badInput("title", "title must be 1 to %d characters after trimming", maxTitle)
@@ -51,13 +62,22 @@ func title(s string) (string, error) {
 }
 
 func description(s *string) error {
-	if s != nil && utf8.RuneCountInString(*s) > maxDescription {
+	if s == nil {
+		return nil
+	}
+	if err := text("description", *s); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(*s) > maxDescription {
 		return badInput("description", "description must be at most %d characters", maxDescription)
 	}
 	return nil
 }
 
 func tagName(s string) (string, error) {
+	if err := text("name", s); err != nil {
+		return "", err
+	}
 	s = strings.TrimSpace(s)
 	if n := utf8.RuneCountInString(s); n < 1 || n > maxTagName {
 		return "", badInput("name", "name must be 1 to %d characters after trimming", maxTagName)
@@ -231,6 +251,9 @@ func taskQuery(first *int, after *string, last *int, before *string, filter *mod
 	f.TagIDs = tags
 	f.AllTags = filter.TagMatch != nil && *filter.TagMatch == model.TagMatchAll
 	if filter.Search != nil {
+		if err := text("search", *filter.Search); err != nil {
+			return q, err
+		}
 		if utf8.RuneCountInString(*filter.Search) > maxSearch {
 			return q, badInput("search", "search must be at most %d characters", maxSearch)
 		}
