@@ -29,14 +29,14 @@ const (
 
 // sortColumns maps a field to its column; nullable columns sort NULLs last in both directions.
 var sortColumns = map[SortField]struct {
-	col      string
-	nullable bool
+	col, cast string // cast: the type of a cursor value in SQL
+	nullable  bool
 }{
-	SortCreatedAt: {"created_at", false},
-	SortUpdatedAt: {"updated_at", false},
-	SortDueAt:     {"due_at", true},
-	SortPriority:  {"priority", true},
-	SortTitle:     {"title", false},
+	SortCreatedAt: {"created_at", "::timestamptz", false},
+	SortUpdatedAt: {"updated_at", "::timestamptz", false},
+	SortDueAt:     {"due_at", "::timestamptz", true},
+	SortPriority:  {"priority", "::smallint", true},
+	SortTitle:     {"title", "::text", false},
 }
 
 // TaskOrder is the ordering of a task list; id breaks ties in the same direction.
@@ -228,46 +228,63 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// keyset restricts to rows strictly after c in the order (col dir NULLS LAST, id dir), where dir is
-// descending when desc. The walk backwards is the same with the order reversed, and reversing
-// "NULLS LAST" gives "NULLS FIRST".
-func (q *query) keyset(col, cast string, nullable, desc, backward bool, c cursor) {
-	gt := ">"
-	if desc != backward {
-		gt = "<"
-	}
-	id := q.arg(c.ID)
-	nullsAfter := !backward // in the walk's own order, are NULL keys at the end?
-	if c.Value == nil {
-		// The cursor is in the NULL block, ordered by id.
-		cond := fmt.Sprintf("(t.%s IS NULL AND t.id %s %s)", col, gt, id)
-		if !nullsAfter {
-			cond = fmt.Sprintf("(t.%s IS NOT NULL OR %s)", col, cond)
-		}
-		q.where = append(q.where, cond)
-		return
-	}
-	v := q.arg(*c.Value) + cast
-	cond := fmt.Sprintf("(t.%[1]s %[2]s %[3]s OR (t.%[1]s = %[3]s AND t.id %[2]s %[4]s))", col, gt, v, id)
-	if nullable {
-		if nullsAfter {
-			cond = fmt.Sprintf("(%s OR t.%s IS NULL)", cond, col)
-		} else {
-			cond = fmt.Sprintf("(t.%s IS NOT NULL AND %s)", col, cond)
-		}
-	}
-	q.where = append(q.where, cond)
+// segment is one index range of a walk: extra conditions and the ORDER BY that the index serves.
+type segment struct {
+	cond  func(q *query) string // nil: no condition beyond the filter
+	order string
 }
 
-func orderBy(col string, desc, backward bool) string {
-	dir, nulls := "ASC", "LAST"
+// segments plans a walk from cursor c (nil: from the start) as index range scans, each a seek
+// (never a scan from the start of the user's rows, as an OR would make it):
+//   - a NOT NULL key is one range, (key, id) compared as a row so that PostgreSQL seeks to it;
+//   - a nullable key is two ranges, walked in order: the non-NULL keys, then the NULL keys by id
+//     (NULLs last); backwards, the NULLs come first.
+//
+// dir is the walk's own direction: the ordering's, reversed when walking backward.
+func segments(col, cast string, nullable, desc, backward bool, c *cursor) []segment {
+	dir, gt := "ASC", ">"
 	if desc != backward {
-		dir = "DESC"
+		dir, gt = "DESC", "<"
 	}
-	if backward {
-		nulls = "FIRST"
+	// The ORDER BY matches an index exactly, NULLS included: for NOT NULL columns PostgreSQL's
+	// default suits the one index both ways; nullable ones have an index per direction declared
+	// NULLS LAST, read in reverse (NULLS FIRST) when walking backward. The NULL segment keeps the
+	// column in its ORDER BY too, so that it reads the same index rather than sorting by id.
+	order := fmt.Sprintf("t.%s %s, t.id %s", col, dir, dir)
+	if nullable && backward {
+		order = fmt.Sprintf("t.%s %s NULLS FIRST, t.id %s", col, dir, dir)
+	} else if nullable {
+		order = fmt.Sprintf("t.%s %s NULLS LAST, t.id %s", col, dir, dir)
 	}
-	return fmt.Sprintf("t.%s %s NULLS %s, t.id %s", col, dir, nulls, dir)
+	keyed := segment{order: order}
+	if c != nil && c.Value != nil {
+		keyed.cond = func(q *query) string {
+			return fmt.Sprintf("(t.%s, t.id) %s (%s%s, %s)", col, gt, q.arg(*c.Value), cast, q.arg(c.ID))
+		}
+	}
+	if !nullable {
+		return []segment{keyed}
+	}
+	if keyed.cond == nil {
+		keyed.cond = func(*query) string { return fmt.Sprintf("t.%s IS NOT NULL", col) }
+	}
+	nulls := segment{
+		cond:  func(*query) string { return fmt.Sprintf("t.%s IS NULL", col) },
+		order: order,
+	}
+	if c != nil && c.Value == nil {
+		nulls.cond = func(q *query) string { return fmt.Sprintf("t.%s IS NULL AND t.id %s %s", col, gt, q.arg(c.ID)) }
+	}
+	switch {
+	case c != nil && c.Value == nil && !backward: // inside the NULL block, which ends the walk
+		return []segment{nulls}
+	case c != nil && c.Value != nil && backward: // before a keyed row: only keyed rows
+		return []segment{keyed}
+	case backward:
+		return []segment{nulls, keyed}
+	default:
+		return []segment{keyed, nulls}
+	}
 }
 
 // ListTasks returns one page of the user's tasks by keyset pagination (never OFFSET): rows are
@@ -278,18 +295,12 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 	if !ok {
 		return TaskPage{}, fmt.Errorf("db: unknown sort field %q", tq.Order.Field)
 	}
-	cast := map[SortField]string{SortCreatedAt: "::timestamptz", SortUpdatedAt: "::timestamptz",
-		SortDueAt: "::timestamptz", SortPriority: "::smallint", SortTitle: "::text"}[tq.Order.Field]
 	bind := binding(user, tq)
 	backward, limit, raw := tq.Backward, tq.Limit, tq.Cursor
 	if limit < 0 {
 		return TaskPage{}, fmt.Errorf("db: page size %d", limit)
 	}
-
-	var q query
-	q.filter(user, tq.Filter)
-	var count query
-	count.filter(user, tq.Filter)
+	var from *cursor
 	if raw != "" {
 		c, err := decodeCursor(raw, bind)
 		if err != nil {
@@ -298,16 +309,30 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 		if err := checkKey(c.Value, tq.Order.Field); err != nil {
 			return TaskPage{}, err
 		}
-		q.keyset(sc.col, cast, sc.nullable, tq.Order.Desc, backward, c)
+		from = &c
 	}
-	stmt := `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
-		` ORDER BY ` + orderBy(sc.col, tq.Order.Desc, backward) + ` LIMIT ` + q.arg(limit+1)
+	plan := segments(sc.col, sc.cast, sc.nullable, tq.Order.Desc, backward, from)
 
 	var page TaskPage
 	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		// One query per segment, until the page (plus one row, to learn whether there is more) is full.
 		var rows []taskRow
-		if err := sqlx.SelectContext(ctx, tx, &rows, stmt, q.args...); err != nil {
-			return fmt.Errorf("db: list tasks: %w", err)
+		for _, seg := range plan {
+			if len(rows) > limit {
+				break
+			}
+			var q query
+			q.filter(user, tq.Filter)
+			if seg.cond != nil {
+				q.where = append(q.where, seg.cond(&q))
+			}
+			stmt := `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
+				` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit+1-len(rows))
+			var part []taskRow
+			if err := sqlx.SelectContext(ctx, tx, &part, stmt, q.args...); err != nil {
+				return fmt.Errorf("db: list tasks: %w", err)
+			}
+			rows = append(rows, part...)
 		}
 		more := len(rows) > limit
 		if more {
@@ -339,6 +364,8 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 		if !tq.WithTotal {
 			return nil
 		}
+		var count query
+		count.filter(user, tq.Filter)
 		cq := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")
 		if err := sqlx.GetContext(ctx, tx, &page.TotalCount, cq, count.args...); err != nil {
 			return fmt.Errorf("db: count tasks: %w", err)
