@@ -234,6 +234,17 @@ type segment struct {
 	order string
 }
 
+// statement selects up to limit of the user's tasks matching f in the segment.
+func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int) (string, []any) {
+	var q query
+	q.filter(user, f)
+	if seg.cond != nil {
+		q.where = append(q.where, seg.cond(&q))
+	}
+	return `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
+		` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit), q.args
+}
+
 // segments plans a walk from cursor c (nil: from the start) as index range scans, each a seek
 // (never a scan from the start of the user's rows, as an OR would make it):
 //   - a NOT NULL key is one range, (key, id) compared as a row so that PostgreSQL seeks to it;
@@ -321,15 +332,9 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 			if len(rows) > limit {
 				break
 			}
-			var q query
-			q.filter(user, tq.Filter)
-			if seg.cond != nil {
-				q.where = append(q.where, seg.cond(&q))
-			}
-			stmt := `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
-				` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit+1-len(rows))
+			stmt, args := seg.statement(user, tq.Filter, limit+1-len(rows))
 			var part []taskRow
-			if err := sqlx.SelectContext(ctx, tx, &part, stmt, q.args...); err != nil {
+			if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
 				return fmt.Errorf("db: list tasks: %w", err)
 			}
 			rows = append(rows, part...)
