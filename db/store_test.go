@@ -322,3 +322,34 @@ func TestRowLevelSecurity(t *testing.T) {
 		}
 	}
 }
+
+// Racing creations of one tag name: the unique index lets exactly one win; the rest are conflicts.
+func TestConcurrentTagCreationConflicts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, a, _ := newStore(t)
+	const n = 6
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			name := "Same"
+			if i%2 == 1 {
+				name = "same"
+			}
+			_, err := s.CreateTag(ctx, a, db.NewTag{Name: name})
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, db.ErrConflict):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d creations succeeded, want exactly 1", won)
+	}
+}
