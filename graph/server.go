@@ -50,6 +50,8 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true) // "did you mean" would reveal the schema piecemeal
 	}
 	srv.Use(extension.FixedComplexityLimit(limit))
 	srv.Use(depthLimit{max: MaxDepth})
