@@ -4,7 +4,6 @@ package graph
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -18,7 +17,6 @@ import (
 // the context.
 type Resolver struct {
 	store *db.Store
-	log   *slog.Logger
 }
 
 // userUUID is the caller's application UUID. Every field is behind @auth, so a user is present;

@@ -41,7 +41,7 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	if limit == 0 {
 		limit = DefaultComplexityLimit
 	}
-	cfg := Config{Resolvers: &Resolver{store: store, log: log}}
+	cfg := Config{Resolvers: &Resolver{store: store}}
 	cfg.Directives.Auth = auth.Directive
 
 	srv := handler.New(NewExecutableSchema(cfg))
