@@ -1,3 +1,5 @@
+// Package graph is the GraphQL API (gqlgen): the schema in schema.graphqls, thin resolvers that
+// validate input and call the data layer, the error presenter and the handler (NewServer).
 package graph
 
 //go:generate go tool gqlgen generate
