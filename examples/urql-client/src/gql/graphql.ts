@@ -4,6 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** color: #rgb or #rrggbb; an empty string means no color. */
 export type CreateTagInput = {
   color?: string | null | undefined;
   name: string;
@@ -32,6 +33,10 @@ export type TagMatch =
   | 'ALL'
   | 'ANY';
 
+/**
+ * Empty lists filter nothing. dueAfter is inclusive, dueBefore exclusive; both exclude tasks without a
+ * due date. search (at most 200 characters) matches title or description, ignoring case.
+ */
 export type TaskFilter = {
   completed?: boolean | null | undefined;
   dueAfter?: string | null | undefined;
@@ -42,6 +47,7 @@ export type TaskFilter = {
   tagMatch?: TagMatch | null | undefined;
 };
 
+/** NULL priorities and due dates sort last in both directions; ties are broken by id. */
 export type TaskOrder = {
   direction?: SortDirection;
   field?: TaskSortField;
@@ -54,11 +60,13 @@ export type TaskSortField =
   | 'TITLE'
   | 'UPDATED_AT';
 
+/** A patch: an omitted field is unchanged; color null or "" removes the color. */
 export type UpdateTagInput = {
   color?: string | null | undefined;
   name?: string | null | undefined;
 };
 
+/** A patch: an omitted field is unchanged; null clears description, priority and dueAt (and leaves title, completed and tagIds unchanged). tagIds replaces the set. */
 export type UpdateTaskInput = {
   completed?: boolean | null | undefined;
   description?: string | null | undefined;
