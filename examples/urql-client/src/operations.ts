@@ -1,5 +1,10 @@
 // Every operation the example (and the e2e suite) sends. `npm run codegen` turns each graphql(`...`)
 // call into a TypedDocumentNode, so results and variables are checked against schema.graphqls.
+//
+// `satisfies DocumentNode`: a document edited without re-running codegen no longer matches its
+// generated overload and comes back as `unknown`, so `tsc --noEmit` fails right here, even for a
+// document no code reads yet. (codegen itself refuses a field the schema does not have.)
+import type { DocumentNode } from "graphql";
 import { graphql } from "./gql/index.js";
 
 export const meQuery = graphql(`
@@ -11,7 +16,7 @@ export const meQuery = graphql(`
       name
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const tagsQuery = graphql(`
   query Tags {
@@ -22,7 +27,7 @@ export const tagsQuery = graphql(`
       createdAt
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const tagQuery = graphql(`
   query Tag($id: ID!) {
@@ -33,7 +38,7 @@ export const tagQuery = graphql(`
       createdAt
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const taskQuery = graphql(`
   query Task($id: ID!) {
@@ -54,7 +59,7 @@ export const taskQuery = graphql(`
       }
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const tasksQuery = graphql(`
   query Tasks(
@@ -89,7 +94,7 @@ export const tasksQuery = graphql(`
       }
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const createTagMutation = graphql(`
   mutation CreateTag($input: CreateTagInput!) {
@@ -100,7 +105,7 @@ export const createTagMutation = graphql(`
       createdAt
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const updateTagMutation = graphql(`
   mutation UpdateTag($id: ID!, $input: UpdateTagInput!) {
@@ -110,13 +115,13 @@ export const updateTagMutation = graphql(`
       color
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const deleteTagMutation = graphql(`
   mutation DeleteTag($id: ID!) {
     deleteTag(id: $id)
   }
-`);
+`) satisfies DocumentNode;
 
 export const createTaskMutation = graphql(`
   mutation CreateTask($input: CreateTaskInput!) {
@@ -137,7 +142,7 @@ export const createTaskMutation = graphql(`
       }
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const updateTaskMutation = graphql(`
   mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {
@@ -156,10 +161,10 @@ export const updateTaskMutation = graphql(`
       }
     }
   }
-`);
+`) satisfies DocumentNode;
 
 export const deleteTaskMutation = graphql(`
   mutation DeleteTask($id: ID!) {
     deleteTask(id: $id)
   }
-`);
+`) satisfies DocumentNode;
