@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -18,15 +17,24 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 	"golang.org/x/time/rate"
 )
 
-// Why not jwkset's HTTP storage with keyfunc on top: its first fetch blocks the constructor, a
-// failed first fetch is only retried at the refresh interval, the unknown-kid limiter's wait
-// deadline also bounds the refresh itself, and keyfunc compares a JWK's alg literally (no Ed25519
-// alias) and hands every key to a kid-less token whatever its type. So the store below is ours,
-// built on jwkset's types: fetch with a bounded http.Client, parse each key with jwkset, and swap
-// the whole set atomically so a key removed from the JWKS stops being trusted.
+// Key handling is keyfunc/v3 over a jwkset.MemoryStorage, filled by our own refresher. We do not
+// use jwkset's HTTP storage (keyfunc.NewDefault*, jwkset.NewStorageFromHTTP): its constructor
+// always makes the first fetch synchronously, a failed first fetch is only retried at the refresh
+// interval, one unparsable key fails the whole refresh while an empty set replaces every key, and
+// on an unknown kid each reader waits on the limiter (no joining, no "budget spent: answer now")
+// with the wait deadline also bounding the refresh. So keyStore fetches the JWKS with a bounded
+// http.Client, parses each key with jwkset, drops what we never verify with (use=enc, unsupported
+// types, keys that do not parse), treats a set with no usable key as a failed fetch, and swaps the
+// rest in with KeyReplaceAll, so a key removed from the JWKS stops being trusted.
+// keyfunc.KeyfuncCtx resolves a token's kid in that storage (see Verifier.keyfunc), with our checks
+// around it: keyfunc compares a JWK's alg with the token's alg literally (no Ed25519 alias) and
+// hands a kid-less token every key whatever its type, so the alias is normalised before keyfunc
+// sees the token, key type and curve are checked after it, and Verifier.keysFor serves kid-less
+// tokens from the storage with the same type checks.
 
 const maxJWKSBytes = 1 << 20
 
@@ -36,25 +44,9 @@ const (
 	unknownKIDBurst = 3
 )
 
-// verificationKey is one public key from the JWKS.
-type verificationKey struct {
-	kid string
-	kty string
-	crv string
-	alg string // canonical, "" when the JWK names none
-	use string
-	pub crypto.PublicKey
-}
-
-// fits reports whether the key can verify a signature made with alg (canonical name).
-func (k *verificationKey) fits(alg string) bool {
-	if k.use == string(jwkset.UseEnc) {
-		return false
-	}
-	if k.alg != "" && k.alg != alg {
-		return false
-	}
-	switch pub := k.pub.(type) {
+// keyFits reports whether pub's type and curve can verify a signature made with alg (canonical).
+func keyFits(pub any, alg string) bool {
+	switch pub := pub.(type) {
 	case ed25519.PublicKey:
 		return alg == "EdDSA"
 	case *ecdsa.PublicKey:
@@ -65,15 +57,30 @@ func (k *verificationKey) fits(alg string) bool {
 	return false
 }
 
-// keySet is one successfully fetched JWKS, never modified after it is published.
-type keySet struct {
-	byKID   map[string]*verificationKey
-	all     []*verificationKey
-	fetched time.Time
+// jwkFits reports whether a stored JWK can verify alg: its alg (canonical, when it names one) and
+// its key type must both fit. Keys marked use=enc never reach the storage.
+func jwkFits(jwk jwkset.JWK, alg string) bool {
+	if a := string(jwk.Marshal().ALG); a != "" && a != alg {
+		return false
+	}
+	return keyFits(jwk.Key(), alg)
 }
 
-// keyStore holds the current keySet and refreshes it: periodically in the background, and on
-// demand (rate-limited) when a token names a kid it does not have.
+// ktyOf names a public key's JWK type, for messages.
+func ktyOf(pub any) string {
+	switch pub.(type) {
+	case ed25519.PublicKey:
+		return "OKP"
+	case *ecdsa.PublicKey:
+		return "EC"
+	case *rsa.PublicKey:
+		return "RSA"
+	}
+	return "unsupported"
+}
+
+// keyStore holds the keys of the last successful JWKS fetch in a jwkset storage and refreshes them:
+// periodically in the background, and on demand (rate-limited) when a token names a kid it lacks.
 type keyStore struct {
 	url     string
 	client  *http.Client
@@ -82,7 +89,9 @@ type keyStore struct {
 	onFetch func(error)
 	base    context.Context // fetches are detached from requests and end with this context
 
-	current atomic.Pointer[keySet]
+	storage jwkset.Storage  // replaced as a whole on each successful fetch
+	kf      keyfunc.Keyfunc // kid lookups in storage
+	fetched atomic.Int64    // UnixNano of the last successful fetch; 0 = never
 	limiter *rate.Limiter
 	fetches atomic.Int64
 
@@ -95,7 +104,12 @@ type fetchCall struct {
 	err  error
 }
 
-func newKeyStore(ctx context.Context, url string, timeout, every time.Duration, onFetch func(error)) *keyStore {
+func newKeyStore(ctx context.Context, url string, timeout, every time.Duration, onFetch func(error)) (*keyStore, error) {
+	storage := jwkset.NewMemoryStorage()
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage})
+	if err != nil {
+		return nil, fmt.Errorf("auth: keyfunc: %w", err)
+	}
 	return &keyStore{
 		url:     url,
 		client:  &http.Client{Timeout: timeout},
@@ -103,8 +117,10 @@ func newKeyStore(ctx context.Context, url string, timeout, every time.Duration, 
 		every:   every,
 		onFetch: onFetch,
 		base:    ctx,
+		storage: storage,
+		kf:      kf,
 		limiter: rate.NewLimiter(rate.Every(unknownKIDEvery), unknownKIDBurst),
-	}
+	}, nil
 }
 
 // run refreshes until ctx is done: every s.every after a success, with backoff after a failure
@@ -123,7 +139,7 @@ func (s *keyStore) run(ctx context.Context) {
 		wait := s.every
 		if err := s.refresh(); err != nil {
 			limit := min(s.every, 5*time.Minute)
-			if s.current.Load() == nil {
+			if !s.loaded() {
 				limit = min(s.every, 30*time.Second)
 			}
 			wait = min(backoff, limit)
@@ -182,16 +198,21 @@ func (s *keyStore) refreshForUnknown(ctx context.Context, maxWait time.Duration)
 	}
 }
 
+// fetch loads the JWKS into the storage. A document without a usable key counts as a failed
+// fetch: the keys already held stay in place.
 func (s *keyStore) fetch() error {
 	s.fetches.Add(1)
 	ctx, cancel := context.WithTimeout(s.base, s.timeout)
 	defer cancel()
-	set, _, err := fetchJWKS(ctx, s.client, s.url)
-	if err == nil && len(set.all) == 0 {
+	keys, _, err := fetchJWKS(ctx, s.client, s.url)
+	if err == nil && len(keys) == 0 {
 		err = errors.New("the JWKS holds no usable signing key")
 	}
 	if err == nil {
-		s.current.Store(set)
+		err = s.storage.KeyReplaceAll(ctx, keys)
+	}
+	if err == nil {
+		s.fetched.Store(time.Now().UnixNano())
 	}
 	if s.onFetch != nil {
 		s.onFetch(err)
@@ -200,7 +221,15 @@ func (s *keyStore) fetch() error {
 }
 
 // loaded reports whether any JWKS fetch has succeeded.
-func (s *keyStore) loaded() bool { return s.current.Load() != nil }
+func (s *keyStore) loaded() bool { return s.fetched.Load() != 0 }
+
+// lastFetch is when the keys were last fetched successfully (zero when never).
+func (s *keyStore) lastFetch() time.Time {
+	if n := s.fetched.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
 
 // jwksReport is what one fetch found, for verify-jwks.
 type jwksReport struct {
@@ -219,8 +248,8 @@ type jwkReport struct {
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // fetchJWKS gets and parses a JWKS document. Keys that do not parse, are not of a supported type,
-// or are marked use=enc are left out of the set (and described in the report).
-func fetchJWKS(ctx context.Context, client *http.Client, url string) (*keySet, jwksReport, error) {
+// or are marked use=enc are left out of the result (and described in the report).
+func fetchJWKS(ctx context.Context, client *http.Client, url string) ([]jwkset.JWK, jwksReport, error) {
 	var rep jwksReport
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -246,58 +275,51 @@ func fetchJWKS(ctx context.Context, client *http.Client, url string) (*keySet, j
 	if len(body) > maxJWKSBytes {
 		return nil, rep, fmt.Errorf("JWKS is larger than %d bytes", maxJWKSBytes)
 	}
-	set, keys, err := parseJWKS(body)
-	rep.Keys = keys
+	keys, reports, err := parseJWKS(body)
+	rep.Keys = reports
 	if err != nil {
 		return nil, rep, err
 	}
-	return set, rep, nil
+	return keys, rep, nil
 }
 
-func parseJWKS(body []byte) (*keySet, []jwkReport, error) {
+// parseJWKS returns the usable keys in document order (the storage's KeyRead returns the first
+// of duplicate kids) and a report per JWK.
+func parseJWKS(body []byte) ([]jwkset.JWK, []jwkReport, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, nil, fmt.Errorf("JWKS is not a JSON object with a keys array: %w", err)
 	}
-	set := &keySet{byKID: make(map[string]*verificationKey), fetched: time.Now()}
+	var keys []jwkset.JWK
 	reports := make([]jwkReport, 0, len(doc.Keys))
 	for _, raw := range doc.Keys {
-		k, rep := parseJWK(raw)
+		jwk, ok, rep := parseJWK(raw)
 		reports = append(reports, rep)
-		if k == nil {
-			continue
-		}
-		set.all = append(set.all, k)
-		if k.kid != "" {
-			if _, dup := set.byKID[k.kid]; !dup {
-				set.byKID[k.kid] = k
-			}
+		if ok {
+			keys = append(keys, jwk)
 		}
 	}
-	return set, reports, nil
+	return keys, reports, nil
 }
 
-// anyAlg returns an algorithm the key could serve, to tell signing keys from the rest.
-func (k *verificationKey) anyAlg() string {
-	if k.alg != "" {
-		return k.alg
-	}
+// anyAlg returns an algorithm the JWK could serve, to tell signing keys from the rest.
+func anyAlg(jwk jwkset.JWK) string {
 	for _, a := range supportedAlgorithms {
-		if k.fits(a) {
+		if jwkFits(jwk, a) {
 			return a
 		}
 	}
 	return ""
 }
 
-func parseJWK(raw json.RawMessage) (*verificationKey, jwkReport) {
-	var rep jwkReport
+// parseJWK parses one JWK; ok is false when it is not a key we verify with (rep says why).
+func parseJWK(raw json.RawMessage) (jwk jwkset.JWK, ok bool, rep jwkReport) {
 	var members map[string]any
 	if err := json.Unmarshal(raw, &members); err != nil {
 		rep.Err = fmt.Errorf("not a JSON object: %w", err)
-		return nil, rep
+		return jwk, false, rep
 	}
 	str := func(name string) string { s, _ := members[name].(string); return s }
 	rep.KID, rep.KTY, rep.CRV, rep.ALG, rep.USE = str("kid"), str("kty"), str("crv"), str("alg"), str("use")
@@ -309,33 +331,33 @@ func parseJWK(raw json.RawMessage) (*verificationKey, jwkReport) {
 	var m jwkset.JWKMarshal
 	if err := json.Unmarshal(raw, &m); err != nil {
 		rep.Err = err
-		return nil, rep
+		return jwk, false, rep
 	}
-	alg := ""
 	if m.ALG != "" {
 		a, ok := canonicalAlg(string(m.ALG))
 		if !ok {
 			rep.Skip = fmt.Sprintf("alg %s is not one of %s", m.ALG, strings.Join(supportedAlgorithms, ", "))
-			return nil, rep
+			return jwk, false, rep
 		}
-		alg = a
-		m.ALG = jwkset.ALG(a) // jwkset knows EdDSA, not the Ed25519 alias
+		// Stored canonical: jwkset knows EdDSA, not the Ed25519 alias, and keyfunc compares the
+		// stored alg with the (normalised) token alg literally.
+		m.ALG = jwkset.ALG(a)
 	}
 	// Only public members are read (Private: false): a JWKS leaking private parts still verifies,
 	// and verify-jwks reports the leak.
 	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
 	if err != nil {
 		rep.Err = err
-		return nil, rep
+		return jwk, false, rep
 	}
-	k := &verificationKey{kid: m.KID, kty: string(m.KTY), crv: string(m.CRV), alg: alg, use: string(m.USE), pub: jwk.Key()}
 	switch {
-	case k.use == string(jwkset.UseEnc):
+	case m.USE == jwkset.UseEnc:
+		// Filtered here, before the storage: keyfunc's UseWhitelist cannot say "absent is fine".
 		rep.Skip = "use=enc: an encryption key, never used to verify signatures"
-		return nil, rep
-	case k.anyAlg() == "":
+		return jwk, false, rep
+	case anyAlg(jwk) == "":
 		rep.Skip = fmt.Sprintf("a %s key (%s) cannot verify any of %s", m.KTY, m.CRV, strings.Join(supportedAlgorithms, ", "))
-		return nil, rep
+		return jwk, false, rep
 	}
-	return k, rep
+	return jwk, true, rep
 }

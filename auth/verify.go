@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
@@ -52,6 +54,10 @@ func NewVerifier(ctx context.Context, cfg Config, lookup SubLookup, hooks Hooks)
 	if err != nil {
 		return nil, err
 	}
+	keys, err := newKeyStore(ctx, cfg.JWKSURL, cfg.JWKSTimeout, cfg.JWKSRefresh, hooks.JWKSFetch)
+	if err != nil {
+		return nil, err
+	}
 	v := &Verifier{
 		cfg:   cfg,
 		hooks: hooks,
@@ -64,7 +70,7 @@ func NewVerifier(ctx context.Context, cfg Config, lookup SubLookup, hooks Hooks)
 			jwt.WithAudience(cfg.Audiences...), // any one of them
 			jwt.WithLeeway(cfg.ClockSkew),
 		),
-		keys: newKeyStore(ctx, cfg.JWKSURL, cfg.JWKSTimeout, cfg.JWKSRefresh, hooks.JWKSFetch),
+		keys: keys,
 	}
 	if lookup != nil {
 		v.subs = newSubCache(lookup, subCacheSize, subCacheTTL)
@@ -97,7 +103,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (User, error) {
 }
 
 // keyfunc picks the verification key(s) for a token: only ever from the configured JWKS, never
-// from the token's own jwk/jku/x5u/x5c headers.
+// from the token's own jwk/jku/x5u/x5c headers. A kid is looked up with keyfunc in the jwkset
+// storage; a token without one is served by keysFor.
 func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg() // canonical, and allow-listed by the parser already
@@ -109,31 +116,47 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		if kid == "" {
 			return v.keysFor(ctx, alg)
 		}
-		k := v.lookupKID(kid)
-		if k == nil {
+		key, err := v.keyByKID(ctx, t, alg)
+		if errors.Is(err, jwkset.ErrKeyNotFound) {
 			v.keys.refreshForUnknown(ctx, v.cfg.JWKSTimeout+time.Second)
-			if k = v.lookupKID(kid); k == nil {
-				return nil, v.noKey("no key in the JWKS has the token's kid")
-			}
+			key, err = v.keyByKID(ctx, t, alg)
 		}
-		if !k.fits(alg) {
+		switch {
+		case errors.Is(err, jwkset.ErrKeyNotFound):
+			return nil, v.noKey("no key in the JWKS has the token's kid")
+		case err != nil: // keyfunc: the JWK names another alg than the token
 			return nil, refuse(ReasonInvalidSignature,
-				"the JWKS key named by the token's kid is a %s key%s, which cannot verify a %s signature",
-				k.kty, useSuffix(k), alg)
+				"the JWKS key named by the token's kid is published for another algorithm, so it cannot verify a %s signature", alg)
+		case !keyFits(key, alg): // a JWK without alg: match by key type and curve
+			return nil, refuse(ReasonInvalidSignature,
+				"the JWKS key named by the token's kid is a %s key, which cannot verify a %s signature", ktyOf(key), alg)
 		}
-		return k.pub, nil
+		return key, nil
 	}
 }
 
-// keysFor serves tokens without a kid (older Better Auth): every key that can verify alg.
+// keyByKID asks keyfunc for the key named by t's kid. keyfunc compares the JWK's alg with the
+// header's alg literally, while jwt already maps the RFC 9864 alias Ed25519 to EdDSA (alg): so
+// keyfunc gets a copy of the token whose header says EdDSA (the stored JWKs are canonical too).
+func (v *Verifier) keyByKID(ctx context.Context, t *jwt.Token, alg string) (any, error) {
+	if t.Header["alg"] != alg {
+		alias := *t
+		alias.Header = maps.Clone(t.Header)
+		alias.Header["alg"] = alg
+		t = &alias
+	}
+	return v.keys.kf.KeyfuncCtx(ctx)(t)
+}
+
+// keysFor serves tokens without a kid (older Better Auth): every stored key that can verify alg.
+// keyfunc would hand over every key whatever its type, so this reads the storage itself.
 func (v *Verifier) keysFor(ctx context.Context, alg string) (any, error) {
 	candidates := func() []jwt.VerificationKey {
 		var out []jwt.VerificationKey
-		if set := v.keys.current.Load(); set != nil {
-			for _, k := range set.all {
-				if k.fits(alg) {
-					out = append(out, k.pub)
-				}
+		all, _ := v.keys.storage.KeyReadAll(ctx) // the memory storage never fails
+		for _, jwk := range all {
+			if jwkFits(jwk, alg) {
+				out = append(out, jwk.Key())
 			}
 		}
 		return out
@@ -149,28 +172,13 @@ func (v *Verifier) keysFor(ctx context.Context, alg string) (any, error) {
 	return jwt.VerificationKeySet{Keys: keys}, nil
 }
 
-func (v *Verifier) lookupKID(kid string) *verificationKey {
-	if set := v.keys.current.Load(); set != nil {
-		return set.byKID[kid]
-	}
-	return nil
-}
-
 // noKey is the error when no key fits: 503 while no JWKS was ever loaded, unknown_key afterwards.
 func (v *Verifier) noKey(what string) *Error {
-	set := v.keys.current.Load()
-	if set == nil {
+	if !v.keys.loaded() {
 		return unavailable("no signing keys loaded yet: the JWKS has not been reachable since start-up")
 	}
 	return refuse(ReasonUnknownKey, "%s (keys fetched %s ago); if Better Auth rotated its keys, a refresh is rate-limited, so retry shortly",
-		what, ago(v.now().Sub(set.fetched)))
-}
-
-func useSuffix(k *verificationKey) string {
-	if k.use != "" {
-		return " (use=" + k.use + ")"
-	}
-	return ""
+		what, ago(v.now().Sub(v.keys.lastFetch())))
 }
 
 // explain turns a jwt error into an *Error with a reason and a helpful sentence.
@@ -257,11 +265,11 @@ func (v *Verifier) user(ctx context.Context, claims jwt.MapClaims) (User, error)
 	return u, nil
 }
 
-// describe is used by diagnostics: a one-line summary of the keys the verifier holds.
+// describeKeys is used by diagnostics: a one-line summary of the keys the verifier holds.
 func (v *Verifier) describeKeys() string {
-	set := v.keys.current.Load()
-	if set == nil {
+	if !v.keys.loaded() {
 		return "no keys loaded"
 	}
-	return fmt.Sprintf("%d key(s) loaded", len(set.all))
+	all, _ := v.keys.storage.KeyReadAll(context.Background())
+	return fmt.Sprintf("%d key(s) loaded", len(all))
 }
