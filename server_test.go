@@ -83,24 +83,6 @@ func TestDevRefusesProductionAndNonLoopback(t *testing.T) {
 	}
 }
 
-// syncBuffer is written by a running command and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -137,7 +119,7 @@ func postGraphQL(t *testing.T, url, token, query string) (int, map[string]any) {
 func TestDevAnswersWithThePrintedToken(t *testing.T) {
 	dbURL := testkit.NewDBURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"dev"}, env(map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL}), &stdout, &stderr)
@@ -388,7 +370,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 
 	// The JSON log's "serving" line says which port was taken.
 	addrCh := make(chan string, 1)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {

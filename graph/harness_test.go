@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -34,12 +33,12 @@ type env struct {
 	issuer  *testkit.Issuer
 	a, b    auth.User
 	stmts   atomic.Int64 // statements sent to PostgreSQL
-	logs    *syncBuffer
+	logs    *testkit.SyncBuffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testkit.SyncBuffer{}}
 	conn, err := pq.NewConnector(testkit.NewDBURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -129,23 +128,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // countingConnector counts every statement the pool sends: queries, execs, prepares and BEGINs.
