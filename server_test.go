@@ -442,3 +442,25 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		t.Error("a token-like string reached the log")
 	}
 }
+
+// TestServeHasNoDevelopmentSurface: serve without the opt-in variables offers no playground, no
+// introspection, and nothing of the development issuer.
+func TestServeHasNoDevelopmentSurface(t *testing.T) {
+	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	for _, path := range []string{"/", "/api/auth/jwks"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", path, resp.StatusCode)
+		}
+	}
+	_, out := postGraphQL(t, srv.URL+"/graphql", "", `{ __schema { types { name } } }`)
+	if out["errors"] == nil {
+		t.Errorf("introspection answered in serve: %v", out)
+	}
+}
