@@ -43,6 +43,7 @@ import {
   freePort,
   removeWorkDir,
   run,
+  runWithInput,
   sleep,
   startBetterAuth,
   startServer,
@@ -51,6 +52,8 @@ import {
 } from "./harness.js";
 
 interface Env {
+  bin: string;
+  mainDatabaseURL: string;
   api: string; // taskgraph GraphQL URL
   wrongAudAPI: string;
   rotAPI: string;
@@ -61,7 +64,7 @@ interface Env {
   drops: Array<() => Promise<void>>;
 }
 
-const env: Env = { api: "", wrongAudAPI: "", rotAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
+const env: Env = { bin: "", mainDatabaseURL: "", api: "", wrongAudAPI: "", rotAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
 let failed = false;
 const timings: string[] = [];
 
@@ -91,6 +94,8 @@ before(
         buildServer(),
       ]);
       env.drops.push(main.drop, rot.drop);
+      env.bin = bin;
+      env.mainDatabaseURL = main.url;
       timings.push(`setup: databases and go build: ${Date.now() - t0} ms`);
 
       // Main database: our migrations first (they create "user" with its uuid), then Better Auth's.
@@ -540,6 +545,8 @@ step("isolation: each user sees only their own; the other's IDs behave as nonexi
   assert.deepEqual(stillBob.ids, b.taskIds, "Bob created nothing with Alice's tags");
 });
 
+let expiredToken = "";
+
 step("an expired token gets 401 token_expired, and the client refreshes and recovers", async () => {
   const shortToken = tokenFrom(alice, env.shortURL);
   const jwt = (await shortToken())!;
@@ -555,6 +562,7 @@ step("an expired token gets 401 token_expired, and the client refreshes and reco
   assert.equal(expired.body.errors?.[0]?.extensions?.["code"], "UNAUTHENTICATED");
   assert.equal(expired.body.errors?.[0]?.extensions?.["reason"], "token_expired");
   assert.ok(!JSON.stringify(expired.body).includes(jwt), "the answer does not echo the token");
+  expiredToken = jwt;
 
   // The client starts with the expired token and no early refresh: it must meet the 401,
   // fetch one new token, and retry.
@@ -574,6 +582,31 @@ step("an expired token gets 401 token_expired, and the client refreshes and reco
   const me2 = await client2.query(meQuery, {}).toPromise();
   assert.equal(me2.error, undefined, me2.error?.message);
   assert.deepEqual(http2.statuses, [200]);
+});
+
+step("the diagnostics (verify-jwks, verify-token, doctor) accept the real Better Auth and its tokens", async () => {
+  const cfg = { cwd: workDir, env: { DATABASE_URL: env.mainDatabaseURL, BETTER_AUTH_URL: env.mainURL } };
+  const jwks = await runWithInput(env.bin, ["verify-jwks"], { ...cfg, input: "" });
+  assert.equal(jwks.code, 0, jwks.output);
+  const kid = String(decode((await alice.getToken())!).header["kid"]);
+  assert.ok(jwks.output.includes(kid), `verify-jwks lists the key ${kid}:\n${jwks.output}`);
+
+  const token = (await alice.getToken())!;
+  const good = await runWithInput(env.bin, ["verify-token", "--token", "-"], { ...cfg, input: token });
+  assert.equal(good.code, 0, good.output);
+  assert.ok(!good.output.includes(token), "verify-token does not print the token");
+  assert.ok(good.output.includes(aliceUUID), `verify-token names the user:\n${good.output}`);
+
+  const doctor = await runWithInput(env.bin, ["doctor", "--token", "-"], { ...cfg, input: (await alice.getToken())! });
+  assert.equal(doctor.code, 0, doctor.output);
+  assert.doesNotMatch(doctor.output, /FAIL/);
+
+  assert.ok(expiredToken, "the expiry step ran first");
+  // With the api server's 1s skew (the default 30s would still accept a token 3s past exp).
+  const skew = { cwd: cfg.cwd, env: { ...cfg.env, AUTH_CLOCK_SKEW: "1s" } };
+  const expired = await runWithInput(env.bin, ["verify-token", "--token", "-"], { ...skew, input: expiredToken });
+  assert.notEqual(expired.code, 0, "an expired token fails verify-token");
+  assert.match(expired.output, /token_expired/);
 });
 
 step("a Better Auth without the uuid claim works through the sub lookup", async () => {

@@ -130,6 +130,22 @@ export async function run(name: string, command: string, args: string[], opts: {
   return child.output();
 }
 
+/** Runs a command with `input` on its standard input; resolves with its exit code and output. */
+export async function runWithInput(command: string, args: string[], opts: { cwd: string; env: Record<string, string>; input: string }): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+  const chunks: Buffer[] = [];
+  proc.stdout.on("data", (c: Buffer) => chunks.push(c));
+  proc.stderr.on("data", (c: Buffer) => chunks.push(c));
+  proc.stdin.end(opts.input);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    proc.on("error", reject);
+    proc.on("close", resolve);
+  });
+  clearTimeout(timer);
+  return { code, output: Buffer.concat(chunks).toString("utf8") };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
