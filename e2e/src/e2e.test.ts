@@ -309,6 +309,34 @@ step("no token: @auth fields answer UNAUTHENTICATED with HTTP 200", async () => 
   assert.equal(res.body.errors?.[0]?.extensions?.["code"], "UNAUTHENTICATED");
 });
 
+step("a signed-out client gets UNAUTHENTICATED after one token attempt, without looping", async () => {
+  const counted = countingGetToken(async () => null);
+  const http = countingFetch();
+  const client = createTaskgraphClient({ url: env.api, getToken: counted.getToken, fetch: http.fetch });
+  const me = await client.query(meQuery, {}).toPromise();
+  assert.equal(codeOf(me.error), "UNAUTHENTICATED");
+  assert.deepEqual(http.statuses, [200]);
+  assert.ok(counted.calls() <= 2, `getToken called ${counted.calls()} times`);
+});
+
+step("CORS: a page on Better Auth's origin may send Authorization; another origin may not", async () => {
+  const preflight = (origin: string) =>
+    fetch(env.api, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
+  const ok = await preflight(env.mainURL);
+  assert.ok(ok.status >= 200 && ok.status < 300, `preflight status ${ok.status}`);
+  assert.equal(ok.headers.get("access-control-allow-origin"), env.mainURL);
+  assert.match(ok.headers.get("access-control-allow-headers") ?? "", /authorization/i);
+  const other = await preflight("https://evil.example");
+  assert.equal(other.headers.get("access-control-allow-origin"), null);
+});
+
 interface Seeded {
   tags: { work: string; home: string; urgent: string };
   taskIds: string[];
