@@ -11,7 +11,7 @@
 //     taskgraph "rotapi" trusting it with AUTH_ALGORITHMS=RS256.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import {
   betterAuthToken,
   createCookieFetch,
