@@ -1,14 +1,14 @@
 // The bridge, end to end: users sign up on a real Better Auth, get JWTs from its real token
 // endpoint, and use the real taskgraph server through the typed urql client.
 //
-// Processes (all on free 127.0.0.1 ports, killed at the end):
-//   main database: taskgraph migrate; Better Auth "main" (uuid claim, 15m tokens); two more Better
-//     Auth servers on the same database, secret and public URL, i.e. replicas of "main" with other
-//     settings: "short" (tokens live 2s) and "nouuid" (no uuid claim); taskgraph "api" trusting
-//     main's URL (AUTH_CLOCK_SKEW=1s so the expiry test is quick); taskgraph "wrongaud" with
-//     AUTH_AUDIENCE set to something else.
-//   rotation database: Better Auth "rot" (migrates first here, RS256 keys rotated every 3s) and
-//     taskgraph "rotapi" trusting it with AUTH_ALGORITHMS=RS256.
+// Processes (all on free 127.0.0.1 ports, killed at the end; see README.md):
+//   main database: taskgraph migrate; Better Auth "ba-main" (uuid claim, 15m tokens); two more
+//     Better Auth servers on the same database, secret and public URL, i.e. replicas of ba-main
+//     with other settings: "ba-short" (tokens live 2s) and "ba-nouuid" (no uuid claim); taskgraph
+//     "api" trusting ba-main's URL (AUTH_CLOCK_SKEW=1s so the expiry test is quick); taskgraph
+//     "api-wrongaud" with AUTH_AUDIENCE set to something else.
+//   rotation database: Better Auth "ba-rot" (migrates first here, RS256 keys rotated every 3s)
+//     and taskgraph "api-rot" trusting it with AUTH_ALGORITHMS=RS256.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
