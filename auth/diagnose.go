@@ -24,7 +24,7 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 	}
 	if err := checkURL(jwksURL); err != nil {
 		fmt.Fprintf(w, "FAIL: JWKS URL %v\n", err)
-		return fmt.Errorf("verify-jwks: %w", err)
+		return fmt.Errorf("JWKS: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -34,7 +34,7 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 		rep.Duration.Round(time.Millisecond), statusText(rep.Status))
 	if err != nil {
 		fmt.Fprintf(w, "FAIL: %v\n", err)
-		return fmt.Errorf("verify-jwks: %w", err)
+		return fmt.Errorf("JWKS: %w", err)
 	}
 	var problems []string
 	usable := 0
@@ -67,7 +67,7 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(w, "FAIL: %s\n", strings.Join(problems, "; "))
-		return fmt.Errorf("verify-jwks: %s", strings.Join(problems, "; "))
+		return fmt.Errorf("JWKS: %s", strings.Join(problems, "; "))
 	}
 	fmt.Fprintf(w, "OK: %d usable signing key(s)\n", usable)
 	return nil
@@ -114,7 +114,7 @@ func VerifyToken(ctx context.Context, w io.Writer, cfg Config, token string, loo
 	if err := v.keys.refresh(); err != nil {
 		fmt.Fprintf(w, "JWKS: FAIL: %v\n", err)
 		fmt.Fprintf(w, "fix: %s\n", Fix(ReasonUnavailable))
-		return fmt.Errorf("verify-token: JWKS unavailable: %w", err)
+		return fmt.Errorf("JWKS unavailable: %w", err)
 	}
 	fmt.Fprintf(w, "JWKS: %s\n", v.describeKeys())
 
@@ -127,7 +127,7 @@ func VerifyToken(ctx context.Context, w io.Writer, cfg Config, token string, loo
 		fmt.Fprintf(w, "FAIL: %s\n", e.Reason)
 		fmt.Fprintf(w, "  %s\n", e.Message)
 		fmt.Fprintf(w, "fix: %s\n", Fix(e.Reason))
-		return fmt.Errorf("verify-token: token refused: %s", e.Reason)
+		return fmt.Errorf("token refused: %s", e.Reason)
 	}
 	fmt.Fprintf(w, "OK: user uuid=%s sub=%s email=%s name=%s\n", u.UUID, u.ID, orNone(u.Email), orNone(u.Name))
 	return nil
