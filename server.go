@@ -29,6 +29,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
@@ -270,10 +271,7 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > maxBodyBytes {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []any{map[string]any{
-				"message":    "request body is larger than 1 MiB",
-				"extensions": map[string]string{"code": "BAD_REQUEST"},
-			}}})
+			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, "request body is larger than 1 MiB", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // Directive implements `directive @auth on FIELD_DEFINITION` for gqlgen (c.Directives.Auth =
@@ -14,7 +16,7 @@ func Directive(ctx context.Context, obj any, next graphql.Resolver) (any, error)
 	if _, ok := UserFrom(ctx); !ok {
 		return nil, &gqlerror.Error{
 			Message:    "authentication required: send 'Authorization: Bearer <jwt>' with a token from Better Auth",
-			Extensions: map[string]any{"code": "UNAUTHENTICATED"},
+			Extensions: map[string]any{"code": apierr.Unauthenticated},
 		}
 	}
 	return next(ctx)

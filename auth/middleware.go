@@ -1,10 +1,12 @@
 package auth
 
 import (
-	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // Middleware authenticates requests. Without an Authorization header the request goes on
@@ -39,7 +41,8 @@ func (v *Verifier) authenticate(r *http.Request, values []string) (User, *Error)
 	}
 	user, err := v.Verify(r.Context(), token)
 	if err != nil {
-		if e, ok := err.(*Error); ok {
+		var e *Error
+		if errors.As(err, &e) {
 			return User{}, e
 		}
 		return User{}, refuse(ReasonMalformedToken, "the token could not be verified")
@@ -66,31 +69,19 @@ func bearerToken(values []string) (string, *Error) {
 	return token, nil
 }
 
-type errorBody struct {
-	Errors []errorEntry `json:"errors"`
-}
-
-type errorEntry struct {
-	Message    string            `json:"message"`
-	Extensions map[string]string `json:"extensions"`
-}
-
+// writeAuthError answers 401 UNAUTHENTICATED with the reason, or 503 AUTH_UNAVAILABLE with
+// Retry-After, in the GraphQL shape clients already parse.
 func writeAuthError(w http.ResponseWriter, e *Error, cfg Config) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	status := http.StatusUnauthorized
-	ext := map[string]string{"code": "UNAUTHENTICATED", "reason": e.Reason}
 	if e.Unavailable {
-		status = http.StatusServiceUnavailable
-		ext = map[string]string{"code": "AUTH_UNAVAILABLE"}
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds(cfg)))
-	} else {
-		// The reason strings are plain ASCII words, safe inside a quoted-string.
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Reason+`"`)
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.AuthUnavailable, e.Message, nil)
+		return
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Errors: []errorEntry{{Message: e.Message, Extensions: ext}}})
+	// The reason strings are plain ASCII words, safe inside a quoted-string.
+	h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Reason+`"`)
+	apierr.Write(w, http.StatusUnauthorized, apierr.Unauthenticated, e.Message, map[string]string{"reason": e.Reason})
 }
 
 func retryAfterSeconds(cfg Config) int {

@@ -7,6 +7,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // depthLimit refuses operations nested deeper than max fields (fragments counted by their
@@ -28,7 +30,7 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	}
 	if depth := selectionDepth(op.SelectionSet, 0, d.max); depth > d.max {
 		err := gqlerror.Errorf("operation is nested deeper than %d fields", d.max)
-		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
+		errcode.Set(err, apierr.DepthLimitExceeded)
 		return err
 	}
 	return nil

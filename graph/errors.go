@@ -12,23 +12,38 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskgraph/taskgraph/db"
-)
-
-// Error codes in extensions.code: a public contract.
-const (
-	CodeUnauthenticated = "UNAUTHENTICATED"
-	CodeBadUserInput    = "BAD_USER_INPUT"
-	CodeNotFound        = "NOT_FOUND"
-	CodeConflict        = "CONFLICT"
-	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // badInput is a validation failure of the input field named field (extensions.field).
 func badInput(field, format string, args ...any) error {
 	return &gqlerror.Error{
 		Message:    fmt.Sprintf(format, args...),
-		Extensions: map[string]any{"code": CodeBadUserInput, "field": field},
+		Extensions: map[string]any{"code": apierr.BadUserInput, "field": field},
 	}
+}
+
+// argumentError attributes an error of the data layer to the argument it concerns (the cursor of
+// Query.tasks). It maps to nothing by itself: the presenter reads its cause and, for a cursor the
+// data layer refused, names the argument in extensions.field.
+type argumentError struct {
+	name string
+	err  error
+}
+
+func (e *argumentError) Error() string { return e.err.Error() }
+func (e *argumentError) Unwrap() error { return e.err }
+
+// sentinels are the data layer's errors a client may see, with what it is told, in the order
+// they are tested (ErrTagNotFound is also an ErrNotFound).
+var sentinels = []struct {
+	err           error
+	code, message string
+	field         string // extensions.field, when the error concerns one input field
+}{
+	{db.ErrTagNotFound, apierr.NotFound, "a tag in tagIds does not exist", "tagIds"},
+	{db.ErrNotFound, apierr.NotFound, "not found", ""},
+	{db.ErrConflict, apierr.Conflict, "a tag with this name already exists", ""},
 }
 
 // presenter maps errors to codes. Errors that already carry a code (validation, @auth, the Time
@@ -38,15 +53,8 @@ func badInput(field, format string, args ...any) error {
 func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		path := graphql.GetPath(ctx)
-		switch {
-		case errors.Is(err, db.ErrTagNotFound):
-			e := coded(path, "a tag in tagIds does not exist", CodeNotFound)
-			e.Extensions["field"] = "tagIds"
+		if e := fromDataLayer(path, err); e != nil {
 			return e
-		case errors.Is(err, db.ErrNotFound):
-			return coded(path, "not found", CodeNotFound)
-		case errors.Is(err, db.ErrConflict):
-			return coded(path, "a tag with this name already exists", CodeConflict)
 		}
 		var gerr *gqlerror.Error
 		if errors.As(err, &gerr) {
@@ -58,8 +66,28 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 		}
 		log.ErrorContext(ctx, "graphql: internal error", "path", path.String(), "err", err)
-		return coded(path, "internal server error", CodeInternal)
+		return coded(path, "internal server error", apierr.Internal)
 	}
+}
+
+// fromDataLayer is the client's view of a data-layer sentinel, or nil for any other error.
+func fromDataLayer(path ast.Path, err error) *gqlerror.Error {
+	var arg *argumentError
+	if errors.Is(err, db.ErrInvalidCursor) && errors.As(err, &arg) {
+		e := coded(path, arg.name+" is not a cursor of this list (same filter and ordering)", apierr.BadUserInput)
+		e.Extensions["field"] = arg.name
+		return e
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			e := coded(path, s.message, s.code)
+			if s.field != "" {
+				e.Extensions["field"] = s.field
+			}
+			return e
+		}
+	}
+	return nil
 }
 
 func coded(path ast.Path, msg, code string) *gqlerror.Error {
@@ -70,14 +98,14 @@ func coded(path ast.Path, msg, code string) *gqlerror.Error {
 func recoverer(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "graphql: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		return &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}
+		return &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": apierr.Internal}}
 	}
 }
 
 // nameField gives a BAD_USER_INPUT raised while decoding an argument (the Time scalar) the
 // extensions.field its path ends with, as validation errors have.
 func nameField(e *gqlerror.Error) {
-	if e.Extensions["code"] != CodeBadUserInput || e.Extensions["field"] != nil || len(e.Path) == 0 {
+	if e.Extensions["code"] != apierr.BadUserInput || e.Extensions["field"] != nil || len(e.Path) == 0 {
 		return
 	}
 	if name, ok := e.Path[len(e.Path)-1].(ast.PathName); ok {

@@ -135,15 +135,8 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 	q.WithTotal = selects(ctx, "totalCount")
 	q.WithTags = selectsTaskTags(ctx)
 	p, err := r.store.ListTasks(ctx, userUUID(ctx), q)
-	if errors.Is(err, db.ErrInvalidCursor) {
-		field := "after"
-		if q.Backward {
-			field = "before"
-		}
-		return nil, badInput(field, "%s is not a cursor of this list (same filter and ordering)", field)
-	}
 	if err != nil {
-		return nil, err
+		return nil, &argumentError{name: cursorArgument(q), err: err}
 	}
 	if l := loadersFor(ctx); l != nil && q.WithTags {
 		l.prime(p)

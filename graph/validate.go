@@ -262,3 +262,11 @@ func taskQuery(first *int, after *string, last *int, before *string, filter *mod
 	f.DueAfter, f.DueBefore = filter.DueAfter, filter.DueBefore
 	return q, nil
 }
+
+// cursorArgument names the argument that carries q's cursor.
+func cursorArgument(q db.TaskQuery) string {
+	if q.Backward {
+		return "before"
+	}
+	return "after"
+}

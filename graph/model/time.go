@@ -9,6 +9,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // MarshalTime writes the Time scalar: RFC 3339 in UTC, always with "Z".
@@ -34,5 +36,5 @@ func UnmarshalTime(v any) (time.Time, error) {
 }
 
 func timeError(msg string) error {
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "BAD_USER_INPUT"}}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": apierr.BadUserInput}}
 }

@@ -1,0 +1,59 @@
+// Package apierr is the API's error contract: every extensions.code a client can meet, and the one
+// writer of the GraphQL-shaped bodies sent when a request is refused before GraphQL runs.
+//
+// The codes are public: clients branch on them, README.md lists them. Add codes, never rename
+// one. This package imports nothing of ours, so auth, graph and package main all share it.
+package apierr
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+)
+
+// Codes in extensions.code.
+const (
+	// Unauthenticated: an @auth field without a token (HTTP 200), or a refused token (HTTP 401,
+	// with extensions.reason).
+	Unauthenticated = "UNAUTHENTICATED"
+	// AuthUnavailable: HTTP 503, no JWKS key has ever been loaded, so no token can be verified.
+	AuthUnavailable = "AUTH_UNAVAILABLE"
+	// BadRequest: the HTTP request itself is refused (a body over the size limit, HTTP 413).
+	BadRequest = "BAD_REQUEST"
+	// BadUserInput: an argument is invalid; extensions.field names it.
+	BadUserInput = "BAD_USER_INPUT"
+	// NotFound: no such row for this user (another user's row is answered the same way).
+	NotFound = "NOT_FOUND"
+	// Conflict: a uniqueness rule (a tag name the user already has).
+	Conflict = "CONFLICT"
+	// Internal: anything else; logged with the request id, answered without details.
+	Internal = "INTERNAL_SERVER_ERROR"
+	// DepthLimitExceeded: the operation nests fields deeper than the depth limit (HTTP 422).
+	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
+
+	// Set by gqlgen itself (HTTP 422); listed so that this table is the whole contract.
+	ParseFailed             = "GRAPHQL_PARSE_FAILED"
+	ValidationFailed        = "GRAPHQL_VALIDATION_FAILED"
+	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+)
+
+// body is a GraphQL response carrying errors only.
+type body struct {
+	Errors []entry `json:"errors"`
+}
+
+type entry struct {
+	Message    string            `json:"message"`
+	Extensions map[string]string `json:"extensions"`
+}
+
+// Write answers status with {"errors":[{"message":message,"extensions":{"code":code,...}}]},
+// extra adding extensions beside the code (auth's reason). Headers set before the call are kept.
+func Write(w http.ResponseWriter, status int, code, message string, extra map[string]string) {
+	ext := make(map[string]string, len(extra)+1)
+	maps.Copy(ext, extra)
+	ext["code"] = code
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body{Errors: []entry{{Message: message, Extensions: ext}}})
+}
