@@ -1,16 +1,12 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
@@ -175,34 +171,4 @@ func TestMiddlewareUnavailableThenUp(t *testing.T) {
 func expired(c map[string]any) map[string]any {
 	c["exp"] = c["iat"].(int64) - 3600
 	return c
-}
-
-func TestDirective(t *testing.T) {
-	called := false
-	next := func(ctx context.Context) (any, error) { called = true; return "secret", nil }
-
-	res, err := auth.Directive(context.Background(), nil, next)
-	if called || res != nil {
-		t.Fatal("the directive let an anonymous request through")
-	}
-	var ge *gqlerror.Error
-	if !errors.As(err, &ge) || ge.Extensions["code"] != "UNAUTHENTICATED" {
-		t.Fatalf("err = %#v, want a *gqlerror.Error with extensions.code UNAUTHENTICATED", err)
-	}
-	raw, _ := json.Marshal(ge)
-	if !strings.Contains(string(raw), `"code":"UNAUTHENTICATED"`) {
-		t.Fatalf("error JSON %s lacks extensions.code UNAUTHENTICATED", raw)
-	}
-
-	// Through the middleware, an authenticated request passes the directive.
-	iss := testkit.NewIssuer(t, "EdDSA")
-	h := auth.Middleware(iss.Verifier(t, nil))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := auth.Directive(r.Context(), nil, next)
-		if err != nil || res != "secret" {
-			http.Error(w, "refused", 500)
-		}
-	}))
-	if rec := serve(h, "Bearer "+iss.TokenFor(t, testUser())); rec.Code != 200 || !called {
-		t.Fatalf("status %d, next called %v", rec.Code, called)
-	}
 }

@@ -42,7 +42,7 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 		limit = DefaultComplexityLimit
 	}
 	cfg := Config{Resolvers: &Resolver{store: store}}
-	cfg.Directives.Auth = auth.Directive
+	cfg.Directives.Auth = authDirective
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
