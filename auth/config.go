@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Config says which tokens the server trusts. ConfigFromEnv builds it from the environment; tests
-// build it directly.
+// Config says which tokens the server trusts. NewConfig fills in every default for a Better Auth
+// base URL; ConfigFromEnv reads the environment over those defaults; tests change fields of either.
+// NewVerifier checks the result and refuses a Config with a setting missing.
 type Config struct {
 	BetterAuthURL string   // BETTER_AUTH_URL: Better Auth's base URL
 	JWKSURL       string   // AUTH_JWKS_URL: where the public keys are published
@@ -26,6 +27,7 @@ type Config struct {
 
 // Defaults of the settings that have one.
 const (
+	DefaultAlgorithm   = "EdDSA"
 	DefaultUUIDClaim   = "uuid"
 	DefaultClockSkew   = 30 * time.Second
 	DefaultJWKSRefresh = time.Hour
@@ -55,33 +57,68 @@ func canonicalAlg(name string) (alg string, ok bool) {
 	return "", false
 }
 
+// NewConfig trusts the Better Auth at betterAuthURL as Better Auth signs by default: keys from
+// {betterAuthURL}/api/auth/jwks, iss and aud equal to the URL (without a trailing slash), EdDSA,
+// the uuid claim, 30s of clock skew, a refresh every hour and 5s per JWKS fetch. It is the one
+// place the defaults are applied. An empty URL leaves the JWKS URL, issuer and audience empty.
+func NewConfig(betterAuthURL string) Config {
+	base := strings.TrimRight(betterAuthURL, "/")
+	c := Config{
+		BetterAuthURL: base,
+		Algorithms:    []string{DefaultAlgorithm},
+		UUIDClaim:     DefaultUUIDClaim,
+		ClockSkew:     DefaultClockSkew,
+		JWKSRefresh:   DefaultJWKSRefresh,
+		JWKSTimeout:   DefaultJWKSTimeout,
+	}
+	if base != "" {
+		c.JWKSURL = base + jwksPath
+		c.Issuer = base
+		c.Audiences = []string{base}
+	}
+	return c
+}
+
+// Origin is the origin (scheme://host[:port]) of BetterAuthURL, where Better Auth and usually
+// the frontend that signs users in are served; "" without a BetterAuthURL.
+func (c Config) Origin() string {
+	u, err := url.Parse(c.BetterAuthURL)
+	if c.BetterAuthURL == "" || err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // ConfigFromEnv reads BETTER_AUTH_URL, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ALGORITHMS,
-// AUTH_UUID_CLAIM, AUTH_CLOCK_SKEW, AUTH_JWKS_REFRESH and AUTH_JWKS_TIMEOUT, applying the defaults
-// of the documentation. An error names the variable at fault. When BETTER_AUTH_URL is missing (and
-// nothing else is wrong), the error wraps ErrNoBetterAuthURL and the returned Config still holds
-// every other setting, so a diagnostic command given explicit URLs can go on.
+// AUTH_UUID_CLAIM, AUTH_CLOCK_SKEW, AUTH_JWKS_REFRESH and AUTH_JWKS_TIMEOUT over NewConfig's
+// defaults. An error names the variable at fault. When BETTER_AUTH_URL is missing (and nothing
+// else is wrong), the error wraps ErrNoBetterAuthURL and the returned Config still holds every
+// other setting, so a diagnostic command given explicit URLs can go on.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
-	cfg := Config{
-		UUIDClaim:   DefaultUUIDClaim,
-		ClockSkew:   DefaultClockSkew,
-		JWKSRefresh: DefaultJWKSRefresh,
-		JWKSTimeout: DefaultJWKSTimeout,
-		Algorithms:  []string{"EdDSA"},
-	}
 	base := strings.TrimRight(env("BETTER_AUTH_URL"), "/")
 	if base != "" {
 		if err := checkURL(base); err != nil {
-			return cfg, fmt.Errorf("BETTER_AUTH_URL: %w", err)
+			return NewConfig(""), fmt.Errorf("BETTER_AUTH_URL: %w", err)
 		}
-		cfg.BetterAuthURL = base
-		cfg.JWKSURL = base + jwksPath
-		cfg.Issuer = base
-		cfg.Audiences = []string{base}
 	}
+	cfg := NewConfig(base)
+	for _, read := range []func(*Config, func(string) string) error{readTrust, readTokenShape, readDurations} {
+		if err := read(&cfg, env); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.BetterAuthURL == "" {
+		return cfg, fmt.Errorf("%w: set it to Better Auth's base URL, e.g. http://localhost:3000", ErrNoBetterAuthURL)
+	}
+	return cfg, nil
+}
+
+// readTrust reads whose keys and claims are trusted: AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE.
+func readTrust(cfg *Config, env func(string) string) error {
 	if v := env("AUTH_JWKS_URL"); v != "" {
 		if err := checkURL(v); err != nil {
-			return cfg, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+			return fmt.Errorf("AUTH_JWKS_URL: %w", err)
 		}
 		cfg.JWKSURL = v
 	}
@@ -91,24 +128,34 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := env("AUTH_AUDIENCE"); v != "" {
 		cfg.Audiences = splitList(v)
 		if len(cfg.Audiences) == 0 {
-			return cfg, fmt.Errorf("AUTH_AUDIENCE: %q names no audience", v)
+			return fmt.Errorf("AUTH_AUDIENCE: %q names no audience", v)
 		}
 	}
+	return nil
+}
+
+// readTokenShape reads what a token must look like: AUTH_ALGORITHMS, AUTH_UUID_CLAIM.
+func readTokenShape(cfg *Config, env func(string) string) error {
 	if v := env("AUTH_ALGORITHMS"); v != "" {
 		algs, err := parseAlgorithms(v)
 		if err != nil {
-			return cfg, fmt.Errorf("AUTH_ALGORITHMS: %w", err)
+			return fmt.Errorf("AUTH_ALGORITHMS: %w", err)
 		}
 		cfg.Algorithms = algs
 	}
 	if v := env("AUTH_UUID_CLAIM"); v != "" {
 		cfg.UUIDClaim = v
 	}
+	return nil
+}
+
+// readDurations reads AUTH_CLOCK_SKEW (zero allowed), AUTH_JWKS_REFRESH and AUTH_JWKS_TIMEOUT.
+func readDurations(cfg *Config, env func(string) string) error {
 	for _, d := range []struct {
-		name     string
-		dst      *time.Duration
-		zeroOK   bool
-		examples string
+		name    string
+		dst     *time.Duration
+		zeroOK  bool
+		example string // of the syntax, in the message
 	}{
 		{"AUTH_CLOCK_SKEW", &cfg.ClockSkew, true, "30s"},
 		{"AUTH_JWKS_REFRESH", &cfg.JWKSRefresh, false, "1h"},
@@ -120,55 +167,37 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		dur, err := time.ParseDuration(v)
 		if err != nil || dur < 0 || (dur == 0 && !d.zeroOK) {
-			return cfg, fmt.Errorf("%s: %q is not a positive Go duration (e.g. %s)", d.name, v, d.examples)
+			return fmt.Errorf("%s: %q is not a positive Go duration (e.g. %s)", d.name, v, d.example)
 		}
 		*d.dst = dur
 	}
-	if cfg.BetterAuthURL == "" {
-		return cfg, fmt.Errorf("%w: set it to Better Auth's base URL, e.g. http://localhost:3000", ErrNoBetterAuthURL)
-	}
-	return cfg, nil
+	return nil
 }
 
-// validate checks a Config built by hand and fills in zero durations with the defaults.
+// validate checks a Config (from NewConfig, ConfigFromEnv or built by hand) and returns it with
+// canonical algorithm names. It fills nothing in: a missing setting is an error.
 func (c Config) validate() (Config, error) {
 	if c.JWKSURL == "" {
-		if c.BetterAuthURL == "" {
-			return c, errors.New("auth config: neither JWKSURL nor BetterAuthURL is set")
-		}
-		c.JWKSURL = strings.TrimRight(c.BetterAuthURL, "/") + jwksPath
+		return c, errors.New("auth config: no JWKS URL (NewConfig derives it from the Better Auth URL)")
 	}
 	if err := checkURL(c.JWKSURL); err != nil {
 		return c, fmt.Errorf("auth config: JWKS URL: %w", err)
 	}
-	if c.Issuer == "" {
-		c.Issuer = strings.TrimRight(c.BetterAuthURL, "/")
-	}
-	if len(c.Audiences) == 0 && c.BetterAuthURL != "" {
-		c.Audiences = []string{strings.TrimRight(c.BetterAuthURL, "/")}
-	}
 	if c.Issuer == "" || len(c.Audiences) == 0 {
 		return c, errors.New("auth config: issuer and audience are required")
-	}
-	if len(c.Algorithms) == 0 {
-		c.Algorithms = []string{"EdDSA"}
 	}
 	algs, err := parseAlgorithms(strings.Join(c.Algorithms, ","))
 	if err != nil {
 		return c, fmt.Errorf("auth config: %w", err)
 	}
 	c.Algorithms = algs
-	if c.UUIDClaim == "" {
-		c.UUIDClaim = DefaultUUIDClaim
-	}
-	if c.ClockSkew < 0 {
+	switch {
+	case c.UUIDClaim == "":
+		return c, errors.New("auth config: no uuid claim name")
+	case c.ClockSkew < 0:
 		return c, errors.New("auth config: negative clock skew")
-	}
-	if c.JWKSRefresh <= 0 {
-		c.JWKSRefresh = DefaultJWKSRefresh
-	}
-	if c.JWKSTimeout <= 0 {
-		c.JWKSTimeout = DefaultJWKSTimeout
+	case c.JWKSRefresh <= 0 || c.JWKSTimeout <= 0:
+		return c, errors.New("auth config: the JWKS refresh interval and fetch timeout must be positive")
 	}
 	return c, nil
 }

@@ -181,44 +181,74 @@ func (v *Verifier) noKey(what string) *Error {
 		what, ago(v.now().Sub(v.keys.lastFetch())))
 }
 
-// explain turns a jwt error into an *Error with a reason and a helpful sentence.
+// explain turns a jwt error into an *Error with a reason and a helpful sentence. The checks run
+// in a fixed order, since jwt reports several failures of one token together.
 func (v *Verifier) explain(tok *jwt.Token, claims jwt.MapClaims, err error) *Error {
 	var own *Error
-	if errors.As(err, &own) {
-		return own
-	}
-	now := v.now()
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return refuse(ReasonMalformedToken, "the bearer token is not a compact JWT (three base64url parts with JSON header and payload)")
-	case tok != nil && tok.Method == nil:
+	}
+	if e := v.explainAlgorithm(tok); e != nil {
+		return e
+	}
+	if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		return refuse(ReasonInvalidSignature, "the signature does not verify with the JWKS key; the token was altered or signed by another key")
+	}
+	if e := v.explainTime(claims, err); e != nil {
+		return e
+	}
+	for _, c := range claimFailures {
+		if errors.Is(err, c.err) {
+			return refuse(c.reason, "%s", c.message)
+		}
+	}
+	return refuse(ReasonMalformedToken, "the token could not be verified")
+}
+
+// explainAlgorithm refuses a token whose alg is unknown or not allowed; nil when it is allowed.
+func (v *Verifier) explainAlgorithm(tok *jwt.Token) *Error {
+	switch {
+	case tok == nil:
+		return nil
+	case tok.Method == nil:
 		if _, ok := tok.Header["alg"].(string); !ok {
 			return refuse(ReasonMalformedToken, "the token header has no alg")
 		}
 		return refuse(ReasonAlgorithmNotAllowed, "the token's algorithm is not one this server knows; allowed: %s", strings.Join(v.cfg.Algorithms, ", "))
-	case tok != nil && !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
+	case !slices.Contains(v.cfg.Algorithms, tok.Method.Alg()):
 		return refuse(ReasonAlgorithmNotAllowed, "the token is signed with %s; AUTH_ALGORITHMS allows %s",
 			knownAlgName(tok.Method.Alg()), strings.Join(v.cfg.Algorithms, ", "))
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return refuse(ReasonInvalidSignature, "the signature does not verify with the JWKS key; the token was altered or signed by another key")
+	}
+	return nil
+}
+
+// explainTime refuses a token outside its lifetime; nil when err is about something else.
+func (v *Verifier) explainTime(claims jwt.MapClaims, err error) *Error {
+	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		exp, _ := claims.GetExpirationTime()
-		if exp != nil {
-			return refuse(ReasonTokenExpired, "token expired %s ago; the frontend should fetch a fresh token", ago(now.Sub(exp.Time)))
+		if exp, _ := claims.GetExpirationTime(); exp != nil {
+			return refuse(ReasonTokenExpired, "token expired %s ago; the frontend should fetch a fresh token", ago(v.now().Sub(exp.Time)))
 		}
 		return refuse(ReasonTokenExpired, "token expired; the frontend should fetch a fresh token")
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return refuse(ReasonTokenNotYetValid, "the token is not valid yet (nbf or iat in the future, beyond the %s clock skew allowed); check the clocks", ago(v.cfg.ClockSkew))
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return refuse(ReasonMissingClaim, "the token lacks a required claim (exp, iss or aud); Better Auth sets all three")
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return refuse(ReasonInvalidIssuer, "the token's iss is not the configured issuer (AUTH_ISSUER)")
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return refuse(ReasonInvalidAudience, "the token's aud names none of the configured audiences (AUTH_AUDIENCE)")
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return refuse(ReasonInvalidClaim, "a time claim (exp, iat or nbf) or iss/aud has the wrong type")
 	}
-	return refuse(ReasonMalformedToken, "the token could not be verified")
+	return nil
+}
+
+// claimFailures are jwt's claim errors in the order they are tested: ErrTokenInvalidClaims,
+// which jwt joins to each of the others, comes last.
+var claimFailures = []struct {
+	err             error
+	reason, message string
+}{
+	{jwt.ErrTokenRequiredClaimMissing, ReasonMissingClaim, "the token lacks a required claim (exp, iss or aud); Better Auth sets all three"},
+	{jwt.ErrTokenInvalidIssuer, ReasonInvalidIssuer, "the token's iss is not the configured issuer (AUTH_ISSUER)"},
+	{jwt.ErrTokenInvalidAudience, ReasonInvalidAudience, "the token's aud names none of the configured audiences (AUTH_AUDIENCE)"},
+	{jwt.ErrTokenInvalidClaims, ReasonInvalidClaim, "a time claim (exp, iat or nbf) or iss/aud has the wrong type"},
 }
 
 // knownAlgName echoes an algorithm name only when it is a registered one, never arbitrary token text.
