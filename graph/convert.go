@@ -12,7 +12,7 @@ var priorityNames = map[db.Priority]model.Priority{
 
 func taskModel(t db.Task) *model.Task {
 	m := &model.Task{
-		ID: t.ID.String(), Title: t.Title, Description: t.Description,
+		ID: t.ID.String(), RowID: t.ID, Title: t.Title, Description: t.Description,
 		Completed: t.CompletedAt != nil, CompletedAt: t.CompletedAt, DueAt: t.DueAt,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}

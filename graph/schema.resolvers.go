@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph/model"
 )
@@ -128,19 +129,16 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*model.Task, error
 
 // Tasks is the resolver for the tasks field.
 func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.TaskFilter, orderBy *model.TaskOrder) (*model.TaskConnection, error) {
-	q, err := taskQuery(first, after, last, before, filter, orderBy)
+	q, err := taskQuery(pageArgs{first: first, after: after, last: last, before: before}, filter, orderBy)
 	if err != nil {
 		return nil, err
 	}
-	q.WithTotal = selects(ctx, "totalCount")
-	q.WithTags = selectsTaskTags(ctx)
+	withSelection(ctx, &q)
 	p, err := r.store.ListTasks(ctx, userUUID(ctx), q)
 	if err != nil {
 		return nil, &argumentError{name: cursorArgument(q), err: err}
 	}
-	if l := loadersFor(ctx); l != nil && q.WithTags {
-		l.prime(p)
-	}
+	primeTags(ctx, q, p)
 	return connection(p), nil
 }
 
@@ -171,15 +169,14 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*model.Tag, error) 
 
 // Tags is the resolver for the tags field.
 func (r *taskResolver) Tags(ctx context.Context, obj *model.Task) ([]*model.Tag, error) {
-	id, err := parseID("id", obj.ID)
-	if err != nil {
-		return nil, err
-	}
 	l := loadersFor(ctx)
-	if l == nil {
+	switch {
+	case l == nil:
 		return nil, errors.New("graph: no loaders in the context (NewServer builds them per operation)")
+	case obj.RowID == uuid.Nil:
+		return nil, errors.New("graph: a Task model without RowID (taskModel sets it)")
 	}
-	ts, err := l.tagsByTask.Load(ctx, id)
+	ts, err := l.tagsByTask.Load(ctx, obj.RowID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,183 @@
+package graph
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/graph/model"
+)
+
+// taskQuery validates the arguments of Query.tasks, in this order: the page, the ordering, the
+// filter. An error names the argument at fault (extensions.field).
+func taskQuery(page pageArgs, filter *model.TaskFilter, orderBy *model.TaskOrder) (db.TaskQuery, error) {
+	if err := page.check(); err != nil {
+		return db.TaskQuery{}, err
+	}
+	q := db.TaskQuery{Order: taskOrder(orderBy)}
+	page.window(&q)
+	var err error
+	q.Filter, err = taskFilter(filter)
+	return q, err
+}
+
+// pageArgs are the Relay arguments of Query.tasks.
+type pageArgs struct {
+	first, last   *int
+	after, before *string
+}
+
+// check refuses contradictory or out-of-range page arguments.
+func (a pageArgs) check() error {
+	switch {
+	case a.first != nil && a.last != nil:
+		return badInput("last", "give first or last, not both")
+	case outsidePage(a.first):
+		return badInput("first", "first must be between 0 and %d", maxPage)
+	case outsidePage(a.last):
+		return badInput("last", "last must be between 0 and %d", maxPage)
+	case a.last != nil && a.after != nil:
+		return badInput("after", "after goes with first; use before with last")
+	case a.last == nil && a.before != nil:
+		return badInput("before", "before goes with last; use after with first")
+	}
+	return nil
+}
+
+func outsidePage(n *int) bool { return n != nil && (*n < 0 || *n > maxPage) }
+
+// window sets q's page: the last n rows before `before` when last is given, otherwise the first n
+// (defaultFirst unless given) after `after`. Checked arguments only.
+func (a pageArgs) window(q *db.TaskQuery) {
+	if a.last != nil {
+		q.Limit, q.Backward, q.Cursor = *a.last, true, orZero(a.before)
+		return
+	}
+	q.Limit, q.Cursor = defaultFirst, orZero(a.after)
+	if a.first != nil {
+		q.Limit = *a.first
+	}
+}
+
+// cursorArgument names the argument that carries q's cursor.
+func cursorArgument(q db.TaskQuery) string {
+	if q.Backward {
+		return "before"
+	}
+	return "after"
+}
+
+var sortFields = map[model.TaskSortField]db.SortField{
+	model.TaskSortFieldCreatedAt: db.SortCreatedAt, model.TaskSortFieldUpdatedAt: db.SortUpdatedAt,
+	model.TaskSortFieldDueAt: db.SortDueAt, model.TaskSortFieldPriority: db.SortPriority,
+	model.TaskSortFieldTitle: db.SortTitle,
+}
+
+// taskOrder is the ordering asked for; newest first by default.
+func taskOrder(o *model.TaskOrder) db.TaskOrder {
+	if o == nil {
+		return db.TaskOrder{Field: db.SortCreatedAt, Desc: true}
+	}
+	return db.TaskOrder{Field: sortFields[o.Field], Desc: o.Direction == model.SortDirectionDesc}
+}
+
+// taskFilter validates the filter: tag ids first, then the search text.
+func taskFilter(in *model.TaskFilter) (db.TaskFilter, error) {
+	if in == nil {
+		return db.TaskFilter{}, nil
+	}
+	tags, err := parseIDs("tagIds", in.TagIds)
+	if err != nil {
+		return db.TaskFilter{}, err
+	}
+	search, err := searchText(in.Search)
+	if err != nil {
+		return db.TaskFilter{}, err
+	}
+	f := db.TaskFilter{
+		Completed: in.Completed, TagIDs: tags, AllTags: in.TagMatch != nil && *in.TagMatch == model.TagMatchAll,
+		Search: search, DueAfter: in.DueAfter, DueBefore: in.DueBefore,
+	}
+	for _, p := range in.Priorities {
+		f.Priorities = append(f.Priorities, priorities[p])
+	}
+	return f, nil
+}
+
+func searchText(s *string) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	if err := text("search", *s); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(*s) > maxSearch {
+		return "", badInput("search", "search must be at most %d characters", maxSearch)
+	}
+	return *s, nil
+}
+
+func orZero[T any](p *T) T {
+	var zero T
+	if p != nil {
+		return *p
+	}
+	return zero
+}
+
+// withSelection asks the data layer only for what the tasks connection's selection needs: the
+// count when totalCount is selected, the tags when the tasks' tags are.
+func withSelection(ctx context.Context, q *db.TaskQuery) {
+	q.WithTotal = selects(ctx, "totalCount")
+	q.WithTags = selectsTaskTags(ctx)
+}
+
+// primeTags hands a page loaded WithTags to the tags loader, so that the page's Task.tags need no
+// further query (and no batching window).
+func primeTags(ctx context.Context, q db.TaskQuery, p db.TaskPage) {
+	if l := loadersFor(ctx); l != nil && q.WithTags {
+		l.prime(p)
+	}
+}
+
+// selects reports whether the current field's selection includes the field name, so that costly
+// fields (totalCount) are computed only when asked for.
+func selects(ctx context.Context, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// selectsTaskTags reports whether the tasks connection being resolved selects the tasks' tags
+// (edges.node.tags or nodes.tags), fragments included.
+func selectsTaskTags(ctx context.Context) bool {
+	oc := graphql.GetOperationContext(ctx)
+	has := func(set ast.SelectionSet, name string) (ast.SelectionSet, bool) {
+		for _, f := range graphql.CollectFields(oc, set, nil) {
+			if f.Name == name {
+				return f.Selections, true
+			}
+		}
+		return nil, false
+	}
+	conn := graphql.GetFieldContext(ctx).Field.Selections
+	if nodes, ok := has(conn, "nodes"); ok {
+		if _, ok := has(nodes, "tags"); ok {
+			return true
+		}
+	}
+	if edges, ok := has(conn, "edges"); ok {
+		if node, ok := has(edges, "node"); ok {
+			if _, ok := has(node, "tags"); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
