@@ -4,6 +4,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +47,24 @@ type Store struct {
 // NewStore returns a Store on the pool x.
 func NewStore(x *sqlx.DB) *Store {
 	return &Store{x: x, Now: time.Now}
+}
+
+// getOne reads the one row q selects (or returns) as a row struct R and converts it with to:
+// ErrNotFound when there is no row, any other error mapped to the sentinels and prefixed with what.
+func getOne[R, T any](ctx context.Context, x sqlx.QueryerContext, what string, to func(R) T, q string, args ...any) (T, error) {
+	var r R
+	err := sqlx.GetContext(ctx, x, &r, q, args...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		err = ErrNotFound
+	case err != nil:
+		err = fmt.Errorf("db: %s: %w", what, mapErr(err))
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return to(r), nil
 }
 
 // withTx runs fn in one transaction acting as user: the role is switched to AppRole and

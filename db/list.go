@@ -27,11 +27,14 @@ const (
 	SortTitle     SortField = "TITLE"
 )
 
-// sortColumns maps a field to its column; nullable columns sort NULLs last in both directions.
-var sortColumns = map[SortField]struct {
-	col, cast string // cast: the type of a cursor value in SQL
+// sortColumn is how a sort field is stored: its column, the SQL type of a cursor value, and
+// whether it may be NULL (NULLs sort last in both directions).
+type sortColumn struct {
+	col, cast string
 	nullable  bool
-}{
+}
+
+var sortColumns = map[SortField]sortColumn{
 	SortCreatedAt: {"created_at", "::timestamptz", false},
 	SortUpdatedAt: {"updated_at", "::timestamptz", false},
 	SortDueAt:     {"due_at", "::timestamptz", true},
@@ -245,56 +248,86 @@ func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int) (string, [
 		` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit), q.args
 }
 
-// segments plans a walk from cursor c (nil: from the start) as index range scans, each a seek
-// (never a scan from the start of the user's rows, as an OR would make it):
-//   - a NOT NULL key is one range, (key, id) compared as a row so that PostgreSQL seeks to it;
+// walk describes the reading of one page: the sort column, the ordering's direction, whether the
+// page is read backward, and the cursor it starts from (nil: the start, the end when backward).
+type walk struct {
+	sortColumn
+	desc, backward bool
+	from           *cursor
+}
+
+func (w walk) fromKey() bool  { return w.from != nil && w.from.Value != nil } // a cursor on a keyed row
+func (w walk) fromNull() bool { return w.from != nil && w.from.Value == nil } // a cursor on a NULL key
+
+// direction is the walk's own direction (the ordering's, reversed when walking backward) and the
+// comparison that moves along it.
+func (w walk) direction() (dir, gt string) {
+	if w.desc != w.backward {
+		return "DESC", "<"
+	}
+	return "ASC", ">"
+}
+
+// order is every segment's ORDER BY. It matches an index exactly, NULLS included: for NOT NULL
+// columns PostgreSQL's default suits the one index both ways; nullable ones have an index per
+// direction declared NULLS LAST, read in reverse (NULLS FIRST) when walking backward. The NULL
+// segment keeps the column in its ORDER BY too, so that it reads the same index rather than
+// sorting by id.
+func (w walk) order() string {
+	dir, _ := w.direction()
+	nulls := ""
+	switch {
+	case w.nullable && w.backward:
+		nulls = " NULLS FIRST"
+	case w.nullable:
+		nulls = " NULLS LAST"
+	}
+	return fmt.Sprintf("t.%s %s%s, t.id %s", w.col, dir, nulls, dir)
+}
+
+// keyed is the range of rows with a key: past the cursor's (key, id), compared as a row so that
+// PostgreSQL seeks to it; for a nullable column, the non-NULL keys.
+func (w walk) keyed() segment {
+	_, gt := w.direction()
+	seg := segment{order: w.order()}
+	switch c := w.from; {
+	case w.fromKey():
+		seg.cond = func(q *query) string {
+			return fmt.Sprintf("(t.%s, t.id) %s (%s%s, %s)", w.col, gt, q.arg(*c.Value), w.cast, q.arg(c.ID))
+		}
+	case w.nullable:
+		seg.cond = func(*query) string { return fmt.Sprintf("t.%s IS NOT NULL", w.col) }
+	}
+	return seg
+}
+
+// nulls is the range of rows without a key, by id: past the cursor's id when it is on a NULL key.
+func (w walk) nulls() segment {
+	_, gt := w.direction()
+	seg := segment{order: w.order(), cond: func(*query) string { return fmt.Sprintf("t.%s IS NULL", w.col) }}
+	if c := w.from; w.fromNull() {
+		seg.cond = func(q *query) string { return fmt.Sprintf("t.%s IS NULL AND t.id %s %s", w.col, gt, q.arg(c.ID)) }
+	}
+	return seg
+}
+
+// segments plans the walk as index range scans, each a seek (never a scan from the start of the
+// user's rows, as an OR would make it):
+//   - a NOT NULL key is one range, keyed;
 //   - a nullable key is two ranges, walked in order: the non-NULL keys, then the NULL keys by id
 //     (NULLs last); backwards, the NULLs come first.
-//
-// dir is the walk's own direction: the ordering's, reversed when walking backward.
-func segments(col, cast string, nullable, desc, backward bool, c *cursor) []segment {
-	dir, gt := "ASC", ">"
-	if desc != backward {
-		dir, gt = "DESC", "<"
-	}
-	// The ORDER BY matches an index exactly, NULLS included: for NOT NULL columns PostgreSQL's
-	// default suits the one index both ways; nullable ones have an index per direction declared
-	// NULLS LAST, read in reverse (NULLS FIRST) when walking backward. The NULL segment keeps the
-	// column in its ORDER BY too, so that it reads the same index rather than sorting by id.
-	order := fmt.Sprintf("t.%s %s, t.id %s", col, dir, dir)
-	if nullable && backward {
-		order = fmt.Sprintf("t.%s %s NULLS FIRST, t.id %s", col, dir, dir)
-	} else if nullable {
-		order = fmt.Sprintf("t.%s %s NULLS LAST, t.id %s", col, dir, dir)
-	}
-	keyed := segment{order: order}
-	if c != nil && c.Value != nil {
-		keyed.cond = func(q *query) string {
-			return fmt.Sprintf("(t.%s, t.id) %s (%s%s, %s)", col, gt, q.arg(*c.Value), cast, q.arg(c.ID))
-		}
-	}
-	if !nullable {
-		return []segment{keyed}
-	}
-	if keyed.cond == nil {
-		keyed.cond = func(*query) string { return fmt.Sprintf("t.%s IS NOT NULL", col) }
-	}
-	nulls := segment{
-		cond:  func(*query) string { return fmt.Sprintf("t.%s IS NULL", col) },
-		order: order,
-	}
-	if c != nil && c.Value == nil {
-		nulls.cond = func(q *query) string { return fmt.Sprintf("t.%s IS NULL AND t.id %s %s", col, gt, q.arg(c.ID)) }
-	}
+func segments(w walk) []segment {
 	switch {
-	case c != nil && c.Value == nil && !backward: // inside the NULL block, which ends the walk
-		return []segment{nulls}
-	case c != nil && c.Value != nil && backward: // before a keyed row: only keyed rows
-		return []segment{keyed}
-	case backward:
-		return []segment{nulls, keyed}
+	case !w.nullable:
+		return []segment{w.keyed()}
+	case w.fromNull() && !w.backward: // inside the NULL block, which ends the walk
+		return []segment{w.nulls()}
+	case w.fromKey() && w.backward: // before a keyed row: only keyed rows
+		return []segment{w.keyed()}
+	case w.backward:
+		return []segment{w.nulls(), w.keyed()}
 	default:
-		return []segment{keyed, nulls}
+		return []segment{w.keyed(), w.nulls()}
 	}
 }
 
@@ -302,80 +335,117 @@ func segments(col, cast string, nullable, desc, backward bool, c *cursor) []segm
 // found from the cursor's (key, id) position, so the walk is stable under ties and NULL keys.
 // A cursor that is malformed or made for another user, ordering or filter is ErrInvalidCursor.
 func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (TaskPage, error) {
-	sc, ok := sortColumns[tq.Order.Field]
-	if !ok {
-		return TaskPage{}, fmt.Errorf("db: unknown sort field %q", tq.Order.Field)
+	w, bind, err := planWalk(user, tq)
+	if err != nil {
+		return TaskPage{}, err
 	}
-	bind := binding(user, tq)
-	backward, limit, raw := tq.Backward, tq.Limit, tq.Cursor
-	if limit < 0 {
-		return TaskPage{}, fmt.Errorf("db: page size %d", limit)
-	}
-	var from *cursor
-	if raw != "" {
-		c, err := decodeCursor(raw, bind)
-		if err != nil {
-			return TaskPage{}, err
-		}
-		if err := checkKey(c.Value, tq.Order.Field); err != nil {
-			return TaskPage{}, err
-		}
-		from = &c
-	}
-	plan := segments(sc.col, sc.cast, sc.nullable, tq.Order.Desc, backward, from)
-
 	var page TaskPage
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
-		// One query per segment, until the page (plus one row, to learn whether there is more) is full.
-		var rows []taskRow
-		for _, seg := range plan {
-			if len(rows) > limit {
-				break
-			}
-			stmt, args := seg.statement(user, tq.Filter, limit+1-len(rows))
-			var part []taskRow
-			if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
-				return fmt.Errorf("db: list tasks: %w", err)
-			}
-			rows = append(rows, part...)
+	err = s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		rows, err := readRows(ctx, tx, user, w, tq.Filter, tq.Limit)
+		if err != nil {
+			return err
 		}
-		more := len(rows) > limit
-		if more {
-			rows = rows[:limit]
-		}
-		if backward {
-			slices.Reverse(rows)
-			page.HasPreviousPage, page.HasNextPage = more, raw != ""
-		} else {
-			page.HasNextPage, page.HasPreviousPage = more, raw != ""
-		}
-		page.Tasks = make([]Task, len(rows))
-		page.Cursors = make([]string, len(rows))
-		for i, r := range rows {
-			t := r.task()
-			page.Tasks[i] = t
-			page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
-		}
-		if tq.WithTags && len(page.Tasks) > 0 {
-			ids := make([]uuid.UUID, len(page.Tasks))
-			for i, t := range page.Tasks {
-				ids[i] = t.ID
-			}
-			var err error
-			if page.Tags, err = tagsByTask(ctx, tx, user, ids); err != nil {
+		page = pageOf(rows, tq, bind)
+		if tq.WithTags {
+			if page.Tags, err = pageTags(ctx, tx, user, page.Tasks); err != nil {
 				return err
 			}
 		}
-		if !tq.WithTotal {
-			return nil
+		if tq.WithTotal {
+			page.TotalCount, err = countTasks(ctx, tx, user, tq.Filter)
 		}
-		var count query
-		count.filter(user, tq.Filter)
-		cq := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")
-		if err := sqlx.GetContext(ctx, tx, &page.TotalCount, cq, count.args...); err != nil {
-			return fmt.Errorf("db: count tasks: %w", err)
-		}
-		return nil
+		return err
 	})
 	return page, err
+}
+
+// planWalk checks tq and decodes its cursor. It returns the walk and the list's binding, which
+// every cursor of the page carries.
+func planWalk(user uuid.UUID, tq TaskQuery) (walk, string, error) {
+	sc, ok := sortColumns[tq.Order.Field]
+	if !ok {
+		return walk{}, "", fmt.Errorf("db: unknown sort field %q", tq.Order.Field)
+	}
+	bind := binding(user, tq)
+	if tq.Limit < 0 {
+		return walk{}, "", fmt.Errorf("db: page size %d", tq.Limit)
+	}
+	w := walk{sortColumn: sc, desc: tq.Order.Desc, backward: tq.Backward}
+	if tq.Cursor != "" {
+		c, err := decodeCursor(tq.Cursor, bind)
+		if err != nil {
+			return walk{}, "", err
+		}
+		if err := checkKey(c.Value, tq.Order.Field); err != nil {
+			return walk{}, "", err
+		}
+		w.from = &c
+	}
+	return w, bind, nil
+}
+
+// readRows runs the walk's segments in order, one statement each, until the page plus one row
+// (which tells whether there is more) is read.
+func readRows(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, w walk, f TaskFilter, limit int) ([]taskRow, error) {
+	var rows []taskRow
+	for _, seg := range segments(w) {
+		if len(rows) > limit {
+			break
+		}
+		stmt, args := seg.statement(user, f, limit+1-len(rows))
+		var part []taskRow
+		if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
+			return nil, fmt.Errorf("db: list tasks: %w", err)
+		}
+		rows = append(rows, part...)
+	}
+	return rows, nil
+}
+
+// pageOf makes the page of the rows read (up to tq.Limit+1, in the walk's order): in the
+// ordering's order, each task with its cursor.
+func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
+	var page TaskPage
+	more := len(rows) > tq.Limit
+	if more {
+		rows = rows[:tq.Limit]
+	}
+	if tq.Backward {
+		slices.Reverse(rows)
+		page.HasPreviousPage, page.HasNextPage = more, tq.Cursor != ""
+	} else {
+		page.HasNextPage, page.HasPreviousPage = more, tq.Cursor != ""
+	}
+	page.Tasks = make([]Task, len(rows))
+	page.Cursors = make([]string, len(rows))
+	for i, r := range rows {
+		t := r.task()
+		page.Tasks[i] = t
+		page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
+	}
+	return page
+}
+
+// pageTags loads the tags of the page's tasks (nil for an empty page).
+func pageTags(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, tasks []Task) (map[uuid.UUID][]Tag, error) {
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	return tagsByTask(ctx, tx, user, ids)
+}
+
+// countTasks counts every task of the user matching f.
+func countTasks(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, f TaskFilter) (int, error) {
+	var count query
+	count.filter(user, f)
+	q := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")
+	var n int
+	if err := sqlx.GetContext(ctx, tx, &n, q, count.args...); err != nil {
+		return 0, fmt.Errorf("db: count tasks: %w", err)
+	}
+	return n, nil
 }

@@ -30,7 +30,7 @@ func TestEveryWalkStepReadsAnIndexInOrder(t *testing.T) {
 		for _, desc := range []bool{false, true} {
 			for _, backward := range []bool{false, true} {
 				for _, c := range cursors {
-					for _, seg := range segments(sc.col, sc.cast, sc.nullable, desc, backward, c) {
+					for _, seg := range segments(walk{sortColumn: sc, desc: desc, backward: backward, from: c}) {
 						stmt, args := seg.statement(user, TaskFilter{}, 21)
 						plan := explain(t, ctx, x, user, stmt, args)
 						if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -86,14 +85,7 @@ func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
 
 func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, error) {
 	const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 AND id = $2`
-	var r tagRow
-	if err := sqlx.GetContext(ctx, x, &r, q, user, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return Tag{}, ErrNotFound
-		}
-		return Tag{}, fmt.Errorf("db: find tag: %w", err)
-	}
-	return r.tag(), nil
+	return getOne(ctx, x, "find tag", tagRow.tag, q, user, id)
 }
 
 // CreateTag creates a tag. A name the user already has (in any letter case) is ErrConflict.
@@ -122,16 +114,9 @@ func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (
 				color = CASE WHEN $4 THEN $5 ELSE color END
 			WHERE user_uuid = $1 AND id = $2
 			RETURNING ` + tagColumns
-		var r tagRow
-		err := sqlx.GetContext(ctx, tx, &r, q, user, id, p.Name, p.Color.Set, p.Color.Value)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("db: update tag: %w", mapErr(err))
-		}
-		t = r.tag()
-		return nil
+		var err error
+		t, err = getOne(ctx, tx, "update tag", tagRow.tag, q, user, id, p.Name, p.Color.Set, p.Color.Value)
+		return err
 	})
 	return t, err
 }

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -105,14 +104,7 @@ func findTask(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID, forUpd
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
-	var r taskRow
-	if err := sqlx.GetContext(ctx, x, &r, q, user, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return Task{}, ErrNotFound
-		}
-		return Task{}, fmt.Errorf("db: find task: %w", err)
-	}
-	return r.task(), nil
+	return getOne(ctx, x, "find task", taskRow.task, q, user, id)
 }
 
 // CreateTask creates a task with its tags, atomically: if any tag is not the user's, nothing is

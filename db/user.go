@@ -26,6 +26,10 @@ type userRow struct {
 	Name  sql.NullString `db:"name"`
 }
 
+func (r userRow) user() User {
+	return User{ID: r.ID, UUID: r.UUID, Email: r.Email, Name: r.Name.String}
+}
+
 // UserUUIDBySub returns the application UUID of the Better Auth user sub. found is false when no
 // such user exists. It implements auth.SubLookup.
 func (s *Store) UserUUIDBySub(ctx context.Context, sub string) (uuid.UUID, bool, error) {
@@ -60,15 +64,9 @@ func (s *Store) UserByUUID(ctx context.Context, id uuid.UUID) (User, error) {
 	var u User
 	err := s.withTx(ctx, id, func(tx *sqlx.Tx, _ time.Time) error {
 		const q = `SELECT id, uuid, email, name FROM "user" WHERE uuid = $1`
-		var r userRow
-		if err := sqlx.GetContext(ctx, tx, &r, q, id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return fmt.Errorf("db: user by uuid: %w", err)
-		}
-		u = User{ID: r.ID, UUID: r.UUID, Email: r.Email, Name: r.Name.String}
-		return nil
+		var err error
+		u, err = getOne(ctx, tx, "user by uuid", userRow.user, q, id)
+		return err
 	})
 	return u, err
 }
