@@ -90,8 +90,8 @@ func devCommand(ctx context.Context, args []string, getenv func(string) string, 
 	a := &app{
 		logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg,
 		playgroundHeaders: map[string]string{"Authorization": "Bearer " + token},
-		routes: func(mux *http.ServeMux) {
-			mux.Handle("GET /api/auth/jwks", issuer.JWKSHandler())
+		routes: func(route func(string, http.Handler)) {
+			route("GET /api/auth/jwks", issuer.JWKSHandler())
 		},
 	}
 	printDevBanner(stdout, base, token)

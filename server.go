@@ -193,7 +193,7 @@ type app struct {
 	// playgroundHeaders are put in GraphiQL's header editor (dev: the development user's token).
 	playgroundHeaders map[string]string
 	// routes adds routes that exist in one mode only (dev: the development JWKS).
-	routes func(mux *http.ServeMux)
+	routes func(route func(pattern string, h http.Handler))
 }
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
@@ -210,6 +210,8 @@ func openDatabase(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
 	return dbx, nil
 }
 
+// handler is the routes and the middleware stack, outermost first: the request log and metrics
+// (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen.
 func (a *app) handler() http.Handler {
 	gql := graph.NewServer(db.NewStore(a.db), graph.Options{
 		Introspection: a.cfg.Introspection,
@@ -219,21 +221,22 @@ func (a *app) handler() http.Handler {
 	api := auth.Middleware(a.verifier)(limitBody(gql))
 
 	mux := http.NewServeMux()
-	mux.Handle("POST /graphql", api)
-	mux.Handle("GET /graphql", api)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, routed(h)) }
+	route("POST /graphql", api)
+	route("GET /graphql", api)
+	route("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", a.metrics.handler())
+	}))
+	route("GET /readyz", http.HandlerFunc(a.ready))
+	route("GET /metrics", a.metrics.handler())
 	if a.cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("taskgraph", "/graphql",
+		route("GET /{$}", playground.Handler("taskgraph", "/graphql",
 			playground.WithGraphiqlUiHeaders(a.playgroundHeaders),
 			playground.WithStoragePrefix("taskgraph:"+strconv.FormatInt(time.Now().UnixNano(), 36)+":"),
 		))
 	}
 	if a.routes != nil {
-		a.routes(mux)
+		a.routes(route)
 	}
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,
@@ -242,7 +245,7 @@ func (a *app) handler() http.Handler {
 		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
 		MaxAge:         600,
 	})
-	return observe(a.logger, a.metrics, routeOf, c.Handler(mux))
+	return observe(a.logger, a.metrics, c.Handler(mux))
 }
 
 // ready answers 200 only when PostgreSQL answers and JWKS keys are loaded.

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"database/sql"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/taskgraph/taskgraph/auth"
+)
+
+// metrics holds the server's Prometheus collectors in a registry of its own, so tests can build
+// several servers in one process.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	authFailure *prometheus.CounterVec
+	jwksFetches *prometheus.CounterVec
+
+	mu         sync.Mutex
+	operations map[string]bool // operation names seen, capped to bound label cardinality
+}
+
+// maxOperationLabels caps distinct operation names: they come from clients.
+const maxOperationLabels = 200
+
+func newMetrics(pool *sql.DB) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskgraph_graphql_requests_total",
+			Help: "GraphQL requests by operation name and outcome (ok, error, unauthenticated, unavailable, bad_request).",
+		}, []string{"operation", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "taskgraph_http_request_duration_seconds",
+			Help:    "HTTP request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+		authFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskgraph_auth_failures_total",
+			Help: "Refused bearer tokens by reason.",
+		}, []string{"reason"}),
+		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskgraph_jwks_fetches_total",
+			Help: "JWKS fetches by result (ok, error).",
+		}, []string{"result"}),
+		operations: map[string]bool{},
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(pool, "taskgraph"),
+	)
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// authHooks lets the auth package count without importing Prometheus.
+func (m *metrics) authHooks() auth.Hooks {
+	return auth.Hooks{
+		AuthFailure: func(reason string) { m.authFailure.WithLabelValues(reason).Inc() },
+		JWKSFetch: func(err error) {
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			m.jwksFetches.WithLabelValues(result).Inc()
+		},
+	}
+}
+
+// request counts a finished request: its latency by route and, on /graphql, its operation and
+// outcome.
+func (m *metrics) request(info *requestInfo, status int, elapsed time.Duration) {
+	route := routeLabel(info.route)
+	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	if route == "/graphql" {
+		m.requests.WithLabelValues(m.operationLabel(info), outcome(status, info.gqlErrors)).Inc()
+	}
+}
+
+// routeLabel names a route by the mux pattern that matched, without its method ("GET /{$}" is
+// "/"), never by the raw path; "other" when no route matched (404, 405, CORS preflights).
+func routeLabel(pattern string) string {
+	_, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		return "other"
+	}
+	return strings.TrimSuffix(path, "{$}")
+}
+
+var operationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+
+// operationLabel keeps the label set bounded: unparsed, anonymous, odd or too many distinct names
+// are folded.
+func (m *metrics) operationLabel(info *requestInfo) string {
+	name := info.operation
+	switch {
+	case !info.parsed:
+		return "unknown"
+	case name == "":
+		return "anonymous"
+	case !operationName.MatchString(name):
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.operations[name] {
+		if len(m.operations) >= maxOperationLabels {
+			return "other"
+		}
+		m.operations[name] = true
+	}
+	return name
+}
+
+func outcome(status int, gqlErrors bool) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "unauthenticated"
+	case status == http.StatusServiceUnavailable:
+		return "unavailable"
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "bad_request"
+	case gqlErrors:
+		return "error"
+	default:
+		return "ok"
+	}
+}
