@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -27,23 +25,19 @@ const (
 
 // devCommand serves the API on loopback with a built-in issuer standing in for Better Auth: a fresh
 // Ed25519 key whose JWKS this process serves itself, and a token for the development user.
-func devCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("dev", stderr)
-	if err := parseFlags(fs, args); err != nil {
+func devCommand(ctx context.Context, cl commandLine) error {
+	if err := cl.parse(); err != nil {
 		return err
 	}
-	if strings.EqualFold(getenv("APP_ENV"), "production") {
-		return errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
-	}
-	addr := envOr(getenv, "ADDR", "127.0.0.1:8080")
-	if err := requireLoopback(addr); err != nil {
+	cfg, err := cl.env.dev()
+	if err != nil {
 		return err
 	}
-	logger := slog.New(contextHandler{slog.NewTextHandler(stderr, nil)})
+	logger := slog.New(contextHandler{slog.NewTextHandler(cl.stderr, nil)})
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	dbx, err := openDatabase(ctx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
+	dbx, err := openDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
@@ -54,7 +48,7 @@ func devCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("creating the development user: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ADDR: %w", err)
 	}
@@ -64,21 +58,10 @@ func devCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	// The server trusts the development issuer exactly as serve trusts Better Auth: through a JWKS
-	// fetched over HTTP (from this same process) and the usual iss/aud checks.
-	authCfg, err := auth.ConfigFromEnv(func(k string) string {
-		switch {
-		case k == "BETTER_AUTH_URL":
-			return base
-		case strings.HasPrefix(k, "AUTH_"):
-			return ""
-		}
-		return getenv(k)
-	})
-	if err != nil {
-		return err
-	}
+	// fetched over HTTP (from this same process) and the usual iss/aud checks, with auth's defaults.
+	cfg.Auth = auth.NewConfig(base)
 	m := newMetrics(dbx.DB)
-	verifier, err := auth.NewVerifier(ctx, authCfg, store, m.authHooks())
+	verifier, err := auth.NewVerifier(ctx, cfg.Auth, store, m.authHooks())
 	if err != nil {
 		return err
 	}
@@ -86,7 +69,6 @@ func devCommand(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	cfg := serverConfig{Addr: addr, Introspection: true, Playground: true, CORSOrigins: []string{"http://localhost:3000", "http://127.0.0.1:3000"}}
 	a := &app{
 		logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg,
 		playgroundHeaders: map[string]string{"Authorization": "Bearer " + token},
@@ -94,22 +76,8 @@ func devCommand(ctx context.Context, args []string, getenv func(string) string, 
 			route("GET /api/auth/jwks", issuer.JWKSHandler())
 		},
 	}
-	printDevBanner(stdout, base, token)
+	printDevBanner(cl.stdout, base, token)
 	return serveHTTP(ctx, ln, a.handler(), logger)
-}
-
-func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %q is not host:port: %v", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("ADDR: dev only listens on loopback (e.g. 127.0.0.1:8080), not %q", addr)
 }
 
 func printDevBanner(w io.Writer, base, token string) {

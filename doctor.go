@@ -51,46 +51,32 @@ func indent(w io.Writer, out string) {
 	}
 }
 
-func doctorCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("doctor", stderr)
-	token := fs.String("token", "", "also verify this token and look up its user ('-' reads standard input)")
-	if err := parseFlags(fs, args); err != nil {
+func doctorCommand(ctx context.Context, cl commandLine) error {
+	token := cl.flags.String("token", "", "also verify this token and look up its user ('-' reads standard input)")
+	if err := cl.parse(); err != nil {
 		return err
 	}
 	t := ""
 	if *token != "" {
 		var err error
-		if t, err = readToken(*token); err != nil {
+		if t, err = cl.readToken(*token); err != nil {
 			return err
 		}
 	}
-	if doctor(ctx, stdout, getenv, t) > 0 {
+	if doctor(ctx, cl.stdout, cl.env, t) > 0 {
 		return errChecksFailed
 	}
 	return nil
 }
 
 // doctor runs every check and returns how many failed.
-func doctor(ctx context.Context, w io.Writer, getenv func(string) string, token string) int {
+func doctor(ctx context.Context, w io.Writer, e environment, token string) int {
 	r := &doctorReport{w: w}
-
-	var dbx *sqlx.DB
-	dbCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	dbx, err := db.Open(dbCtx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
-	cancel()
-	if err != nil {
-		r.fail("DATABASE_URL reachable", err, "start PostgreSQL or set DATABASE_URL (e.g. postgres://user@host:5432/db?sslmode=disable)")
-		for _, name := range []string{"migrations current", "Better Auth tables"} {
-			r.skip(name, "no database")
-		}
-	} else {
+	dbx := checkDatabase(ctx, r, e.databaseURL())
+	if dbx != nil {
 		defer dbx.Close()
-		r.ok("DATABASE_URL reachable", "")
-		checkMigrations(ctx, r, dbx)
-		checkBetterAuthTables(ctx, r, dbx)
 	}
-
-	cfg, err := auth.ConfigFromEnv(getenv)
+	cfg, err := e.auth()
 	if err != nil {
 		r.fail("auth configuration", err, "set BETTER_AUTH_URL to Better Auth's base URL; see README.md for the AUTH_* variables")
 		r.skip("JWKS", "no auth configuration")
@@ -99,31 +85,57 @@ func doctor(ctx context.Context, w io.Writer, getenv func(string) string, token 
 	r.ok("auth configuration", fmt.Sprintf("issuer %s, audience %s, algorithms %s",
 		cfg.Issuer, strings.Join(cfg.Audiences, ","), strings.Join(cfg.Algorithms, ",")))
 	checkIssuerAudience(r, cfg)
-
-	var out bytes.Buffer
-	if err := auth.VerifyJWKS(ctx, &out, cfg.JWKSURL, cfg.JWKSTimeout); err != nil {
-		indent(w, out.String())
-		r.fail("JWKS "+cfg.JWKSURL, err, "check that Better Auth runs with the jwt plugin and that AUTH_JWKS_URL (default {BETTER_AUTH_URL}/api/auth/jwks) is reachable from here")
-	} else {
-		r.ok("JWKS "+cfg.JWKSURL, "")
-		indent(w, out.String())
-	}
-
+	checkJWKS(ctx, r, cfg)
 	if token != "" {
-		var lookup auth.SubLookup
-		if dbx != nil {
-			lookup = db.NewStore(dbx)
-		}
-		out.Reset()
-		err := auth.VerifyToken(ctx, &out, cfg, token, lookup)
-		indent(w, out.String())
-		if err != nil {
-			r.fail("token", err, "see the fix printed above")
-		} else {
-			r.ok("token", "verifies and resolves to a user")
-		}
+		checkToken(ctx, r, cfg, token, dbx)
 	}
 	return r.failed
+}
+
+// checkDatabase connects and checks the migrations and Better Auth's tables. It returns the pool,
+// or nil when the database is unreachable.
+func checkDatabase(ctx context.Context, r *doctorReport, databaseURL string) *sqlx.DB {
+	dbCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	dbx, err := db.Open(dbCtx, databaseURL)
+	cancel()
+	if err != nil {
+		r.fail("DATABASE_URL reachable", err, "start PostgreSQL or set DATABASE_URL (e.g. postgres://user@host:5432/db?sslmode=disable)")
+		for _, name := range []string{"migrations current", "Better Auth tables"} {
+			r.skip(name, "no database")
+		}
+		return nil
+	}
+	r.ok("DATABASE_URL reachable", "")
+	checkMigrations(ctx, r, dbx)
+	checkBetterAuthTables(ctx, r, dbx)
+	return dbx
+}
+
+func checkJWKS(ctx context.Context, r *doctorReport, cfg auth.Config) {
+	var out bytes.Buffer
+	if err := auth.VerifyJWKS(ctx, &out, cfg.JWKSURL, cfg.JWKSTimeout); err != nil {
+		indent(r.w, out.String())
+		r.fail("JWKS "+cfg.JWKSURL, err, "check that Better Auth runs with the jwt plugin and that AUTH_JWKS_URL (default {BETTER_AUTH_URL}/api/auth/jwks) is reachable from here")
+		return
+	}
+	r.ok("JWKS "+cfg.JWKSURL, "")
+	indent(r.w, out.String())
+}
+
+// checkToken verifies token as the server would, looking its user up in dbx when there is one.
+func checkToken(ctx context.Context, r *doctorReport, cfg auth.Config, token string, dbx *sqlx.DB) {
+	var lookup auth.SubLookup
+	if dbx != nil {
+		lookup = db.NewStore(dbx)
+	}
+	var out bytes.Buffer
+	err := auth.VerifyToken(ctx, &out, cfg, token, lookup)
+	indent(r.w, out.String())
+	if err != nil {
+		r.fail("token", err, "see the fix printed above")
+		return
+	}
+	r.ok("token", "verifies and resolves to a user")
 }
 
 func checkMigrations(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {

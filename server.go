@@ -1,21 +1,12 @@
-// Command taskgraph is a GraphQL API for tasks and tags whose users sign in with Better Auth.
-//
-// It verifies Better Auth's JWTs against the JWKS Better Auth publishes, and serves each user only
-// their own rows from PostgreSQL. See README.md.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -34,156 +25,44 @@ import (
 )
 
 const (
-	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	maxBodyBytes       = 1 << 20
-	shutdownGrace      = 10 * time.Second
+	maxBodyBytes  = 1 << 20
+	shutdownGrace = 10 * time.Second
 )
 
-var commands = []struct{ name, summary string }{
-	{"serve", "serve the GraphQL API (the default); needs BETTER_AUTH_URL"},
-	{"dev", "run locally with a built-in development issuer and GraphiQL, no Better Auth needed"},
-	{"migrate", "apply the database migrations and exit"},
-	{"verify-jwks", "fetch a JWKS and check every key: verify-jwks [URL]"},
-	{"verify-token", "verify a token exactly as the server would: verify-token --token T [--jwks-url U]"},
-	{"doctor", "check a deployment end to end: doctor [--token T]"},
-}
-
-func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
-}
-
-// run dispatches a subcommand and returns the process exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+func serveCommand(ctx context.Context, cl commandLine) error {
+	if err := cl.parse(); err != nil {
+		return err
 	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serveCommand(ctx, args, getenv, stderr)
-	case "dev":
-		err = devCommand(ctx, args, getenv, stdout, stderr)
-	case "migrate":
-		err = migrateCommand(ctx, args, getenv, stdout, stderr)
-	case "verify-jwks":
-		err = verifyJWKSCommand(ctx, args, getenv, stdout, stderr)
-	case "verify-token":
-		err = verifyTokenCommand(ctx, args, getenv, stdout, stderr)
-	case "doctor":
-		err = doctorCommand(ctx, args, getenv, stdout, stderr)
-	case "help":
-		usage(stdout)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "taskgraph: unknown command %q\n\n", cmd)
-		usage(stderr)
-		return 2
-	}
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	default:
-		fmt.Fprintf(stderr, "taskgraph %s: %v\n", cmd, err)
-		return 1
-	}
-}
-
-var errUsage = errors.New("usage")
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: taskgraph <command> [flags]   (go run . <command>)")
-	fmt.Fprintln(w)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'taskgraph <command> --help' for a command's flags. Configuration is read from the environment: see README.md.")
-}
-
-// newFlags makes a flag set whose --help prints the command's summary and flags.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		for _, c := range commands {
-			if c.name == name {
-				fmt.Fprintf(stderr, "taskgraph %s: %s\n", name, c.summary)
-			}
-		}
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	return nil
-}
-
-// serverConfig is the configuration outside the auth package's.
-type serverConfig struct {
-	Addr          string
-	DatabaseURL   string
-	CORSOrigins   []string
-	Introspection bool
-	Playground    bool
-}
-
-func serverConfigFromEnv(getenv func(string) string, betterAuthURL string) (serverConfig, error) {
-	c := serverConfig{
-		Addr:        envOr(getenv, "ADDR", ":8080"),
-		DatabaseURL: envOr(getenv, "DATABASE_URL", defaultDatabaseURL),
-	}
-	var err error
-	if c.Introspection, err = envBool(getenv, "GRAPHQL_INTROSPECTION"); err != nil {
-		return c, err
-	}
-	if c.Playground, err = envBool(getenv, "GRAPHQL_PLAYGROUND"); err != nil {
-		return c, err
-	}
-	if v := getenv("CORS_ORIGINS"); v != "" {
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				c.CORSOrigins = append(c.CORSOrigins, strings.TrimRight(o, "/"))
-			}
-		}
-	} else if betterAuthURL != "" {
-		u, err := url.Parse(betterAuthURL)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return c, fmt.Errorf("BETTER_AUTH_URL: %q is not an absolute URL", betterAuthURL)
-		}
-		c.CORSOrigins = []string{u.Scheme + "://" + u.Host}
-	}
-	return c, nil
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(getenv func(string) string, key string) (bool, error) {
-	v := getenv(key)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
+	cfg, err := cl.env.serve()
 	if err != nil {
-		return false, fmt.Errorf("%s: %q is not true or false", key, v)
+		return err
 	}
-	return b, nil
+	logger := slog.New(contextHandler{slog.NewJSONHandler(cl.stderr, nil)})
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dbx, err := openDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer dbx.Close()
+	m := newMetrics(dbx.DB)
+	// The verifier's background JWKS refresh stops with ctx, i.e. on SIGTERM.
+	verifier, err := auth.NewVerifier(ctx, cfg.Auth, db.NewStore(dbx), m.authHooks())
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	a := &app{logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg}
+	logger.Info("serving", "addr", ln.Addr().String(), "jwks", cfg.Auth.JWKSURL,
+		"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ","))
+	return serveHTTP(ctx, ln, a.handler(), logger)
 }
 
-// app is everything a running server needs; serve and dev build it differently.
+// app is everything a running server needs; serve and dev fill it in differently.
 type app struct {
 	logger   *slog.Logger
 	db       *sqlx.DB
@@ -315,143 +194,4 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-func serveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	authCfg, err := auth.ConfigFromEnv(getenv)
-	if errors.Is(err, auth.ErrNoBetterAuthURL) {
-		return errors.New("BETTER_AUTH_URL is not set: set it to your Better Auth base URL (e.g. http://localhost:3000), or run 'go run . dev' to explore locally without Better Auth")
-	}
-	if err != nil {
-		return err
-	}
-	cfg, err := serverConfigFromEnv(getenv, authCfg.BetterAuthURL)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(contextHandler{slog.NewJSONHandler(stderr, nil)})
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	dbx, err := openDatabase(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	m := newMetrics(dbx.DB)
-	// The verifier's background JWKS refresh stops with ctx, i.e. on SIGTERM.
-	verifier, err := auth.NewVerifier(ctx, authCfg, db.NewStore(dbx), m.authHooks())
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %w", err)
-	}
-	a := &app{logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg}
-	logger.Info("serving", "addr", ln.Addr().String(), "jwks", authCfg.JWKSURL,
-		"issuer", authCfg.Issuer, "algorithms", strings.Join(authCfg.Algorithms, ","))
-	return serveHTTP(ctx, ln, a.handler(), logger)
-}
-
-func migrateCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	dbx, err := openDatabase(ctx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	fmt.Fprintln(stdout, "migrations: up to date")
-	return nil
-}
-
-// jwksTimeout reads AUTH_JWKS_TIMEOUT for the commands that need no full configuration.
-func jwksTimeout(getenv func(string) string) (time.Duration, error) {
-	v := getenv("AUTH_JWKS_TIMEOUT")
-	if v == "" {
-		return 5 * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("AUTH_JWKS_TIMEOUT: %q is not a positive Go duration (e.g. 5s)", v)
-	}
-	return d, nil
-}
-
-func verifyJWKSCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify-jwks", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	timeout, err := jwksTimeout(getenv)
-	if err != nil {
-		return err
-	}
-	jwksURL := fs.Arg(0)
-	if jwksURL == "" {
-		cfg, err := auth.ConfigFromEnv(getenv)
-		if err != nil {
-			return fmt.Errorf("no URL given and no configured JWKS: %w", err)
-		}
-		jwksURL = cfg.JWKSURL
-	}
-	return auth.VerifyJWKS(ctx, stdout, jwksURL, timeout)
-}
-
-func verifyTokenCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify-token", stderr)
-	token := fs.String("token", "", "the JWT to verify ('-' reads it from standard input, keeping it out of shell history)")
-	jwksURL := fs.String("jwks-url", "", "JWKS URL (default: AUTH_JWKS_URL or {BETTER_AUTH_URL}/api/auth/jwks)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	t, err := readToken(*token)
-	if err != nil {
-		return err
-	}
-	cfg, err := auth.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	if *jwksURL != "" {
-		cfg.JWKSURL = *jwksURL
-	}
-	lookup, closeDB := optionalStore(ctx, getenv, stdout)
-	defer closeDB()
-	return auth.VerifyToken(ctx, stdout, cfg, t, lookup)
-}
-
-func readToken(flagValue string) (string, error) {
-	if flagValue == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
-		if err != nil {
-			return "", err
-		}
-		flagValue = string(b)
-	}
-	t := strings.TrimSpace(flagValue)
-	if t == "" {
-		return "", fmt.Errorf("--token is required: %w", errUsage)
-	}
-	return t, nil
-}
-
-// optionalStore opens the database for the sub lookup if it can; the token check works without it
-// for tokens that carry the uuid claim.
-func optionalStore(ctx context.Context, getenv func(string) string, w io.Writer) (auth.SubLookup, func()) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	dbx, err := db.Open(ctx, envOr(getenv, "DATABASE_URL", defaultDatabaseURL))
-	if err != nil {
-		fmt.Fprintln(w, "note: DATABASE_URL is not reachable; tokens without the uuid claim cannot be looked up")
-		return nil, func() {}
-	}
-	return db.NewStore(dbx), func() { dbx.Close() }
 }

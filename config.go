@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/taskgraph/taskgraph/auth"
+)
+
+// Defaults of the server's own settings; auth.NewConfig holds those of the auth settings.
+const (
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	defaultAddr        = ":8080"
+	devAddr            = "127.0.0.1:8080"
+)
+
+// devOrigins are the browser origins dev allows: a frontend on Next.js's default port.
+var devOrigins = []string{"http://localhost:3000", "http://127.0.0.1:3000"}
+
+// environment reads the configuration (README.md, Configuration). Every command reads the
+// environment through it; tests pass a map instead of os.Getenv.
+type environment func(string) string
+
+// serverConfig is how the server runs: serve reads all of it from the environment; dev reads
+// little, fixes the rest and sets Auth once its address is bound.
+type serverConfig struct {
+	Addr          string
+	DatabaseURL   string
+	Auth          auth.Config
+	CORSOrigins   []string
+	Introspection bool
+	Playground    bool
+}
+
+func (e environment) or(key, def string) string {
+	if v := e(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e environment) bool(key string) (bool, error) {
+	v := e(key)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", key, v)
+	}
+	return b, nil
+}
+
+func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
+
+// auth reads BETTER_AUTH_URL and the AUTH_* variables (auth.ConfigFromEnv).
+func (e environment) auth() (auth.Config, error) { return auth.ConfigFromEnv(e) }
+
+// serve reads serve's configuration; BETTER_AUTH_URL is required.
+func (e environment) serve() (serverConfig, error) {
+	authCfg, err := e.auth()
+	if errors.Is(err, auth.ErrNoBetterAuthURL) {
+		return serverConfig{}, errors.New("BETTER_AUTH_URL is not set: set it to your Better Auth base URL (e.g. http://localhost:3000), or run 'go run . dev' to explore locally without Better Auth")
+	}
+	if err != nil {
+		return serverConfig{}, err
+	}
+	c := serverConfig{
+		Addr:        e.or("ADDR", defaultAddr),
+		DatabaseURL: e.databaseURL(),
+		Auth:        authCfg,
+		CORSOrigins: corsOrigins(e("CORS_ORIGINS"), authCfg),
+	}
+	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
+		return c, err
+	}
+	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// corsOrigins is CORS_ORIGINS (comma-separated) or, by default, Better Auth's origin: the
+// frontend that signs users in usually serves Better Auth too.
+func corsOrigins(list string, authCfg auth.Config) []string {
+	if list == "" {
+		if o := authCfg.Origin(); o != "" {
+			return []string{o}
+		}
+		return nil
+	}
+	var origins []string
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, strings.TrimRight(o, "/"))
+		}
+	}
+	return origins
+}
+
+// dev reads what dev takes from the environment: APP_ENV (production refuses), ADDR (loopback
+// only) and DATABASE_URL. The rest is fixed for local exploration; Auth is set by dev itself.
+func (e environment) dev() (serverConfig, error) {
+	if strings.EqualFold(e("APP_ENV"), "production") {
+		return serverConfig{}, errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
+	}
+	addr := e.or("ADDR", devAddr)
+	if err := requireLoopback(addr); err != nil {
+		return serverConfig{}, err
+	}
+	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true}, nil
+}
+
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %q is not host:port: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("ADDR: dev only listens on loopback (e.g. 127.0.0.1:8080), not %q", addr)
+}
