@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -33,55 +30,48 @@ func devCommand(ctx context.Context, cl commandLine) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(contextHandler{slog.NewTextHandler(cl.stderr, nil)})
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	d := &devIssuing{stdout: cl.stdout}
+	return start(ctx, startup{
+		cfg:     cfg,
+		logger:  slog.New(contextHandler{slog.NewTextHandler(cl.stderr, nil)}),
+		prepare: d.prepare,
+		serving: d.banner,
+	})
+}
 
-	dbx, err := openDatabase(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	store := db.NewStore(dbx)
-	userUUID, err := store.EnsureUser(ctx, devUserID, devUserEmail, devUserName)
+// devIssuing is dev's part of the start-up: the issuer, and the token it printed.
+type devIssuing struct {
+	stdout io.Writer
+	token  string
+}
+
+// prepare creates the development user, an issuer at the bound address and the user's token. The
+// server trusts the issuer exactly as serve trusts Better Auth: through a JWKS fetched over HTTP
+// (from this same process) and the usual iss/aud checks, with auth's defaults.
+func (d *devIssuing) prepare(ctx context.Context, a *app, addr string) error {
+	userUUID, err := db.NewStore(a.db).EnsureUser(ctx, devUserID, devUserEmail, devUserName)
 	if err != nil {
 		return fmt.Errorf("creating the development user: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %w", err)
-	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + addr
 	issuer, err := auth.NewDevIssuer(base)
 	if err != nil {
 		return err
 	}
-	// The server trusts the development issuer exactly as serve trusts Better Auth: through a JWKS
-	// fetched over HTTP (from this same process) and the usual iss/aud checks, with auth's defaults.
-	cfg.Auth = auth.NewConfig(base)
-	m := newMetrics(dbx.DB)
-	verifier, err := auth.NewVerifier(ctx, cfg.Auth, store, m.authHooks())
+	d.token, err = issuer.Mint(auth.User{UUID: userUUID, ID: devUserID, Email: devUserEmail, Name: devUserName}, devTokenTTL)
 	if err != nil {
 		return err
 	}
-	token, err := issuer.Mint(auth.User{UUID: userUUID, ID: devUserID, Email: devUserEmail, Name: devUserName}, devTokenTTL)
-	if err != nil {
-		return err
+	a.cfg.Auth = auth.NewConfig(base)
+	a.playgroundHeaders = map[string]string{"Authorization": "Bearer " + d.token}
+	a.routes = func(route func(string, http.Handler)) {
+		route("GET /api/auth/jwks", issuer.JWKSHandler())
 	}
-	a := &app{
-		logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg,
-		playgroundHeaders: map[string]string{"Authorization": "Bearer " + token},
-		routes: func(route func(string, http.Handler)) {
-			route("GET /api/auth/jwks", issuer.JWKSHandler())
-		},
-	}
-	printDevBanner(cl.stdout, base, token)
-	return serveHTTP(ctx, ln, a.handler(), logger)
+	return nil
 }
 
-func printDevBanner(w io.Writer, base, token string) {
-	fmt.Fprintf(w, `
+func (d *devIssuing) banner(_ *app, addr string) {
+	fmt.Fprintf(d.stdout, `
 taskgraph dev: a development server with a built-in token issuer (not Better Auth).
 
   GraphiQL:  %[1]s/   (the Authorization header is already filled in)
@@ -96,5 +86,5 @@ Try it:
     -H 'Authorization: Bearer %[2]s' \
     -d '{"query":"{ me { email } tasks { totalCount } }"}'
 
-`, base, token, devUserName, devUserEmail, devTokenTTL)
+`, "http://"+addr, d.token, devUserName, devUserEmail, devTokenTTL)
 }

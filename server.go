@@ -37,29 +37,14 @@ func serveCommand(ctx context.Context, cl commandLine) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(contextHandler{slog.NewJSONHandler(cl.stderr, nil)})
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	dbx, err := openDatabase(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	m := newMetrics(dbx.DB)
-	// The verifier's background JWKS refresh stops with ctx, i.e. on SIGTERM.
-	verifier, err := auth.NewVerifier(ctx, cfg.Auth, db.NewStore(dbx), m.authHooks())
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %w", err)
-	}
-	a := &app{logger: logger, db: dbx, verifier: verifier, metrics: m, cfg: cfg}
-	logger.Info("serving", "addr", ln.Addr().String(), "jwks", cfg.Auth.JWKSURL,
-		"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ","))
-	return serveHTTP(ctx, ln, a.handler(), logger)
+	return start(ctx, startup{
+		cfg:    cfg,
+		logger: slog.New(contextHandler{slog.NewJSONHandler(cl.stderr, nil)}),
+		serving: func(a *app, addr string) {
+			a.logger.Info("serving", "addr", addr, "jwks", cfg.Auth.JWKSURL,
+				"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ","))
+		},
+	})
 }
 
 // app is everything a running server needs; serve and dev fill it in differently.
@@ -73,6 +58,47 @@ type app struct {
 	playgroundHeaders map[string]string
 	// routes adds routes that exist in one mode only (dev: the development JWKS).
 	routes func(route func(pattern string, h http.Handler))
+}
+
+// startup is what serve and dev bring to the one start-up path.
+type startup struct {
+	cfg    serverConfig
+	logger *slog.Logger
+	// prepare, if set, runs once the database is open and the address bound, before the verifier
+	// is built from app.cfg.Auth (dev makes its issuer for the bound address here).
+	prepare func(ctx context.Context, a *app, addr string) error
+	// serving runs just before the server answers.
+	serving func(a *app, addr string)
+}
+
+// start is the start-up of serve and dev: it opens the database (applying the migrations), binds
+// the address, builds the verifier and serves until SIGINT or SIGTERM, which also stops the
+// verifier's background JWKS refresh.
+func start(ctx context.Context, s startup) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer dbx.Close()
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: %w", err)
+	}
+	defer ln.Close() // when start-up fails; serving closes it too
+	addr := ln.Addr().String()
+	a := &app{logger: s.logger, db: dbx, metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	if s.prepare != nil {
+		if err := s.prepare(ctx, a, addr); err != nil {
+			return err
+		}
+	}
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, db.NewStore(dbx), a.metrics.authHooks()); err != nil {
+		return err
+	}
+	s.serving(a, addr)
+	return serveHTTP(ctx, ln, a.handler(), a.logger)
 }
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
