@@ -36,10 +36,25 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 		fmt.Fprintf(w, "FAIL: %v\n", err)
 		return fmt.Errorf("JWKS: %w", err)
 	}
-	var problems []string
-	usable := 0
-	fmt.Fprintf(w, "%d key(s):\n", len(rep.Keys))
-	for i, k := range rep.Keys {
+	usable, problems := reportKeys(w, rep.Keys)
+	if len(rep.Keys) == 0 {
+		problems = append(problems, "the key set is empty (Better Auth creates its first key on the first /jwks or /token call)")
+	} else if usable == 0 && len(problems) == 0 {
+		problems = append(problems, "no key this server can verify signatures with")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "FAIL: %s\n", strings.Join(problems, "; "))
+		return fmt.Errorf("JWKS: %s", strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(w, "OK: %d usable signing key(s)\n", usable)
+	return nil
+}
+
+// reportKeys prints one line per key and what this server makes of it; it returns how many keys
+// can verify signatures and what is wrong with the others.
+func reportKeys(w io.Writer, keys []jwkReport) (usable int, problems []string) {
+	fmt.Fprintf(w, "%d key(s):\n", len(keys))
+	for i, k := range keys {
 		fmt.Fprintf(w, "  [%d] kid=%s kty=%s crv=%s alg=%s use=%s\n", i, orNone(k.KID), orNone(k.KTY), orNone(k.CRV), orNone(k.ALG), orNone(k.USE))
 		switch {
 		case len(k.Private) > 0:
@@ -60,17 +75,7 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 			fmt.Fprintln(w, "      note: no kid; tokens are matched by key type")
 		}
 	}
-	if len(rep.Keys) == 0 {
-		problems = append(problems, "the key set is empty (Better Auth creates its first key on the first /jwks or /token call)")
-	} else if usable == 0 && len(problems) == 0 {
-		problems = append(problems, "no key this server can verify signatures with")
-	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "FAIL: %s\n", strings.Join(problems, "; "))
-		return fmt.Errorf("JWKS: %s", strings.Join(problems, "; "))
-	}
-	fmt.Fprintf(w, "OK: %d usable signing key(s)\n", usable)
-	return nil
+	return usable, problems
 }
 
 func statusText(code int) string {
