@@ -7,6 +7,35 @@
 import type { DocumentNode } from "graphql";
 import { graphql } from "./gql/index.js";
 
+// The fields of a task and of a tag the operations below ask for, written once.
+export const taskFields = graphql(`
+  fragment TaskFields on Task {
+    id
+    title
+    description
+    completed
+    completedAt
+    priority
+    dueAt
+    createdAt
+    updatedAt
+    tags {
+      id
+      name
+      color
+    }
+  }
+`) satisfies DocumentNode;
+
+export const tagFields = graphql(`
+  fragment TagFields on Tag {
+    id
+    name
+    color
+    createdAt
+  }
+`) satisfies DocumentNode;
+
 export const meQuery = graphql(`
   query Me {
     me {
@@ -21,10 +50,7 @@ export const meQuery = graphql(`
 export const tagsQuery = graphql(`
   query Tags {
     tags {
-      id
-      name
-      color
-      createdAt
+      ...TagFields
     }
   }
 `) satisfies DocumentNode;
@@ -32,10 +58,7 @@ export const tagsQuery = graphql(`
 export const tagQuery = graphql(`
   query Tag($id: ID!) {
     tag(id: $id) {
-      id
-      name
-      color
-      createdAt
+      ...TagFields
     }
   }
 `) satisfies DocumentNode;
@@ -43,20 +66,7 @@ export const tagQuery = graphql(`
 export const taskQuery = graphql(`
   query Task($id: ID!) {
     task(id: $id) {
-      id
-      title
-      description
-      completed
-      completedAt
-      priority
-      dueAt
-      createdAt
-      updatedAt
-      tags {
-        id
-        name
-        color
-      }
+      ...TaskFields
     }
   }
 `) satisfies DocumentNode;
@@ -99,10 +109,7 @@ export const tasksQuery = graphql(`
 export const createTagMutation = graphql(`
   mutation CreateTag($input: CreateTagInput!) {
     createTag(input: $input) {
-      id
-      name
-      color
-      createdAt
+      ...TagFields
     }
   }
 `) satisfies DocumentNode;
@@ -126,20 +133,7 @@ export const deleteTagMutation = graphql(`
 export const createTaskMutation = graphql(`
   mutation CreateTask($input: CreateTaskInput!) {
     createTask(input: $input) {
-      id
-      title
-      description
-      completed
-      completedAt
-      priority
-      dueAt
-      createdAt
-      updatedAt
-      tags {
-        id
-        name
-        color
-      }
+      ...TaskFields
     }
   }
 `) satisfies DocumentNode;
@@ -147,18 +141,7 @@ export const createTaskMutation = graphql(`
 export const updateTaskMutation = graphql(`
   mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {
     updateTask(id: $id, input: $input) {
-      id
-      title
-      description
-      completed
-      completedAt
-      priority
-      dueAt
-      updatedAt
-      tags {
-        id
-        name
-      }
+      ...TaskFields
     }
   }
 `) satisfies DocumentNode;

@@ -14,29 +14,33 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  fragment TaskFields on Task {\n    id\n    title\n    description\n    completed\n    completedAt\n    priority\n    dueAt\n    createdAt\n    updatedAt\n    tags {\n      id\n      name\n      color\n    }\n  }\n": typeof types.TaskFieldsFragmentDoc,
+    "\n  fragment TagFields on Tag {\n    id\n    name\n    color\n    createdAt\n  }\n": typeof types.TagFieldsFragmentDoc,
     "\n  query Me {\n    me {\n      id\n      uuid\n      email\n      name\n    }\n  }\n": typeof types.MeDocument,
-    "\n  query Tags {\n    tags {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": typeof types.TagsDocument,
-    "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": typeof types.TagDocument,
-    "\n  query Task($id: ID!) {\n    task(id: $id) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n": typeof types.TaskDocument,
+    "\n  query Tags {\n    tags {\n      ...TagFields\n    }\n  }\n": typeof types.TagsDocument,
+    "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      ...TagFields\n    }\n  }\n": typeof types.TagDocument,
+    "\n  query Task($id: ID!) {\n    task(id: $id) {\n      ...TaskFields\n    }\n  }\n": typeof types.TaskDocument,
     "\n  query Tasks(\n    $first: Int\n    $after: String\n    $last: Int\n    $before: String\n    $filter: TaskFilter\n    $orderBy: TaskOrder\n  ) {\n    tasks(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        cursor\n        node {\n          id\n          title\n          completed\n          priority\n          dueAt\n          tags {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n": typeof types.TasksDocument,
-    "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": typeof types.CreateTagDocument,
+    "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      ...TagFields\n    }\n  }\n": typeof types.CreateTagDocument,
     "\n  mutation UpdateTag($id: ID!, $input: UpdateTagInput!) {\n    updateTag(id: $id, input: $input) {\n      id\n      name\n      color\n    }\n  }\n": typeof types.UpdateTagDocument,
     "\n  mutation DeleteTag($id: ID!) {\n    deleteTag(id: $id)\n  }\n": typeof types.DeleteTagDocument,
-    "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n": typeof types.CreateTaskDocument,
-    "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      updatedAt\n      tags {\n        id\n        name\n      }\n    }\n  }\n": typeof types.UpdateTaskDocument,
+    "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n": typeof types.CreateTaskDocument,
+    "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n": typeof types.UpdateTaskDocument,
     "\n  mutation DeleteTask($id: ID!) {\n    deleteTask(id: $id)\n  }\n": typeof types.DeleteTaskDocument,
 };
 const documents: Documents = {
+    "\n  fragment TaskFields on Task {\n    id\n    title\n    description\n    completed\n    completedAt\n    priority\n    dueAt\n    createdAt\n    updatedAt\n    tags {\n      id\n      name\n      color\n    }\n  }\n": types.TaskFieldsFragmentDoc,
+    "\n  fragment TagFields on Tag {\n    id\n    name\n    color\n    createdAt\n  }\n": types.TagFieldsFragmentDoc,
     "\n  query Me {\n    me {\n      id\n      uuid\n      email\n      name\n    }\n  }\n": types.MeDocument,
-    "\n  query Tags {\n    tags {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": types.TagsDocument,
-    "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": types.TagDocument,
-    "\n  query Task($id: ID!) {\n    task(id: $id) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n": types.TaskDocument,
+    "\n  query Tags {\n    tags {\n      ...TagFields\n    }\n  }\n": types.TagsDocument,
+    "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      ...TagFields\n    }\n  }\n": types.TagDocument,
+    "\n  query Task($id: ID!) {\n    task(id: $id) {\n      ...TaskFields\n    }\n  }\n": types.TaskDocument,
     "\n  query Tasks(\n    $first: Int\n    $after: String\n    $last: Int\n    $before: String\n    $filter: TaskFilter\n    $orderBy: TaskOrder\n  ) {\n    tasks(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo {\n        hasNextPage\n        hasPreviousPage\n        startCursor\n        endCursor\n      }\n      edges {\n        cursor\n        node {\n          id\n          title\n          completed\n          priority\n          dueAt\n          tags {\n            id\n            name\n          }\n        }\n      }\n    }\n  }\n": types.TasksDocument,
-    "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n": types.CreateTagDocument,
+    "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      ...TagFields\n    }\n  }\n": types.CreateTagDocument,
     "\n  mutation UpdateTag($id: ID!, $input: UpdateTagInput!) {\n    updateTag(id: $id, input: $input) {\n      id\n      name\n      color\n    }\n  }\n": types.UpdateTagDocument,
     "\n  mutation DeleteTag($id: ID!) {\n    deleteTag(id: $id)\n  }\n": types.DeleteTagDocument,
-    "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n": types.CreateTaskDocument,
-    "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      updatedAt\n      tags {\n        id\n        name\n      }\n    }\n  }\n": types.UpdateTaskDocument,
+    "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n": types.CreateTaskDocument,
+    "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n": types.UpdateTaskDocument,
     "\n  mutation DeleteTask($id: ID!) {\n    deleteTask(id: $id)\n  }\n": types.DeleteTaskDocument,
 };
 
@@ -57,19 +61,27 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  fragment TaskFields on Task {\n    id\n    title\n    description\n    completed\n    completedAt\n    priority\n    dueAt\n    createdAt\n    updatedAt\n    tags {\n      id\n      name\n      color\n    }\n  }\n"): (typeof documents)["\n  fragment TaskFields on Task {\n    id\n    title\n    description\n    completed\n    completedAt\n    priority\n    dueAt\n    createdAt\n    updatedAt\n    tags {\n      id\n      name\n      color\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment TagFields on Tag {\n    id\n    name\n    color\n    createdAt\n  }\n"): (typeof documents)["\n  fragment TagFields on Tag {\n    id\n    name\n    color\n    createdAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query Me {\n    me {\n      id\n      uuid\n      email\n      name\n    }\n  }\n"): (typeof documents)["\n  query Me {\n    me {\n      id\n      uuid\n      email\n      name\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Tags {\n    tags {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"): (typeof documents)["\n  query Tags {\n    tags {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"];
+export function graphql(source: "\n  query Tags {\n    tags {\n      ...TagFields\n    }\n  }\n"): (typeof documents)["\n  query Tags {\n    tags {\n      ...TagFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"): (typeof documents)["\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"];
+export function graphql(source: "\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      ...TagFields\n    }\n  }\n"): (typeof documents)["\n  query Tag($id: ID!) {\n    tag(id: $id) {\n      ...TagFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Task($id: ID!) {\n    task(id: $id) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n"): (typeof documents)["\n  query Task($id: ID!) {\n    task(id: $id) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  query Task($id: ID!) {\n    task(id: $id) {\n      ...TaskFields\n    }\n  }\n"): (typeof documents)["\n  query Task($id: ID!) {\n    task(id: $id) {\n      ...TaskFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -77,7 +89,7 @@ export function graphql(source: "\n  query Tasks(\n    $first: Int\n    $after: 
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"): (typeof documents)["\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      id\n      name\n      color\n      createdAt\n    }\n  }\n"];
+export function graphql(source: "\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      ...TagFields\n    }\n  }\n"): (typeof documents)["\n  mutation CreateTag($input: CreateTagInput!) {\n    createTag(input: $input) {\n      ...TagFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -89,11 +101,11 @@ export function graphql(source: "\n  mutation DeleteTag($id: ID!) {\n    deleteT
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      createdAt\n      updatedAt\n      tags {\n        id\n        name\n        color\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n"): (typeof documents)["\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      updatedAt\n      tags {\n        id\n        name\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      id\n      title\n      description\n      completed\n      completedAt\n      priority\n      dueAt\n      updatedAt\n      tags {\n        id\n        name\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
