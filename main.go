@@ -117,6 +117,22 @@ func (cl commandLine) usageError(format string, args ...any) error {
 	return errUsage
 }
 
+// readToken is the value of a --token flag; "-" reads standard input.
+func (cl commandLine) readToken(value string) (string, error) {
+	if value == "-" {
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
+		if err != nil {
+			return "", err
+		}
+		value = string(b)
+	}
+	t := strings.TrimSpace(value)
+	if t == "" {
+		return "", cl.usageError("--token is required")
+	}
+	return t, nil
+}
+
 func migrateCommand(ctx context.Context, cl commandLine) error {
 	if err := cl.parse(); err != nil {
 		return err

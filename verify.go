@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -52,22 +50,6 @@ func verifyTokenCommand(ctx context.Context, cl commandLine) error {
 	lookup, closeDB := optionalStore(ctx, cl.env.databaseURL(), cl.stdout)
 	defer closeDB()
 	return auth.VerifyToken(ctx, cl.stdout, cfg, t, lookup)
-}
-
-// readToken is the value of a --token flag; "-" reads standard input.
-func (cl commandLine) readToken(value string) (string, error) {
-	if value == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
-		if err != nil {
-			return "", err
-		}
-		value = string(b)
-	}
-	t := strings.TrimSpace(value)
-	if t == "" {
-		return "", cl.usageError("--token is required")
-	}
-	return t, nil
 }
 
 // optionalStore opens the database for the sub lookup if it can; the token check works without it
