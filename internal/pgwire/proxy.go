@@ -201,10 +201,11 @@ type conn struct {
 }
 
 type prepared struct {
-	sql        string
-	paramTypes []uint32
-	columns    []string
-	fresh      bool // parsed since its last Bind
+	sql         string
+	paramTypes  []uint32
+	columns     []string
+	columnTypes []uint32
+	fresh       bool // parsed since its last Bind
 }
 
 // op is a frontend message awaiting its answer.
@@ -369,7 +370,7 @@ func (c *conn) onFrontend(kind byte, body []byte) {
 		if pr == nil { // prepared before the proxy could see it: unknown text
 			pr = &prepared{sql: "<unknown prepared statement " + name + ">"}
 		}
-		st := &Statement{Conn: c.id, SQL: pr.sql, Name: name, Parsed: pr.fresh, Columns: pr.columns}
+		st := &Statement{Conn: c.id, SQL: pr.sql, Name: name, Parsed: pr.fresh, Columns: pr.columns, ColumnTypes: pr.columnTypes}
 		pr.fresh = false
 		n := int(b.int16())
 		st.Params = make([]Param, n)
@@ -391,6 +392,10 @@ func (c *conn) onFrontend(kind byte, body []byte) {
 				p.Value = b.bytes(int(l))
 			}
 			st.Params[i] = p
+		}
+		st.resultFormats = make([]int16, max(0, int(b.int16())))
+		for i := range st.resultFormats {
+			st.resultFormats[i] = b.int16()
 		}
 		c.portals[portal] = st
 		c.pending = append(c.pending, op{kind: 'B'})
@@ -447,25 +452,28 @@ func (c *conn) onBackend(kind byte, body []byte) {
 		}
 	case 'T': // RowDescription
 		cols := make([]string, b.int16())
+		types := make([]uint32, len(cols))
 		for i := range cols {
 			cols[i] = b.cstring()
-			b.skip(18) // table OID, column number, type OID, type size, modifier, format
+			b.skip(6) // table OID, column number
+			types[i] = b.uint32()
+			b.skip(8) // type size, modifier, format
 		}
 		h := head()
 		switch {
 		case h == nil:
 		case h.kind == 'D' && h.describe == 'S':
 			if pr := c.prepared[h.name]; pr != nil {
-				pr.columns = cols
+				pr.columns, pr.columnTypes = cols, types
 			}
 			pop()
 		case h.kind == 'D':
 			if st := c.portals[h.name]; st != nil {
-				st.Columns = cols
+				st.Columns, st.ColumnTypes = cols, types
 			}
 			pop()
 		case h.stmt != nil:
-			h.stmt.Columns = cols
+			h.stmt.Columns, h.stmt.ColumnTypes = cols, types
 		}
 	case 'D': // DataRow
 		if h := head(); h != nil && h.stmt != nil {
@@ -475,7 +483,7 @@ func (c *conn) onBackend(kind byte, body []byte) {
 				row := make([]*string, b.int16())
 				for i := range row {
 					if l := int32(b.uint32()); l >= 0 {
-						s := string(b.bytes(int(l)))
+						s := st.columnText(i, b.bytes(int(l)))
 						row[i] = &s
 					}
 				}

@@ -130,6 +130,28 @@ func TestRoundTripsAndStatementsOfLibPQ(t *testing.T) {
 	}
 }
 
+// lib/pq asks for uuid and int2 results in binary; rows are recorded in text format all the same,
+// so that a recorded id can be matched with a later parameter.
+func TestBinaryResultColumnsAreRecordedAsText(t *testing.T) {
+	t.Parallel()
+	p, x := proxied(t)
+	const id = "a2005dfd-c899-4fe9-bec1-3053710cdbe1"
+	rec := measure(t, p, func(ctx context.Context) {
+		var got struct {
+			ID string `db:"id"`
+			N  int16  `db:"n"`
+			S  string `db:"s"`
+		}
+		if err := x.GetContext(ctx, &got, `SELECT $1::uuid AS id, $2::int2 AS n, 'x'::text AS s`, id, 3); err != nil {
+			t.Fatal(err)
+		}
+	})
+	row := rec.Statements[0].Rows[0]
+	if *row[0] != id || *row[1] != "3" || *row[2] != "x" || rec.Statements[0].ColumnTypes[0] != 2950 {
+		t.Fatalf("row %q %q %q, types %v", *row[0], *row[1], *row[2], rec.Statements[0].ColumnTypes)
+	}
+}
+
 func TestErrorsAreAttributedAndConnectionsCounted(t *testing.T) {
 	t.Parallel()
 	p, x := proxied(t)

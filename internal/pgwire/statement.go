@@ -22,20 +22,48 @@ type Statement struct {
 	Name   string // the prepared statement's name; "" is the unnamed statement
 	// Parsed is true when the client sent a Parse for this statement before this execution (always
 	// the case for the unnamed statement), false when it reused a prepared statement.
-	Parsed  bool
-	Params  []Param
-	Columns []string    // result column names, when the client asked (Describe) or the query said
-	Rows    [][]*string // the first MaxRows rows as sent (text unless the client asked for binary); nil is NULL
+	Parsed      bool
+	Params      []Param
+	Columns     []string    // result column names, when the client asked (Describe) or the query said
+	ColumnTypes []uint32    // their type OIDs
+	Rows        [][]*string // the first MaxRows rows in text format (binary columns decoded); nil is NULL
 	// RowCount is the number of rows returned.
 	RowCount int
 	Tag      string // the command tag(s), e.g. "SELECT 20" or "BEGIN"
 	Err      string // "SQLSTATE: message" when the server refused it
+
+	resultFormats []int16 // from Bind: none (all text), one (all), or one per column
+}
+
+// columnText renders result column i in text format: as sent when the client asked for text,
+// decoded when it asked for binary (lib/pq does for uuid and int2, among others), hex otherwise.
+func (s *Statement) columnText(i int, v []byte) string {
+	f := int16(0)
+	switch {
+	case len(s.resultFormats) == 1:
+		f = s.resultFormats[0]
+	case i < len(s.resultFormats):
+		f = s.resultFormats[i]
+	}
+	if f == 0 {
+		return string(v)
+	}
+	p := Param{Binary: true, Value: v}
+	if i < len(s.ColumnTypes) {
+		p.Type = s.ColumnTypes[i]
+	}
+	t, err := p.Text()
+	if err != nil {
+		return `\x` + hex.EncodeToString(v)
+	}
+	return t
 }
 
 func (s *Statement) clone() Statement {
 	c := *s
 	c.Params = append([]Param(nil), s.Params...)
 	c.Columns = append([]string(nil), s.Columns...)
+	c.ColumnTypes = append([]uint32(nil), s.ColumnTypes...)
 	c.Rows = append([][]*string(nil), s.Rows...)
 	return c
 }
