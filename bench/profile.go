@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -113,7 +114,55 @@ func (r *runner) profile(ctx context.Context, b *build) error {
 		}
 		fmt.Printf("\n#### %s\n\n```\n%s```\n", path, head(string(out), 30))
 	}
+	shares, err := cpuShares(ctx, bin, cpuPath)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(b.out, "cpu-page1-shares.md"), []byte(shares), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\n#### share of the server's CPU samples under page1 load (a sample counts in every area on its stack)\n\n%s", shares)
 	return nil
+}
+
+// cpuAreas group a profile's samples by what they were doing; a sample counts in each area one
+// of whose functions is on its stack, so shares overlap (GC inside allocation, lib/pq inside
+// resolvers).
+var cpuAreas = []struct{ name, focus string }{
+	{"HTTP handler, all of it (net/http conn serve)", `net/http\.\(\*conn\)\.serve`},
+	{"token verification (auth Verify)", `auth\.\(\*Verifier\)\.Verify`},
+	{"GraphQL parse + validate (gqlparser)", `gqlparser`},
+	{"GraphQL execution (gqlgen executor, resolvers, marshalling)", `graphql/executor\.\(\*Executor\)\.DispatchOperation`},
+	{"database driver (lib/pq, database/sql, sqlx)", `github\.com/lib/pq|database/sql|jmoiron/sqlx`},
+	{"JSON (encoding/json)", `encoding/json`},
+	{"logging (log/slog)", `log/slog`},
+	{"metrics (prometheus)", `prometheus`},
+	{"memory allocation (mallocgc)", `runtime\.mallocgc`},
+	{"garbage collection (gcDrain: background and assists)", `runtime\.gcDrain|runtime\.gcBgMarkWorker`},
+	{"system calls (network reads and writes)", `internal/runtime/syscall|syscall\.Syscall|syscall\.RawSyscall`},
+	{"scheduler (findRunnable, schedule)", `runtime\.findRunnable|runtime\.schedule$`},
+}
+
+var sharePattern = regexp.MustCompile(`Showing nodes accounting for [^,]+, ([0-9.]+)% of`)
+
+// cpuShares renders cpuAreas as a table, each share read from pprof -focus with every node kept
+// (the shown nodes' flat times then add up to the focused samples).
+func cpuShares(ctx context.Context, bin, profile string) (string, error) {
+	var b strings.Builder
+	b.WriteString("| area | share of CPU samples |\n|---|--:|\n")
+	for _, a := range cpuAreas {
+		out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=1000000", "-nodefraction=0",
+			"-edgefraction=0", "-focus="+a.focus, bin, profile).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go tool pprof -focus: %v\n%s", err, out)
+		}
+		share := "0%"
+		if m := sharePattern.FindSubmatch(out); m != nil {
+			share = string(m[1]) + "%"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", a.name, share)
+	}
+	return b.String(), nil
 }
 
 func fetch(ctx context.Context, url, path string) error {
