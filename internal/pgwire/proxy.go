@@ -249,18 +249,31 @@ func (c *conn) frontend() {
 	if err := c.startup(r, w); err != nil {
 		return
 	}
+	c.forward(r, w, c.onFrontend)
+}
+
+// backend forwards server → client, attributing answers to the pending messages.
+func (c *conn) backend() {
+	defer c.done()
+	c.forward(bufio.NewReaderSize(c.server, 64<<10), bufio.NewWriterSize(c.client, 64<<10), c.onBackend)
+}
+
+// forward copies typed messages from r to w until either side fails, showing each to on (under
+// the proxy's mutex) before it is sent. It flushes whenever nothing more is buffered, so that a
+// pipelined batch stays one write and a lone message is not held back.
+func (c *conn) forward(r *bufio.Reader, w *bufio.Writer, on func(kind byte, body []byte)) {
 	for {
 		msg, err := readMessage(r)
 		if err != nil {
 			return
 		}
 		c.p.mu.Lock()
-		c.onFrontend(msg[0], msg[5:])
+		on(msg[0], msg[5:])
 		c.p.mu.Unlock()
 		if _, err := w.Write(msg); err != nil {
 			return
 		}
-		if r.Buffered() == 0 { // nothing more pipelined: send what we have
+		if r.Buffered() == 0 {
 			if err := w.Flush(); err != nil {
 				return
 			}
@@ -304,30 +317,6 @@ func (c *conn) startup(r *bufio.Reader, w *bufio.Writer) error {
 			return errors.New("pgwire: cancel request forwarded")
 		}
 		return nil
-	}
-}
-
-// backend forwards server → client, attributing answers to the pending messages.
-func (c *conn) backend() {
-	defer c.done()
-	r := bufio.NewReaderSize(c.server, 64<<10)
-	w := bufio.NewWriterSize(c.client, 64<<10)
-	for {
-		msg, err := readMessage(r)
-		if err != nil {
-			return
-		}
-		c.p.mu.Lock()
-		c.onBackend(msg[0], msg[5:])
-		c.p.mu.Unlock()
-		if _, err := w.Write(msg); err != nil {
-			return
-		}
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
 	}
 }
 
