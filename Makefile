@@ -4,7 +4,7 @@ GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 NODE_DIRS = examples/better-auth examples/urql-client e2e
 
-.PHONY: test vet fmt-check unit e2e node-deps run dev build generate bench
+.PHONY: test vet fmt-check unit e2e node-deps run dev build generate bench bench-go
 
 test: vet fmt-check unit e2e
 
@@ -28,7 +28,13 @@ node-deps:
 e2e: node-deps
 	@if [ -f e2e/package.json ]; then cd e2e && npm test; else echo "no e2e suite yet"; fi
 
+# The load benchmark (bench/README.md): builds the server, seeds a fresh database, measures every
+# scenario and pgbench on the same rows. BENCH_DURATION, BENCH_CONNS, BENCH_BASELINE=<git rev>, ...
 bench:
+	$(GO) run ./bench
+
+# The go test benchmarks: token verification, cursors, the resolver path on a warm database.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 run dev:
