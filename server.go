@@ -22,13 +22,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 	"github.com/rs/cors"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
@@ -225,11 +225,18 @@ func (a *app) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", a.metrics.handler())
+	if a.cfg.Introspection {
+		mux.Handle("GET /graphql/schema.graphql", graph.SDLHandler())
+	}
 	if a.cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("taskgraph", "/graphql",
-			playground.WithGraphiqlUiHeaders(a.playgroundHeaders),
-			playground.WithStoragePrefix("taskgraph:"+strconv.FormatInt(time.Now().UnixNano(), 36)+":"),
-		))
+		h := ide.Handler(ide.Config{
+			Endpoint:  "/graphql",
+			Headers:   a.playgroundHeaders,
+			Document:  ide.StarterDocument,
+			Variables: ide.StarterVariables,
+		})
+		mux.Handle("GET /{$}", h)
+		mux.Handle("GET "+ide.Prefix, h)
 	}
 	if a.routes != nil {
 		a.routes(mux)
