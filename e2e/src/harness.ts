@@ -271,3 +271,14 @@ export async function startServer(name: string, o: ServerOptions): Promise<{ chi
 export function removeWorkDir(): void {
   rmSync(workDir, { recursive: true, force: true });
 }
+
+/** Starts `taskgraph dev` (its own issuer, GraphiQL, introspection) on a free loopback port. */
+export async function startDev(name: string, o: { bin: string; port: number; databaseURL: string; env?: Record<string, string> }): Promise<{ child: Child; url: string; graphql: string }> {
+  const child = start(name, o.bin, ["dev"], {
+    cwd: workDir,
+    env: { ADDR: `127.0.0.1:${o.port}`, DATABASE_URL: o.databaseURL, ...o.env },
+  });
+  const url = `http://127.0.0.1:${o.port}`;
+  await waitReady(child, `${url}/readyz`);
+  return { child, url, graphql: `${url}/graphql` };
+}
