@@ -182,6 +182,7 @@ const title = `Written in GraphiQL ${randomBytes(3).toString("hex")}`;
 step("a createTask mutation runs from the editor", async () => {
   await page.getByRole("button", { name: "Variables", exact: true }).click();
   const variables = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)");
+  await waitForText(variables, "the starter variables", (t) => t.includes('"title": "Try taskgraph"'));
   await variables.locator(".monaco-editor").click();
   await page.keyboard.press("ControlOrMeta+A");
   await page.keyboard.press("Delete");
@@ -225,6 +226,18 @@ step("a new tab and a reload keep the token; tabs and history stay in the browse
   const headers = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)");
   await page.getByRole("button", { name: "Headers", exact: true }).click();
   await waitForText(headers, "the new tab's Authorization header", (t) => t.includes(`"Bearer ${token.slice(0, 20)}`));
+  // GraphiQL saves the tabs and the current editors separately, each 500 ms after a change; a
+  // reload before both are saved opens an extra tab. Wait for them to agree, and for Monaco's
+  // worker loads to finish (a reload would abort them).
+  await page.waitForFunction(() => {
+    const tabs = JSON.parse(localStorage.getItem("graphiql:tabState") ?? "null") as { activeTabIndex: number; tabs: Array<{ query: string | null; variables: string | null }> } | null;
+    const tab = tabs?.tabs[tabs.activeTabIndex];
+    return !!tab && (tab.query ?? "") === (localStorage.getItem("graphiql:query") ?? "") && (tab.variables ?? "") === (localStorage.getItem("graphiql:variables") ?? "");
+  }, undefined, { timeout: 10_000 });
+  await page.waitForLoadState("networkidle");
+  // The token is never saved: after a restart of dev, the page shows the new one.
+  const saved = await page.evaluate(() => JSON.stringify(Object.entries(localStorage)));
+  assert.ok(saved.includes("Written in GraphiQL") && !saved.includes(token.slice(0, 40)), "localStorage holds the history but not the token");
   await page.reload();
   await queryEditor().locator(".monaco-editor").waitFor({ timeout: 30_000 });
   const tabs = await page.locator(".graphiql-tab-button").allInnerTexts();

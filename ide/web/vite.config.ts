@@ -13,6 +13,13 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 8000,
+    rollupOptions: {
+      // GraphiQL's dependencies mark modules "use client" for React Server Components: meaningless
+      // in a bundle, and reported once per module.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
+    },
   },
   worker: { format: "es" },
 });

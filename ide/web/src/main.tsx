@@ -28,6 +28,9 @@ async function loadConfig(): Promise<Config> {
   return (await res.json()) as Config;
 }
 
+/** No tabs saved yet (GraphiQL's storage key, "graphiql:" + STORAGE_KEY.tabs). */
+const firstVisit = localStorage.getItem("graphiql:tabState") === null;
+
 function App({ config }: { config: Config }) {
   const fetcher = createGraphiQLFetcher({ url: config.endpoint });
   return (
@@ -38,8 +41,11 @@ function App({ config }: { config: Config }) {
       shouldPersistHeaders={false}
       initialHeaders={config.headers || undefined}
       defaultHeaders={config.headers || undefined}
-      defaultQuery={config.query}
-      initialVariables={config.variables || undefined}
+      // The starter tab, for a browser with no saved tabs. GraphiQL 5 fills the variables editor
+      // from initialVariables only, and initialVariables on every load would open a new tab each
+      // time: so it is given on the first visit alone.
+      defaultTabs={[{ query: config.query, variables: config.variables || null }]}
+      initialVariables={firstVisit && config.variables ? config.variables : undefined}
       defaultEditorToolsVisibility={config.headers ? "headers" : false}
       inputValueDeprecation
       schemaDescription
