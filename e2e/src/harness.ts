@@ -282,3 +282,16 @@ export async function startDev(name: string, o: { bin: string; port: number; dat
   await waitReady(child, `${url}/readyz`);
   return { child, url, graphql: `${url}/graphql` };
 }
+
+/** The end of a suite: stops every child, prints their last lines if the suite failed (keeping
+ * the work folder with their full logs), and drops its databases. */
+export async function finish(failed: boolean, drops: Array<() => Promise<void>>): Promise<void> {
+  await stopAll();
+  if (failed) {
+    for (const c of allChildren()) {
+      console.error(`\n----- ${c.name} (${c.describeExit()}), last lines of ${c.logFile} -----\n${c.output()}`);
+    }
+  }
+  for (const drop of drops) await drop().catch((err) => console.error(`drop database: ${err}`));
+  if (!failed) removeWorkDir();
+}

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { allChildren, buildServer, createDatabase, freePort, removeWorkDir, repoRoot, startDev, stopAll, workDir } from "./harness.js";
+import { buildServer, createDatabase, finish, freePort, repoRoot, startDev, workDir } from "./harness.js";
 
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const outputDir = path.join(repoRoot, "e2e", "output", "ide");
@@ -136,12 +136,7 @@ before(
 after(
   async () => {
     await context?.close().catch(() => {});
-    await stopAll();
-    if (failed) {
-      for (const c of allChildren()) console.error(`\n----- ${c.name} (${c.describeExit()}), last lines of ${c.logFile} -----\n${c.output()}`);
-    }
-    for (const drop of drops) await drop().catch((err) => console.error(`drop database: ${err}`));
-    if (!failed) removeWorkDir();
+    await finish(failed, drops);
     console.error(`\nscreenshots: ${outputDir}\nrequests: ${requested.length}, off 127.0.0.1: ${foreign.length}`);
   },
   { timeout: 60_000 },

@@ -20,7 +20,7 @@ import {
   type IntrospectionOptions,
   type IntrospectionQuery,
 } from "graphql";
-import { allChildren, buildServer, createDatabase, freePort, removeWorkDir, repoRoot, run, startDev, startServer, stopAll, workDir } from "./harness.js";
+import { buildServer, createDatabase, finish, freePort, repoRoot, run, startDev, startServer, workDir } from "./harness.js";
 
 const schemaFile = path.join(repoRoot, "schema.graphqls");
 const sdl = readFileSync(schemaFile, "utf8");
@@ -66,12 +66,7 @@ before(
 
 after(
   async () => {
-    await stopAll();
-    if (failed) {
-      for (const c of allChildren()) console.error(`\n----- ${c.name} (${c.describeExit()}), last lines of ${c.logFile} -----\n${c.output()}`);
-    }
-    for (const drop of drops) await drop().catch((err) => console.error(`drop database: ${err}`));
-    if (!failed) removeWorkDir();
+    await finish(failed, drops);
   },
   { timeout: 60_000 },
 );
