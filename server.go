@@ -18,8 +18,8 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
-	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/ide"
+	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
