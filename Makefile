@@ -18,10 +18,11 @@ fmt-check:
 unit:
 	$(GO) test -race -count=1 ./...
 
-# npm ci only where node_modules is missing, so a fresh clone needs nothing but `make test`.
+# npm ci only where node_modules is missing or older than the lockfile, so a fresh clone needs nothing but `make test`.
 node-deps:
 	@for d in $(NODE_DIRS); do \
-		if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then \
+		if [ -f $$d/package-lock.json ] && { [ ! -f $$d/node_modules/.package-lock.json ] || \
+			[ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; }; then \
 			echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
 		fi; \
 	done
