@@ -728,7 +728,9 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		if err := honest(resp.StatusCode, b, nil); err != nil {
 			t.Fatalf("in-flight %s: %v", s.title, err)
 		}
+		mu.Lock()
 		outcome[s.title] = "ok"
+		mu.Unlock()
 	}
 	wg.Wait()
 	select {
