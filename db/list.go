@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -168,7 +169,12 @@ func checkKey(v *string, f SortField) error {
 	}
 	switch f {
 	case SortCreatedAt, SortUpdatedAt, SortDueAt:
-		if _, err := time.Parse(time.RFC3339Nano, *v); err != nil {
+		// PostgreSQL reads the key as text: it must be a time it can parse (not year 0000).
+		if t, err := time.Parse(time.RFC3339Nano, *v); err != nil || !TimeInRange(t) {
+			return ErrInvalidCursor
+		}
+	case SortTitle:
+		if strings.ContainsRune(*v, 0) || !utf8.ValidString(*v) { // text cannot hold them
 			return ErrInvalidCursor
 		}
 	case SortPriority:
