@@ -2,6 +2,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,7 +32,7 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, timeError(fmt.Sprintf("Time must be an RFC 3339 string, got %T", v))
+		return time.Time{}, timeError("Time must be an RFC 3339 string, not " + kind(v))
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -44,6 +45,23 @@ func UnmarshalTime(v any) (time.Time, error) {
 		return time.Time{}, timeError(fmt.Sprintf("Time %s is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z", quote(s)))
 	}
 	return t.UTC().Round(time.Microsecond), nil
+}
+
+// kind names a decoded JSON or GraphQL value's type for a message.
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case json.Number, int, int64, float64:
+		return "a number"
+	}
+	return "another type"
 }
 
 func abs(n int) int {
