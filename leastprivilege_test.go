@@ -177,11 +177,18 @@ func splitSQL(script string) []string {
 // its base URL once it is ready.
 func serveInProcess(t *testing.T, vars map[string]string) string {
 	t.Helper()
+	base, _ := serveInProcessLogs(t, vars)
+	return base
+}
+
+// serveInProcessLogs is serveInProcess that also returns the server's log.
+func serveInProcessLogs(t *testing.T, vars map[string]string) (string, *testkit.SyncBuffer) {
+	t.Helper()
 	vars["ADDR"] = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr testkit.SyncBuffer
+	stderr := &testkit.SyncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, env(vars), &bytes.Buffer{}, &stderr) }()
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), &bytes.Buffer{}, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -214,5 +221,5 @@ func serveInProcess(t *testing.T, vars map[string]string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+	return base, stderr
 }
