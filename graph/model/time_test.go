@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
@@ -94,4 +96,36 @@ func checkRoundTrip(t *testing.T, in string) {
 	if err != nil || !again.Equal(got) || !strings.HasSuffix(out, "Z") {
 		t.Fatalf("%q -> %s -> %v, %v", in, out, again, err)
 	}
+}
+
+// FuzzUnmarshalTime: any string is either refused with BAD_USER_INPUT, quoting at most 200 of its
+// characters, or read as a UTC instant, to the microsecond, within db.MinTime..db.MaxTime, that
+// MarshalTime writes as RFC 3339 with four-digit years and UnmarshalTime reads back unchanged.
+func FuzzUnmarshalTime(f *testing.F) {
+	for _, seed := range []string{
+		"2024-03-01T12:00:00Z", "2024-03-01T12:00:00.123456789+05:30", "0001-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.9999995Z", "0000-01-01T00:00:00Z",
+		"2024-01-01T00:00:00+15:59", "2024-01-01T00:00:00-16:00", "2024-01-01T00:00:00+23:59",
+		"2024-01-01T00:00:00", "2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01t00:00:00z",
+		"2024-01-01T00:00:00,5Z", "+2024-01-01T00:00:00Z", "", "\xff", strings.Repeat("9", 300),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := UnmarshalTime(in)
+		if err != nil {
+			var gerr *gqlerror.Error
+			if !errors.As(err, &gerr) || gerr.Extensions["code"] != apierr.BadUserInput {
+				t.Fatalf("%q: %v is not BAD_USER_INPUT", in, err)
+			}
+			if n := utf8.RuneCountInString(gerr.Message); n > 200*len(`\U0010ffff`)+120 || (len(in) > 250 && n > 400 && !strings.Contains(gerr.Message, "bytes)")) {
+				t.Fatalf("%q: message of %d characters", in, n)
+			}
+			return
+		}
+		if got.Location() != time.UTC || got.Nanosecond()%1000 != 0 || got.Before(db.MinTime) || got.After(db.MaxTime) {
+			t.Fatalf("%q read as %v", in, got)
+		}
+		checkRoundTrip(t, in)
+	})
 }
