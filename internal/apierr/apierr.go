@@ -31,6 +31,9 @@ const (
 	Internal = "INTERNAL_SERVER_ERROR"
 	// DepthLimitExceeded: the operation nests fields deeper than the depth limit (HTTP 422).
 	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
+	// IntrospectionDisabled: __schema or __type where introspection is off (HTTP 422); set by
+	// graph's operation limits.
+	IntrospectionDisabled = "INTROSPECTION_DISABLED"
 
 	// Set by gqlgen itself (HTTP 422); listed so that this table is the whole contract.
 	ParseFailed             = "GRAPHQL_PARSE_FAILED"
@@ -41,7 +44,7 @@ const (
 // Codes returns every code above: what a client may meet in extensions.code.
 func Codes() []string {
 	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
-		DepthLimitExceeded, ParseFailed, ValidationFailed, ComplexityLimitExceeded}
+		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded}
 }
 
 // body is a GraphQL response carrying errors only.
