@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -177,10 +178,8 @@ func memberAt(body []byte, offset int) string {
 			return ""
 		}
 		if int(dec.InputOffset()) > offset {
-			for _, p := range requestParams {
-				if p == name {
-					return name
-				}
+			if slices.Contains(requestParams, name) {
+				return name
 			}
 			return ""
 		}
