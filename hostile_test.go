@@ -29,6 +29,7 @@ type hostile struct {
 	signedIn bool
 	header   string // a literal Authorization header (overrides signedIn)
 	code     string // the expected extensions.code of the first error
+	status   int    // the expected HTTP status, when the README names it (0: not checked)
 	field    string // the expected extensions.field, when there is one
 }
 
@@ -161,33 +162,33 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 
 	corpus := []hostile{
 		// The HTTP request itself.
-		{name: "malformed JSON", body: `{"query": "{ __typename }"`, code: "BAD_REQUEST"},
-		{name: "JSON array (batch)", body: `[{"query": "{ __typename }"}]`, code: "BAD_REQUEST"},
-		{name: "query of the wrong type", body: `{"query": 5}`, code: "BAD_REQUEST"},
-		{name: "variables of the wrong type", body: `{"query": "{ __typename }", "variables": "x"}`, code: "BAD_REQUEST"},
-		{name: "empty body", body: ``, code: "BAD_REQUEST"},
-		{name: "operationName of the wrong type", body: `{"query": "{ __typename }", "operationName": 5}`, code: "BAD_REQUEST"},
-		{name: "chunked body over 1 MiB", chunked: true, body: gql(`{ __typename }`, map[string]any{"pad": strings.Repeat("x", maxBodyBytes)}), code: "BAD_REQUEST"},
-		{name: "multipart upload", body: "--x\r\n\r\n--x--", ctype: "multipart/form-data; boundary=x", code: "BAD_REQUEST"},
+		{name: "malformed JSON", body: `{"query": "{ __typename }"`, code: "BAD_REQUEST", status: 400},
+		{name: "JSON array (batch)", body: `[{"query": "{ __typename }"}]`, code: "BAD_REQUEST", status: 400},
+		{name: "query of the wrong type", body: `{"query": 5}`, code: "BAD_REQUEST", status: 400},
+		{name: "variables of the wrong type", body: `{"query": "{ __typename }", "variables": "x"}`, code: "BAD_REQUEST", status: 400},
+		{name: "empty body", body: ``, code: "BAD_REQUEST", status: 400},
+		{name: "operationName of the wrong type", body: `{"query": "{ __typename }", "operationName": 5}`, code: "BAD_REQUEST", status: 400},
+		{name: "chunked body over 1 MiB", chunked: true, body: gql(`{ __typename }`, map[string]any{"pad": strings.Repeat("x", maxBodyBytes)}), code: "BAD_REQUEST", status: 413},
+		{name: "multipart upload", body: "--x\r\n\r\n--x--", ctype: "multipart/form-data; boundary=x", code: "BAD_REQUEST", status: 415},
 		{name: "persisted query (not enabled)", body: `{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}`, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "text/plain body", body: `{"query": "{ __typename }"}`, ctype: "text/plain", code: "BAD_REQUEST"},
-		{name: "no Content-Type", body: `{"query": "{ __typename }"}`, ctype: "none", code: "BAD_REQUEST"},
+		{name: "text/plain body", body: `{"query": "{ __typename }"}`, ctype: "text/plain", code: "BAD_REQUEST", status: 415},
+		{name: "no Content-Type", body: `{"query": "{ __typename }"}`, ctype: "none", code: "BAD_REQUEST", status: 415},
 		{name: "no query", body: `{}`, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "GET without a query", get: true, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "GET bad percent-encoding", get: true, rawQuery: "query=%zz", code: "BAD_REQUEST"},
-		{name: "GET variables not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "variables", "{"), code: "BAD_REQUEST", field: "variables"},
-		{name: "GET extensions not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "extensions", "[1"), code: "BAD_REQUEST", field: "extensions"},
-		{name: "GET mutation", get: true, signedIn: true, rawQuery: getQuery("query", `mutation { deleteTag(id: "x") }`), code: "BAD_REQUEST"},
+		{name: "GET bad percent-encoding", get: true, rawQuery: "query=%zz", code: "BAD_REQUEST", status: 400},
+		{name: "GET variables not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "variables", "{"), code: "BAD_REQUEST", field: "variables", status: 400},
+		{name: "GET extensions not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "extensions", "[1"), code: "BAD_REQUEST", field: "extensions", status: 400},
+		{name: "GET mutation", get: true, signedIn: true, rawQuery: getQuery("query", `mutation { deleteTag(id: "x") }`), code: "BAD_REQUEST", status: 422},
 
 		// Invalid UTF-8, wherever it is.
-		{name: "UTF-8: POST query", body: "{\"query\": \"{ tasks(filter: {search: \\\"\xff\\\"}) { totalCount } }\"}", signedIn: true, code: "BAD_USER_INPUT", field: "query"},
-		{name: "UTF-8: POST variables", body: "{\"query\": \"{ __typename }\", \"variables\": {\"s\": \"\xc3\"}}", code: "BAD_USER_INPUT", field: "variables"},
-		{name: "UTF-8: POST operationName", body: "{\"query\": \"query A { __typename }\", \"operationName\": \"A\xe2\x82\"}", code: "BAD_USER_INPUT", field: "operationName"},
-		{name: "UTF-8: POST member name", body: "{\"query\": \"{ __typename }\", \"\xff\": 1}", code: "BAD_USER_INPUT"},
-		{name: "UTF-8: GET query string literal", get: true, signedIn: true, rawQuery: "query=%7Btasks(filter:%7Bsearch:%22%FF%22%7D)%7BtotalCount%7D%7D", code: "BAD_USER_INPUT", field: "query"},
-		{name: "UTF-8: GET query outside a string", get: true, rawQuery: "query=%7B__typename%7D%FF", code: "BAD_USER_INPUT", field: "query"},
-		{name: "UTF-8: GET operationName", get: true, rawQuery: "query=%7B__typename%7D&operationName=%FF", code: "BAD_USER_INPUT", field: "operationName"},
-		{name: "UTF-8: GET variables", get: true, rawQuery: "query=%7B__typename%7D&variables=%7B%22a%22:%22%FF%22%7D", code: "BAD_USER_INPUT", field: "variables"},
+		{name: "UTF-8: POST query", body: "{\"query\": \"{ tasks(filter: {search: \\\"\xff\\\"}) { totalCount } }\"}", signedIn: true, code: "BAD_USER_INPUT", field: "query", status: 400},
+		{name: "UTF-8: POST variables", body: "{\"query\": \"{ __typename }\", \"variables\": {\"s\": \"\xc3\"}}", code: "BAD_USER_INPUT", field: "variables", status: 400},
+		{name: "UTF-8: POST operationName", body: "{\"query\": \"query A { __typename }\", \"operationName\": \"A\xe2\x82\"}", code: "BAD_USER_INPUT", field: "operationName", status: 400},
+		{name: "UTF-8: POST member name", body: "{\"query\": \"{ __typename }\", \"\xff\": 1}", code: "BAD_USER_INPUT", status: 400},
+		{name: "UTF-8: GET query string literal", get: true, signedIn: true, rawQuery: "query=%7Btasks(filter:%7Bsearch:%22%FF%22%7D)%7BtotalCount%7D%7D", code: "BAD_USER_INPUT", field: "query", status: 400},
+		{name: "UTF-8: GET query outside a string", get: true, rawQuery: "query=%7B__typename%7D%FF", code: "BAD_USER_INPUT", field: "query", status: 400},
+		{name: "UTF-8: GET operationName", get: true, rawQuery: "query=%7B__typename%7D&operationName=%FF", code: "BAD_USER_INPUT", field: "operationName", status: 400},
+		{name: "UTF-8: GET variables", get: true, rawQuery: "query=%7B__typename%7D&variables=%7B%22a%22:%22%FF%22%7D", code: "BAD_USER_INPUT", field: "variables", status: 400},
 
 		// GraphQL documents.
 		{name: "parse error", body: gql(`{`, nil), code: "GRAPHQL_PARSE_FAILED"},
@@ -213,7 +214,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		{name: "anonymous mutation", body: gql(`mutation { deleteTask(id: "x") }`, nil), code: "UNAUTHENTICATED"},
 
 		// Tokens.
-		{name: "not a JWT", header: "Bearer abc", body: gql(`{ __typename }`, nil), code: "UNAUTHENTICATED"},
+		{name: "not a JWT", header: "Bearer abc", body: gql(`{ __typename }`, nil), code: "UNAUTHENTICATED", status: 401},
 		{name: "Basic scheme", header: "Basic dXNlcjpwYXNz", body: gql(`{ __typename }`, nil), code: "UNAUTHENTICATED"},
 		{name: "token with bad UTF-8", header: "Bearer \xff.\xfe.\xfd", body: gql(`{ __typename }`, nil), code: "UNAUTHENTICATED"},
 		{name: "huge token", header: "Bearer " + strings.Repeat("A", 20_000), body: gql(`{ __typename }`, nil), code: "UNAUTHENTICATED"},
@@ -279,6 +280,9 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		if err := json.Unmarshal(b, &out); err != nil {
 			t.Errorf("%s: %d, not JSON: %.200s", c.name, status, b)
 			continue
+		}
+		if c.status != 0 && status != c.status {
+			t.Errorf("%s: status %d, want %d: %.300s", c.name, status, c.status, b)
 		}
 		if status >= 500 {
 			t.Errorf("%s: status %d: %.300s", c.name, status, b)
