@@ -197,6 +197,8 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		{name: "huge unknown operation name", body: `{"query": "query A { __typename }", "operationName": "` + strings.Repeat("B", 100_000) + `"}`, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "two operations, no name", body: gql(`query A { __typename } query B { __typename }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "subscription", body: gql(`subscription { tasks }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "introspection (off in serve)", body: gql(`{ __schema { types { name } } }`, nil), code: "INTROSPECTION_DISABLED", status: 422},
+		{name: "introspection over GET", get: true, rawQuery: getQuery("query", `{ __type(name: "Task") { name } }`), code: "INTROSPECTION_DISABLED", status: 422},
 		{name: "huge operation name", body: gql(`query `+strings.Repeat("N", 200_000)+` { __typename }`, nil), code: ""},
 		{name: "NUL in the document", body: gql("{ __typename \x00 }", nil), code: "GRAPHQL_PARSE_FAILED"},
 		{name: "variable of the wrong type", signedIn: true, body: gql(`query($n: Int) { tasks(first: $n) { totalCount } }`, map[string]any{"n": "abc"}), code: "GRAPHQL_VALIDATION_FAILED"},
