@@ -33,6 +33,9 @@ type serverConfig struct {
 	CORSOrigins   []string
 	Introspection bool
 	Playground    bool
+	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
+	// does not serve (keep the metrics off the public port).
+	MetricsAddr string
 }
 
 func (e environment) or(key, def string) string {
@@ -73,6 +76,7 @@ func (e environment) serve() (serverConfig, error) {
 		DatabaseURL: e.databaseURL(),
 		Auth:        authCfg,
 		CORSOrigins: corsOrigins(e("CORS_ORIGINS"), authCfg),
+		MetricsAddr: e("METRICS_ADDR"),
 	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
 		return c, err

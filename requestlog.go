@@ -11,6 +11,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+
+	"github.com/taskgraph/taskgraph/auth"
 )
 
 // requestInfo is filled in as a request travels: the mux adds the route, the GraphQL layer what
@@ -20,6 +22,7 @@ type requestInfo struct {
 	route     string // the mux pattern that matched; "" when none did
 	operation string // the executed operation's name; "" when unnamed
 	parsed    bool   // the GraphQL layer saw the request (false when auth refused it first)
+	signedIn  bool   // the request carried a verified token
 	gqlErrors bool
 }
 
@@ -74,6 +77,7 @@ func observeGraphQL(srv *handler.Server) {
 		resp := next(ctx)
 		if info := infoFrom(ctx); info != nil {
 			info.parsed = true
+			_, info.signedIn = auth.UserFrom(ctx)
 			if graphql.HasOperationContext(ctx) {
 				if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
 					info.operation = oc.Operation.Name

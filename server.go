@@ -40,8 +40,12 @@ func serveCommand(ctx context.Context, cl commandLine) error {
 		cfg:    cfg,
 		logger: slog.New(contextHandler{slog.NewJSONHandler(cl.stderr, nil)}),
 		serving: func(a *app, addr string) {
-			a.logger.Info("serving", "addr", addr, "jwks", cfg.Auth.JWKSURL,
-				"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ","))
+			attrs := []any{"addr", addr, "jwks", cfg.Auth.JWKSURL,
+				"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ",")}
+			if a.metricsAddr != "" {
+				attrs = append(attrs, "metrics_addr", a.metricsAddr)
+			}
+			a.logger.Info("serving", attrs...)
 		},
 	})
 }
@@ -53,6 +57,9 @@ type app struct {
 	verifier *auth.Verifier
 	metrics  *metrics
 	cfg      serverConfig
+	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
+	// with the API.
+	metricsAddr string
 	// playgroundHeaders are put in GraphiQL's header editor (dev: the development user's token).
 	playgroundHeaders map[string]string
 	// routes adds routes that exist in one mode only (dev: the development JWKS).
@@ -88,6 +95,14 @@ func start(ctx context.Context, s startup) error {
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
 	a := &app{logger: s.logger, db: dbx, metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	var metricsLn net.Listener
+	if s.cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer metricsLn.Close()
+		a.metricsAddr = metricsLn.Addr().String()
+	}
 	if s.prepare != nil {
 		if err := s.prepare(ctx, a, addr); err != nil {
 			return err
@@ -97,7 +112,31 @@ func start(ctx context.Context, s startup) error {
 		return err
 	}
 	s.serving(a, addr)
-	return serveHTTP(ctx, ln, a.handler(), a.logger)
+	if metricsLn == nil {
+		return serveHTTP(ctx, ln, a.handler(), a.logger)
+	}
+	return a.serveWithMetrics(ctx, ln, metricsLn)
+}
+
+// serveWithMetrics serves the API on ln and /metrics alone on metricsLn until ctx is done, or
+// until either fails (which stops the other).
+func (a *app) serveWithMetrics(ctx context.Context, ln, metricsLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler())
+	metricsDone := make(chan error, 1)
+	go func() {
+		err := serveHTTP(ctx, metricsLn, mux, a.logger)
+		cancel()
+		metricsDone <- err
+	}()
+	err := serveHTTP(ctx, ln, a.handler(), a.logger)
+	cancel()
+	if merr := <-metricsDone; err == nil {
+		err = merr
+	}
+	return err
 }
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
@@ -132,7 +171,9 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	route("GET /readyz", http.HandlerFunc(a.ready))
-	route("GET /metrics", a.metrics.handler())
+	if a.cfg.MetricsAddr == "" {
+		route("GET /metrics", a.metrics.handler())
+	}
 	if a.cfg.Introspection {
 		route("GET /graphql/schema.graphql", graph.SDLHandler())
 	}

@@ -42,10 +42,14 @@ func parseIDs(field string, ss []string) ([]uuid.UUID, error) {
 	return out, nil
 }
 
-// text refuses what PostgreSQL's text type cannot store.
+// text refuses what PostgreSQL's text type cannot store. The transports already refuse a request
+// that is not UTF-8; this keeps the rule where the data is checked.
 func text(field, s string) error {
 	if strings.ContainsRune(s, 0) {
 		return badInput(field, "%s must not contain NUL characters", field)
+	}
+	if !utf8.ValidString(s) {
+		return badInput(field, "%s is not valid UTF-8", field)
 	}
 	return nil
 }

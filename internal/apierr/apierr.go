@@ -18,7 +18,8 @@ const (
 	Unauthenticated = "UNAUTHENTICATED"
 	// AuthUnavailable: HTTP 503, no JWKS key has ever been loaded, so no token can be verified.
 	AuthUnavailable = "AUTH_UNAVAILABLE"
-	// BadRequest: the HTTP request itself is refused (a body over the size limit, HTTP 413).
+	// BadRequest: the HTTP request itself is refused: a body over the size limit (HTTP 413), not
+	// application/json (415), not a GraphQL request (400), a mutation over GET (422).
 	BadRequest = "BAD_REQUEST"
 	// BadUserInput: an argument is invalid; extensions.field names it.
 	BadUserInput = "BAD_USER_INPUT"
@@ -43,6 +44,12 @@ const (
 	// fields (HTTP 200).
 	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
+
+// Codes returns every code above: what a client may meet in extensions.code.
+func Codes() []string {
+	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
+		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded}
+}
 
 // body is a GraphQL response carrying errors only.
 type body struct {
