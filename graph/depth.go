@@ -38,24 +38,44 @@ func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 
 // selectionDepth returns the depth of set below level, stopping once it passes max.
 func selectionDepth(set ast.SelectionSet, level, max int) int {
+	w := depthWalker{max: max, memo: map[*ast.FragmentDefinition]int{}}
+	return w.depth(set, level)
+}
+
+// depthWalker measures each fragment once: a fragment's depth below the place it is spread does
+// not depend on that place, so n fragments that each spread the next twice cost n steps, not 2^n.
+type depthWalker struct {
+	max    int
+	memo   map[*ast.FragmentDefinition]int // a fragment's depth below its spread
+	visits int
+}
+
+func (w *depthWalker) depth(set ast.SelectionSet, level int) int {
 	deepest := level
-	if level > max {
+	if level > w.max {
 		return level
 	}
 	for _, s := range set {
+		w.visits++
 		var d int
 		switch s := s.(type) {
 		case *ast.Field:
 			if len(s.SelectionSet) == 0 {
 				d = level + 1
 			} else {
-				d = selectionDepth(s.SelectionSet, level+1, max)
+				d = w.depth(s.SelectionSet, level+1)
 			}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, level, max)
+			d = w.depth(s.SelectionSet, level)
 		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, level, max)
+			if f := s.Definition; f != nil {
+				below, ok := w.memo[f]
+				if !ok {
+					w.memo[f] = 0 // a cycle (refused by validation) adds nothing
+					below = w.depth(f.SelectionSet, 0)
+					w.memo[f] = below
+				}
+				d = level + below
 			}
 		}
 		if d > deepest {

@@ -28,13 +28,38 @@ const (
 	Conflict = "CONFLICT"
 	// Internal: anything else; logged with the request id, answered without details.
 	Internal = "INTERNAL_SERVER_ERROR"
-	// DepthLimitExceeded: the operation nests fields deeper than the depth limit (HTTP 422).
+	// DepthLimitExceeded: the operation nests fields deeper than the depth limit.
 	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
-
-	// Set by gqlgen itself (HTTP 422); listed so that this table is the whole contract.
-	ParseFailed             = "GRAPHQL_PARSE_FAILED"
-	ValidationFailed        = "GRAPHQL_VALIDATION_FAILED"
+	// ComplexityLimitExceeded: the operation could return more objects than the complexity
+	// limit (lists counted by their bounds). The code is gqlgen's own.
 	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+
+	// Refusals of a document before it is validated (HTTP 422, like a parse failure).
+	// DocumentTooLarge: more bytes or tokens than the caller's budget (smaller without a token).
+	DocumentTooLarge = "DOCUMENT_TOO_LARGE"
+	// AliasLimitExceeded: more aliases than the limit.
+	AliasLimitExceeded = "ALIAS_LIMIT_EXCEEDED"
+	// DirectiveLimitExceeded: more directives than the limit.
+	DirectiveLimitExceeded = "DIRECTIVE_LIMIT_EXCEEDED"
+	// SelectionLimitExceeded: more selections with fragments expanded than the limit, or the same
+	// field selected at the same place too often.
+	SelectionLimitExceeded = "SELECTION_LIMIT_EXCEEDED"
+
+	// Limits met while an operation runs (HTTP 200, the affected fields null).
+	// ResponseTooLarge: the answer would pass the response size limit.
+	ResponseTooLarge = "RESPONSE_TOO_LARGE"
+	// RequestTimeout: the operation ran past REQUEST_TIMEOUT (or the client went away); its
+	// database work was cancelled.
+	RequestTimeout = "REQUEST_TIMEOUT"
+	// TooManyErrors: the last error of a response whose other errors were cut at the limit.
+	TooManyErrors = "TOO_MANY_ERRORS"
+
+	// Set by gqlgen itself; listed so that this table is the whole contract.
+	ParseFailed      = "GRAPHQL_PARSE_FAILED"      // HTTP 422
+	ValidationFailed = "GRAPHQL_VALIDATION_FAILED" // HTTP 422
+	// PersistedQueryNotFound: an automatic persisted query's hash the server does not hold; the
+	// client sends the document with it (HTTP 200, Apollo's protocol).
+	PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // body is a GraphQL response carrying errors only.
