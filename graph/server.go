@@ -18,6 +18,7 @@ import (
 type Options struct {
 	Introspection    bool          // allow __schema/__type queries (development)
 	ComplexityLimit  int           // DefaultComplexityLimit
+	MaxDepth         int           // MaxDepth
 	MaxTagsPerTask   int           // DefaultMaxTagsPerTask: tagIds of createTask and updateTask
 	MaxTagsPerUser   int           // DefaultMaxTagsPerUser: createTag refuses the next one
 	RequestTimeout   time.Duration // DefaultRequestTimeout: the deadline of a query or mutation
@@ -27,8 +28,15 @@ type Options struct {
 }
 
 const (
-	// MaxDepth bounds selection nesting.
+	// MaxDepth bounds the nesting of data fields (no path of this schema is deeper than 5).
 	MaxDepth = 10
+	// MaxIntrospectionDepth bounds the nesting under __schema and __type: the standard
+	// introspection queries (graphql-js getIntrospectionQuery, GraphiQL, GraphQL Code Generator)
+	// nest 15 deep, and 20 leaves room for a typeDepth of up to 14 ofType levels.
+	MaxIntrospectionDepth = 20
+	// MaxIntrospectionFields bounds the fields selected under __schema and __type, fragments
+	// expanded: the standard queries select at most 230 (getIntrospectionQuery with every option).
+	MaxIntrospectionFields = 500
 	// DefaultMaxTagsPerTask and DefaultMaxTagsPerUser bound the lists Task.tags and Query.tags.
 	DefaultMaxTagsPerTask = 50
 	DefaultMaxTagsPerUser = 500
@@ -46,6 +54,7 @@ func (o *Options) defaults() {
 		}
 	}
 	def(&o.ComplexityLimit, DefaultComplexityLimit)
+	def(&o.MaxDepth, MaxDepth)
 	def(&o.MaxTagsPerTask, DefaultMaxTagsPerTask)
 	def(&o.MaxTagsPerUser, DefaultMaxTagsPerUser)
 	def(&o.MaxResponseBytes, DefaultMaxResponseBytes)
@@ -80,7 +89,14 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	} else {
 		srv.SetDisableSuggestion(true) // "did you mean" would reveal the schema piecemeal
 	}
-	srv.Use(depthLimit{max: MaxDepth})
+	// Before the complexity limit, so that a disabled introspection is named as such.
+	srv.Use(operationLimits{
+		introspection:          opts.Introspection,
+		maxDepth:               opts.MaxDepth,
+		maxIntrospectionDepth:  MaxIntrospectionDepth,
+		maxIntrospectionFields: MaxIntrospectionFields,
+		maxSelections:          MaxSelections,
+	})
 	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))

@@ -28,13 +28,19 @@ const (
 	Conflict = "CONFLICT"
 	// Internal: anything else; logged with the request id, answered without details.
 	Internal = "INTERNAL_SERVER_ERROR"
-	// DepthLimitExceeded: the operation nests fields deeper than the depth limit.
+	// DepthLimitExceeded: the operation nests data fields, or an introspection its fields, deeper
+	// than allowed (HTTP 200, as gqlgen answers its complexity limit).
 	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
-	// ComplexityLimitExceeded: the operation could return more objects than the complexity
-	// limit (lists counted by their bounds). The code is gqlgen's own.
+	// IntrospectionDisabled: __schema or __type where introspection is off (HTTP 422, or 400 under
+	// Accept: application/graphql-response+json, like a validation failure).
+	IntrospectionDisabled = "INTROSPECTION_DISABLED"
+	// ComplexityLimitExceeded: the operation could return more objects than the complexity limit
+	// (lists counted by their bounds), or an introspection selects too many fields (HTTP 200).
+	// The code is gqlgen's own.
 	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 
-	// Refusals of a document before it is validated (HTTP 422, like a parse failure).
+	// Refusals of a document before it is validated (HTTP 422, or 400 under
+	// Accept: application/graphql-response+json, like a parse failure).
 	// DocumentTooLarge: more bytes or tokens than the caller's budget (smaller without a token).
 	DocumentTooLarge = "DOCUMENT_TOO_LARGE"
 	// AliasLimitExceeded: more aliases than the limit.
@@ -54,9 +60,10 @@ const (
 	// TooManyErrors: the last error of a response whose other errors were cut at the limit.
 	TooManyErrors = "TOO_MANY_ERRORS"
 
-	// Set by gqlgen itself; listed so that this table is the whole contract.
-	ParseFailed      = "GRAPHQL_PARSE_FAILED"      // HTTP 422
-	ValidationFailed = "GRAPHQL_VALIDATION_FAILED" // HTTP 422
+	// Set by gqlgen itself; listed so that this table is the whole contract. Parse and validation
+	// failures answer HTTP 422 (400 under Accept: application/graphql-response+json).
+	ParseFailed      = "GRAPHQL_PARSE_FAILED"
+	ValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 	// PersistedQueryNotFound: an automatic persisted query's hash the server does not hold; the
 	// client sends the document with it (HTTP 200, Apollo's protocol).
 	PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
