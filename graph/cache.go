@@ -118,10 +118,11 @@ func (persistedQueries) Add(context.Context, string, string) {}
 // validation links), 110 for a value (TestDocumentBytesIsConservative).
 const nodeBytes = 512
 
-// documentBytes estimates, conservatively, the memory a parsed document retains: its text (the
-// AST points into it) and nodeBytes per node.
+// documentBytes estimates, conservatively, the memory a parsed document retains: its text twice
+// (the AST points into it; a string value with escapes is a copy; a large allocation is rounded
+// up to whole pages) and nodeBytes per node.
 func documentBytes(query string, doc *ast.QueryDocument) int {
-	return len(query) + nodeBytes*countNodes(doc)
+	return 2*len(query) + nodeBytes*countNodes(doc)
 }
 
 // countNodes counts the operations, fragments, variables, selections, arguments, values,
