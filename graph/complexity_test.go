@@ -35,7 +35,9 @@ func costOf(t *testing.T, query string, vars map[string]any) int {
 
 func TestComplexityCountsRows(t *testing.T) {
 	t.Parallel()
-	page := func(n string) string { return `tasks(first: ` + n + `) { nodes { id tags { id } } pageInfo { hasNextPage } }` }
+	page := func(n string) string {
+		return `tasks(first: ` + n + `) { nodes { id tags { id } } pageInfo { hasNextPage } }`
+	}
 	for _, tc := range []struct {
 		query string
 		vars  map[string]any
