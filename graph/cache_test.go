@@ -1,16 +1,22 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/taskgraph/taskgraph/db"
 )
 
 func heapInUse() uint64 {
@@ -136,5 +142,70 @@ func TestPersistedQueriesShareTheCache(t *testing.T) {
 	}
 	if len(c.byHash) != 2 {
 		t.Fatalf("%d hashes for 2 documents", len(c.byHash))
+	}
+}
+
+// anonymous posts query without a token to srv and returns the status and the body.
+func anonymous(srv http.Handler, query string) (int, string) {
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// Issue 9's cache attack, as an anonymous client sends it: distinct documents, each kept by the
+// parsed-query cache. The 940 KB documents of the issue (19 MB retained each before) are refused
+// before they are parsed; documents within the limits are kept up to QueryCacheBytes, and ones
+// that fail validation not at all. Measured on the heap. (Not parallel: see
+// TestDocumentBytesIsConservative.)
+func TestQueryCacheAttackIsBounded(t *testing.T) {
+	const bound = 1 << 20
+	srv, cache := newServer(db.NewStore(nil), Options{QueryCacheBytes: bound}) // __typename needs no database
+	before := heapInUse()
+	for i := range 20 {
+		var b strings.Builder
+		for j := 0; b.Len() < 940_000; j++ {
+			fmt.Fprintf(&b, " x%d_%d: __typename", i, j)
+		}
+		if status, body := anonymous(srv, "{"+b.String()+" }"); status != http.StatusUnprocessableEntity || !strings.Contains(body, "DOCUMENT_TOO_LARGE") {
+			t.Fatalf("940 KB document: %d %.200s", status, body)
+		}
+	}
+	if grew := int64(heapInUse()) - int64(before); grew > 1<<20 {
+		t.Errorf("20 refused 940 KB documents left %d bytes on the heap", grew)
+	}
+	if _, n := cache.retained(); n != 0 {
+		t.Fatalf("refused documents cached: %d", n)
+	}
+
+	// 1,000 distinct valid documents of 30 fields each (about 12 KB retained each, 12 MB in all
+	// under the old entry-only bound).
+	before = heapInUse()
+	for i := range 1000 {
+		q := fmt.Sprintf("query Q%04d {%s }", i, strings.Repeat(" __typename", 30))
+		if status, body := anonymous(srv, q); status != http.StatusOK {
+			t.Fatalf("valid document: %d %.200s", status, body)
+		}
+	}
+	held, entries := cache.retained()
+	grew := int64(heapInUse()) - int64(before)
+	t.Logf("1,000 valid documents: the cache holds %d (estimated %d bytes), the heap grew by %d", entries, held, grew)
+	if held > bound || entries == 0 || entries >= 1000 {
+		t.Errorf("cache: %d entries, %d bytes, bound %d", entries, held, bound)
+	}
+	if grew > bound+bound/2 {
+		t.Errorf("the heap grew by %d bytes, bound %d", grew, bound)
+	}
+
+	// Documents that fail validation are never kept.
+	for i := range 100 {
+		if status, _ := anonymous(srv, fmt.Sprintf("query R%04d { nope }", i)); status != http.StatusUnprocessableEntity {
+			t.Fatalf("invalid document answered %d", status)
+		}
+		if cache.has(fmt.Sprintf("query R%04d { nope }", i)) {
+			t.Fatal("an invalid document was cached")
+		}
 	}
 }

@@ -70,6 +70,12 @@ func (o *Options) defaults() {
 // operation, the error presenter and panic recovery, and per-operation dataloaders. It expects
 // auth.Middleware in front of it to authenticate requests.
 func NewServer(store *db.Store, opts Options) *handler.Server {
+	srv, _ := newServer(store, opts)
+	return srv
+}
+
+// newServer is NewServer, and its query cache for the tests.
+func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	opts.defaults()
 	log := opts.Logger
 	cfg := Config{Resolvers: &Resolver{store: store, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
@@ -109,5 +115,5 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 		}
 		return next(ctx)
 	})
-	return srv
+	return srv, cache
 }
