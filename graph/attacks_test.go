@@ -31,12 +31,6 @@ func (e *env) serveCounting(opts graph.Options) *atomic.Int64 {
 	return &validated
 }
 
-// nestedRepeats selects outer × me { id × inner }: validation compares every pair of me and,
-// for each, every pair of their ids.
-func nestedRepeats(outer, inner int) string {
-	return "{" + strings.Repeat(" me {"+strings.Repeat(" id", inner)+" }", outer) + " }"
-}
-
 // Issue 9's document attacks, with a token and without: each is refused with its code before
 // gqlgen validates it (no field visited by validation) and before any statement, with a short
 // answer. BenchmarkAttacks times them.
@@ -110,21 +104,6 @@ func TestRowAmplificationIsRefused(t *testing.T) {
 		t.Errorf("two pages: %s, %d bytes, %d statements: %.300s", r.code(), len(r.Raw), e.stmts.Load(), r.Raw)
 	}
 	e.noErrorLogs()
-}
-
-// seedTagged gives u tasks tasks and tags tags, every tag on every task, in SQL: past the limits
-// the API enforces, as data written before them may be.
-func (e *env) seedTagged(u auth.User, tasks, tags int) {
-	e.t.Helper()
-	tx := e.x.MustBegin()
-	defer func() { _ = tx.Rollback() }()
-	tx.MustExec(`SELECT set_config('app.user_uuid', $1, true)`, u.UUID.String())
-	tx.MustExec(`INSERT INTO tags (user_uuid, name, created_at) SELECT $1, 'tag ' || g, now() FROM generate_series(1, $2::int) g`, u.UUID, tags)
-	tx.MustExec(`INSERT INTO tasks (user_uuid, title, created_at, updated_at) SELECT $1, 'task ' || g, now(), now() FROM generate_series(1, $2::int) g`, u.UUID, tasks)
-	tx.MustExec(`INSERT INTO task_tags SELECT $1, t.id, g.id FROM tasks t, tags g WHERE t.user_uuid = $1 AND g.user_uuid = $1`, u.UUID)
-	if err := tx.Commit(); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // The response budget is charged as rows arrive: a page over it is refused, null and short, and

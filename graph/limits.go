@@ -144,7 +144,7 @@ func tokens(query string, limit int) int {
 type documentShape struct {
 	aliases, directives int    // as written
 	selections          int    // visited with fragments expanded, over all operations; stops past MaxSelections
-	mergePairs          int    // pairs of fields with the same response key at the same place
+	mergePairs          int    // pairs of fields with the same response key at the same place; stops past MaxMergePairs
 	unused              string // a fragment no operation spreads, if the walk reached its end
 }
 
@@ -175,7 +175,7 @@ func measureDocument(doc *ast.QueryDocument) documentShape {
 		w.written(op.SelectionSet)
 		w.expand(op.SelectionSet, w.newPlace())
 	}
-	if w.selections <= MaxSelections {
+	if w.selections <= MaxSelections && w.mergePairs <= MaxMergePairs { // the walk reached its end
 		for _, f := range doc.Fragments {
 			if !w.reached[f.Name] {
 				w.unused = f.Name
@@ -229,8 +229,8 @@ func (w *shapeWalker) written(set ast.SelectionSet) {
 // expand visits set, whose fields land below the place parent, with fragments expanded.
 func (w *shapeWalker) expand(set ast.SelectionSet, parent int) {
 	for _, sel := range set {
-		if w.selections > MaxSelections {
-			return
+		if w.selections > MaxSelections || w.mergePairs > MaxMergePairs {
+			return // refused either way
 		}
 		w.selections++
 		switch s := sel.(type) {

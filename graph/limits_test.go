@@ -66,21 +66,37 @@ func TestDocumentShape(t *testing.T) {
 	}
 }
 
-// The walk before validation visits at most MaxSelections+1 selections however fragments nest.
+// branching is n fragments each spreading the next under two fields: 2^n selections expanded, each
+// at a place of its own (nothing to merge).
+func branching(n int) string {
+	var b strings.Builder
+	b.WriteString("{ ...F0 }\n")
+	for i := range n {
+		fmt.Fprintf(&b, "fragment F%d on T { a { ...F%d } b { ...F%d } }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on T { c }\n", n)
+	return b.String()
+}
+
+// The walk before validation ends at the first limit it passes, however fragments nest: after
+// MaxSelections+1 selections, or once the pairs to merge pass MaxMergePairs.
 func TestDocumentWalkIsBounded(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{8, 24, 40} {
-		s := shapeOf(t, explosion(n))
-		want := min(4<<n-2, MaxSelections+1) // the root spread, 3 selections in each of 2^i copies of F(i<n), 1 in each F(n)
-		if n >= 24 && s.selections != MaxSelections+1 {
-			t.Errorf("%d levels: the walk visited %d selections, want it stopped at %d", n, s.selections, MaxSelections+1)
+		s := shapeOf(t, branching(n))
+		want := min(5<<n-3, MaxSelections+1) // the root spread, 4 selections in each of 2^i copies of F(i<n), 1 in each F(n)
+		if s.selections != want || s.mergePairs != 0 {
+			t.Errorf("%d levels branching: %d selections visited, %d pairs; want %d, 0", n, s.selections, s.mergePairs, want)
 		}
-		if s.selections > want {
-			t.Errorf("%d levels: %d selections visited, more than %d", n, s.selections, want)
+		s = shapeOf(t, explosion(n)) // 2^n __typename at the root: pairs
+		if n >= 24 && (s.mergePairs <= MaxMergePairs || s.mergePairs > MaxMergePairs+64 || s.selections > 100) {
+			t.Errorf("%d levels: stopped after %d selections and %d pairs", n, s.selections, s.mergePairs)
 		}
 	}
-	if err := signedInBudget.check(explosion(40)); err == nil || err.Extensions["code"] != apierr.SelectionLimitExceeded {
-		t.Fatalf("40 levels: %v", err)
+	for _, q := range []string{explosion(40), branching(40)} {
+		if err := signedInBudget.check(q); err == nil || err.Extensions["code"] != apierr.SelectionLimitExceeded {
+			t.Errorf("40 levels: %v", err)
+		}
 	}
 }
 

@@ -37,12 +37,16 @@ type responseBudget struct {
 
 type budgetKey struct{}
 
-// withResponseBudget gives each operation its budget.
+// withResponseBudget gives each response its budget: a query's or mutation's one response, or
+// each event of a subscription (whose fields resolve as the event is answered).
 func withResponseBudget(limit int) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		b := &responseBudget{limit: limit}
-		b.left.Store(int64(limit))
-		return next(context.WithValue(ctx, budgetKey{}, b))
+		respond := next(context.WithValue(ctx, budgetKey{}, b))
+		return func(ctx context.Context) *graphql.Response {
+			b.left.Store(int64(limit))
+			return respond(ctx)
+		}
 	}
 }
 
