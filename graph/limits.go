@@ -27,9 +27,9 @@ const (
 	MaxAliases    = 15
 	MaxDirectives = 50
 	// MaxSelections bounds the selections (fields, fragment spreads, inline fragments) of a
-	// document counted with fragments expanded where they are spread: every walk of the
-	// document (depth, complexity, execution) then visits at most this many. The standard
-	// introspection queries have about 300.
+	// document counted with fragments expanded where they are spread: a walk of an operation
+	// that expands fragments (depth.go's; execution, once per row) then visits at most this
+	// many. The standard introspection queries have 223–240.
 	MaxSelections = 2000
 	// MaxMergePairs bounds the pairs of fields that share a response key at the same place
 	// (`{ a a }`, or a field in two fragments spread together): validation compares each pair,

@@ -156,7 +156,9 @@ func selects(ctx context.Context, name string) bool {
 }
 
 // selectsTaskTags reports whether the tasks connection being resolved selects the tasks' tags
-// (edges.node.tags or nodes.tags), fragments included.
+// (edges.node.tags or nodes.tags), fragments included. gqlgen's CollectFields expands each
+// fragment once per call (it keeps the names it visited), and the document holds at most
+// MaxSelections expanded selections (limits.go), so this costs at most that.
 func selectsTaskTags(ctx context.Context) bool {
 	oc := graphql.GetOperationContext(ctx)
 	has := func(set ast.SelectionSet, name string) (ast.SelectionSet, bool) {
