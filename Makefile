@@ -5,7 +5,7 @@ GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 NODE_DIRS = examples/better-auth examples/urql-client e2e ide/web
 
-.PHONY: test vet fmt-check unit ide ide-check e2e node-deps run dev build generate bench bench-go
+.PHONY: test vet fmt-check unit ide ide-check e2e node-deps run dev build generate bench bench-go soak
 
 test: vet fmt-check unit ide-check e2e
 
@@ -46,6 +46,11 @@ e2e: node-deps
 # scenario and pgbench on the same rows. BENCH_DURATION, BENCH_CONNS, BENCH_BASELINE=<git rev>, ...
 bench:
 	$(GO) run ./bench
+
+# The soak (bench/README.md, "Soak"): honest load with issue 9's attacks mixed in, through a real
+# serve process; a few minutes (SOAK_DURATION), not part of make test.
+soak:
+	$(GO) run ./bench soak
 
 # The go test benchmarks: token verification, cursors, the resolver path on a warm database.
 bench-go:
