@@ -6,8 +6,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/graph"
 )
 
 // Defaults of the server's own settings; auth.NewConfig holds those of the auth settings.
@@ -36,6 +38,44 @@ type serverConfig struct {
 	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
+	Limits      limits
+}
+
+// limits are the configurable bounds on a request (README.md, Limits); the others are constants
+// of graph.
+type limits struct {
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
+	MaxTagsPerTask int           // MAX_TAGS_PER_TASK
+	MaxTagsPerUser int           // MAX_TAGS_PER_USER
+}
+
+// maxRequestTimeout keeps REQUEST_TIMEOUT within the HTTP server's write timeout, so that the
+// answer saying the deadline passed can still be written.
+const maxRequestTimeout = 50 * time.Second
+
+// limits reads REQUEST_TIMEOUT, MAX_TAGS_PER_TASK and MAX_TAGS_PER_USER.
+func (e environment) limits() (limits, error) {
+	l := limits{RequestTimeout: graph.DefaultRequestTimeout, MaxTagsPerTask: graph.DefaultMaxTagsPerTask, MaxTagsPerUser: graph.DefaultMaxTagsPerUser}
+	if v := e("REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxRequestTimeout {
+			return l, fmt.Errorf("REQUEST_TIMEOUT: %q is not a Go duration between 0 and %s (e.g. 10s)", v, maxRequestTimeout)
+		}
+		l.RequestTimeout = d
+	}
+	for _, n := range []struct {
+		key string
+		dst *int
+	}{{"MAX_TAGS_PER_TASK", &l.MaxTagsPerTask}, {"MAX_TAGS_PER_USER", &l.MaxTagsPerUser}} {
+		if v := e(n.key); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 1 || i > 100000 {
+				return l, fmt.Errorf("%s: %q is not a whole number from 1 to 100000", n.key, v)
+			}
+			*n.dst = i
+		}
+	}
+	return l, nil
 }
 
 func (e environment) or(key, def string) string {
@@ -84,6 +124,9 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
 		return c, err
 	}
+	if c.Limits, err = e.limits(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -115,7 +158,11 @@ func (e environment) dev() (serverConfig, error) {
 	if err := requireLoopback(addr); err != nil {
 		return serverConfig{}, err
 	}
-	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true}, nil
+	l, err := e.limits()
+	if err != nil {
+		return serverConfig{}, err
+	}
+	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}, nil
 }
 
 func requireLoopback(addr string) error {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -80,7 +81,7 @@ func observeGraphQL(srv *handler.Server) {
 			_, info.signedIn = auth.UserFrom(ctx)
 			if graphql.HasOperationContext(ctx) {
 				if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
-					info.operation = oc.Operation.Name
+					info.operation = truncate(oc.Operation.Name, maxLoggedValue)
 				}
 			}
 			if resp != nil && len(resp.Errors) > 0 {
@@ -89,6 +90,21 @@ func observeGraphQL(srv *handler.Server) {
 		}
 		return resp
 	})
+}
+
+// maxLoggedValue is the most bytes of a value a client chose (an operation name) that go into
+// the log line and the metrics.
+const maxLoggedValue = 200
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -156,9 +156,16 @@ func openDatabase(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
 // handler is the routes and the middleware stack, outermost first: the request log and metrics
 // (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen.
 func (a *app) handler() http.Handler {
-	gql := graph.NewServer(db.NewStore(a.db), graph.Options{
-		Introspection: a.cfg.Introspection,
-		Logger:        a.logger,
+	store := db.NewStore(a.db)
+	// PostgreSQL stops a statement at the request's deadline even if the cancellation the
+	// context sends does not reach it.
+	store.StatementTimeout = a.cfg.Limits.RequestTimeout
+	gql := graph.NewServer(store, graph.Options{
+		Introspection:  a.cfg.Introspection,
+		RequestTimeout: a.cfg.Limits.RequestTimeout,
+		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,
+		MaxTagsPerUser: a.cfg.Limits.MaxTagsPerUser,
+		Logger:         a.logger,
 	})
 	observeGraphQL(gql)
 	api := auth.Middleware(a.verifier)(limitBody(gql))

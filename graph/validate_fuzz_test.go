@@ -69,7 +69,7 @@ func FuzzParseID(f *testing.F) {
 		if err != nil || back != id {
 			t.Fatalf("%q parsed as %v, which does not round-trip: %v", in, id, err)
 		}
-		ids, err := parseIDs("tagIds", []string{in, id.String()})
+		ids, err := parseIDs("tagIds", []string{in, id.String()}, 0)
 		if err != nil || len(ids) != 2 || ids[0] != id || ids[1] != id {
 			t.Fatalf("parseIDs of %q: %v, %v", in, ids, err)
 		}
