@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/taskgraph/taskgraph/db"
 )
 
 // commands are the subcommands, in the order usage lists them.
@@ -137,7 +139,7 @@ func migrateCommand(ctx context.Context, cl commandLine) error {
 	if err := cl.parse(); err != nil {
 		return err
 	}
-	dbx, err := openDatabase(ctx, cl.env.databaseURL())
+	dbx, err := openDatabase(ctx, cl.env.databaseURL(), db.Options{MaxConns: 2})
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ type startup struct {
 func start(ctx context.Context, s startup) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL)
+	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL, s.cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -103,8 +103,8 @@ func start(ctx context.Context, s startup) error {
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
 // starting together take turns).
-func openDatabase(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
-	dbx, err := db.Open(ctx, databaseURL)
+func openDatabase(ctx context.Context, databaseURL string, opts db.Options) (*sqlx.DB, error) {
+	dbx, err := db.Open(ctx, databaseURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: cannot connect: %w", err)
 	}

@@ -46,6 +46,7 @@ func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
 	for name, vars := range map[string]map[string]string{
 		"AUTH_CLOCK_SKEW":       {"BETTER_AUTH_URL": "http://localhost:3000", "AUTH_CLOCK_SKEW": "soon"},
 		"GRAPHQL_INTROSPECTION": {"BETTER_AUTH_URL": "http://localhost:3000", "GRAPHQL_INTROSPECTION": "maybe"},
+		"DATABASE_MAX_CONNS":    {"BETTER_AUTH_URL": "http://localhost:3000", "DATABASE_MAX_CONNS": "0"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), []string{"serve"}, env(vars), io.Discard, &stderr); code == 0 {

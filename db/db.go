@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,17 +19,34 @@ import (
 // owns the tables nor bypasses RLS, so the policies apply whatever user the pool connects as.
 const AppRole = "taskgraph_app"
 
-// Open connects to PostgreSQL, sets pool limits suited to a small API server and checks the
-// connection.
-func Open(ctx context.Context, url string) (*sqlx.DB, error) {
+// Options configure the pool (Open).
+type Options struct {
+	// MaxConns is the pool size: at most this many PostgreSQL sessions, all kept open once made,
+	// so that a busy server never closes and reopens them. 0 means DefaultMaxConns().
+	MaxConns int
+}
+
+// DefaultMaxConns is the pool size when none is configured: four sessions per core the Go runtime
+// may use. A request holds its session only while its statements run, so a few per core keep
+// PostgreSQL busy without queueing many backends on the same cores.
+func DefaultMaxConns() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// Open connects to PostgreSQL with a pool of opts.MaxConns sessions that are kept open (idle as
+// many as open, no idle timeout: a session is only replaced after an hour, or when it breaks),
+// and checks the connection.
+func Open(ctx context.Context, url string, opts Options) (*sqlx.DB, error) {
 	x, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
-	x.SetMaxOpenConns(20)
-	x.SetMaxIdleConns(10)
-	x.SetConnMaxIdleTime(5 * time.Minute)
-	x.SetConnMaxLifetime(30 * time.Minute)
+	n := opts.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns()
+	}
+	x.SetMaxOpenConns(n)
+	x.SetMaxIdleConns(n)
+	x.SetConnMaxIdleTime(0)
+	x.SetConnMaxLifetime(time.Hour)
 	if err := x.PingContext(ctx); err != nil {
 		_ = x.Close()
 		return nil, fmt.Errorf("db: ping: %w", err)

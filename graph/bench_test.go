@@ -58,7 +58,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
-	x, err := db.Open(ctx, testkit.NewDBURL(b))
+	x, err := db.Open(ctx, testkit.NewDBURL(b), db.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
