@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
@@ -39,7 +38,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &testkit.SyncBuffer{}}
-	conn, err := pq.NewConnector(testkit.NewDBURL(t))
+	conn, err := db.NewConnector(testkit.NewDBURL(t)) // as the server talks to PostgreSQL
 	if err != nil {
 		t.Fatal(err)
 	}
