@@ -51,6 +51,7 @@ func serveCommand(ctx context.Context, cl commandLine) error {
 type app struct {
 	logger   *slog.Logger
 	db       *sqlx.DB
+	store    *db.Store // on db, with cfg.DB's statement timeout
 	verifier *auth.Verifier
 	metrics  *metrics
 	cfg      serverConfig
@@ -88,13 +89,14 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
-	a := &app{logger: s.logger, db: dbx, metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	a.store.StatementTimeout = s.cfg.DB.StatementTimeout
 	if s.prepare != nil {
 		if err := s.prepare(ctx, a, addr); err != nil {
 			return err
 		}
 	}
-	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, db.NewStore(dbx), a.metrics.authHooks()); err != nil {
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.metrics.authHooks()); err != nil {
 		return err
 	}
 	s.serving(a, addr)
@@ -118,7 +120,7 @@ func openDatabase(ctx context.Context, databaseURL string, opts db.Options) (*sq
 // handler is the routes and the middleware stack, outermost first: the request log and metrics
 // (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen.
 func (a *app) handler() http.Handler {
-	gql := graph.NewServer(db.NewStore(a.db), graph.Options{
+	gql := graph.NewServer(a.store, graph.Options{
 		Introspection: a.cfg.Introspection,
 		Logger:        a.logger,
 	})

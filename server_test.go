@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
@@ -186,6 +187,7 @@ func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 	a := &app{
 		logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		db:       dbx,
+		store:    db.NewStore(dbx),
 		verifier: verifier,
 		metrics:  m,
 		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -19,11 +18,15 @@ import (
 // owns the tables nor bypasses RLS, so the policies apply whatever user the pool connects as.
 const AppRole = "taskgraph_app"
 
-// Options configure the pool (Open).
+// Options configure the pool (Open) and a Store's transactions (copy StatementTimeout to
+// Store.StatementTimeout).
 type Options struct {
 	// MaxConns is the pool size: at most this many PostgreSQL sessions, all kept open once made,
 	// so that a busy server never closes and reopens them. 0 means DefaultMaxConns().
 	MaxConns int
+	// StatementTimeout bounds every statement of a Store's transactions; 0 means none beyond the
+	// server's own statement_timeout.
+	StatementTimeout time.Duration
 }
 
 // DefaultMaxConns is the pool size when none is configured: four sessions per core the Go runtime
@@ -82,6 +85,9 @@ type Store struct {
 	x *sqlx.DB
 	// Now is the clock; tests may replace it. Each transaction reads it once.
 	Now func() time.Time
+	// StatementTimeout, when positive, bounds each statement of every transaction (SET LOCAL
+	// statement_timeout, so it ends with the transaction); 0 leaves the server's setting.
+	StatementTimeout time.Duration
 }
 
 // NewStore returns a Store on the pool x.
@@ -105,31 +111,4 @@ func getOne[R, T any](ctx context.Context, x sqlx.QueryerContext, what string, t
 		return zero, err
 	}
 	return to(r), nil
-}
-
-// withTx runs fn in one transaction acting as user: the role is switched to AppRole and
-// app.user_uuid is set for the transaction only, so RLS confines every statement to the user's rows.
-// now is captured once so that every timestamp written by the operation agrees.
-func (s *Store) withTx(ctx context.Context, user uuid.UUID, fn func(tx *sqlx.Tx, now time.Time) error) error {
-	if user == uuid.Nil {
-		return fmt.Errorf("db: no user for transaction")
-	}
-	tx, err := s.x.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // no-op after Commit
-
-	const q = `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`
-	if _, err := tx.ExecContext(ctx, q, AppRole, user.String()); err != nil {
-		return fmt.Errorf("db: set user: %w", err)
-	}
-	now := s.Now().UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
-	if err := fn(tx, now); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("db: commit: %w", mapErr(err))
-	}
-	return nil
 }

@@ -340,7 +340,7 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 		return TaskPage{}, err
 	}
 	var page TaskPage
-	err = s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err = s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		rows, err := readRows(ctx, tx, user, w, tq.Filter, tq.Limit)
 		if err != nil {
 			return err
@@ -386,7 +386,7 @@ func planWalk(user uuid.UUID, tq TaskQuery) (walk, string, error) {
 
 // readRows runs the walk's segments in order, one statement each, until the page plus one row
 // (which tells whether there is more) is read.
-func readRows(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, w walk, f TaskFilter, limit int) ([]taskRow, error) {
+func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, f TaskFilter, limit int) ([]taskRow, error) {
 	var rows []taskRow
 	for _, seg := range segments(w) {
 		if len(rows) > limit {
@@ -427,7 +427,7 @@ func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
 }
 
 // pageTags loads the tags of the page's tasks (nil for an empty page).
-func pageTags(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, tasks []Task) (map[uuid.UUID][]Tag, error) {
+func pageTags(ctx context.Context, tx *txn, user uuid.UUID, tasks []Task) (map[uuid.UUID][]Tag, error) {
 	if len(tasks) == 0 {
 		return nil, nil
 	}
@@ -439,7 +439,7 @@ func pageTags(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, tasks []Task) (m
 }
 
 // countTasks counts every task of the user matching f.
-func countTasks(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, f TaskFilter) (int, error) {
+func countTasks(ctx context.Context, tx *txn, user uuid.UUID, f TaskFilter) (int, error) {
 	var count query
 	count.filter(user, f)
 	q := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")

@@ -57,7 +57,7 @@ const tagColumns = `id, name, color, created_at`
 // Tags returns all of the user's tags, by name.
 func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]Tag, error) {
 	var tags []Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 ORDER BY lower(name), id`
 		var rows []tagRow
 		if err := sqlx.SelectContext(ctx, tx, &rows, q, user); err != nil {
@@ -75,7 +75,7 @@ func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]Tag, error) {
 // Tag returns the user's tag id, or ErrNotFound.
 func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		var err error
 		t, err = findTag(ctx, tx, user, id)
 		return err
@@ -83,7 +83,7 @@ func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
 	return t, err
 }
 
-func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, error) {
+func findTag(ctx context.Context, x *txn, user, id uuid.UUID) (Tag, error) {
 	const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 AND id = $2`
 	return getOne(ctx, x, "find tag", tagRow.tag, q, user, id)
 }
@@ -91,7 +91,7 @@ func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, e
 // CreateTag creates a tag. A name the user already has (in any letter case) is ErrConflict.
 func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
 			RETURNING ` + tagColumns
 		var r tagRow
@@ -108,7 +108,7 @@ func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, 
 // the new name is taken.
 func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `UPDATE tags SET
 				name  = COALESCE($3, name),
 				color = CASE WHEN $4 THEN $5 ELSE color END
@@ -123,14 +123,14 @@ func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (
 
 // DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `DELETE FROM tags WHERE user_uuid = $1 AND id = $2`
 		return execOne(ctx, tx, "delete tag", q, user, id)
 	})
 }
 
 // execOne runs a statement that must touch exactly one row; none is ErrNotFound.
-func execOne(ctx context.Context, x sqlx.ExtContext, what, q string, args ...any) error {
+func execOne(ctx context.Context, x *txn, what, q string, args ...any) error {
 	res, err := x.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("db: %s: %w", what, mapErr(err))
@@ -149,7 +149,7 @@ func execOne(ctx context.Context, x sqlx.ExtContext, what, q string, args ...any
 // Tasks without tags (or not the user's) are absent from the map.
 func (s *Store) TagsByTask(ctx context.Context, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
 	var out map[uuid.UUID][]Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		var err error
 		out, err = tagsByTask(ctx, tx, user, taskIDs)
 		return err
@@ -157,7 +157,7 @@ func (s *Store) TagsByTask(ctx context.Context, user uuid.UUID, taskIDs []uuid.U
 	return out, err
 }
 
-func tagsByTask(ctx context.Context, x sqlx.ExtContext, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
+func tagsByTask(ctx context.Context, x *txn, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
 	const q = `SELECT tt.task_id, g.id, g.name, g.color, g.created_at
 		FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
 		WHERE tt.user_uuid = $1 AND tt.task_id = ANY($2::uuid[])

@@ -91,7 +91,7 @@ const taskColumns = `id, title, description, completed_at, priority, due_at, cre
 // Task returns the user's task id, or ErrNotFound.
 func (s *Store) Task(ctx context.Context, user, id uuid.UUID) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		var err error
 		t, err = findTask(ctx, tx, user, id, false)
 		return err
@@ -99,7 +99,7 @@ func (s *Store) Task(ctx context.Context, user, id uuid.UUID) (Task, error) {
 	return t, err
 }
 
-func findTask(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID, forUpdate bool) (Task, error) {
+func findTask(ctx context.Context, x *txn, user, id uuid.UUID, forUpdate bool) (Task, error) {
 	q := `SELECT ` + taskColumns + ` FROM tasks WHERE user_uuid = $1 AND id = $2`
 	if forUpdate {
 		q += ` FOR UPDATE`
@@ -111,7 +111,7 @@ func findTask(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID, forUpd
 // written and the error is ErrTagNotFound.
 func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		var completedAt *time.Time
 		if in.Completed {
 			completedAt = &now
@@ -131,7 +131,7 @@ func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Tas
 
 // addTaskTags puts the user's tags tagIDs on the task. Tags that are not the user's are not
 // inserted, which is detected by the count and reported as ErrNotFound.
-func addTaskTags(ctx context.Context, x sqlx.ExtContext, user, taskID uuid.UUID, tagIDs []uuid.UUID) error {
+func addTaskTags(ctx context.Context, x *txn, user, taskID uuid.UUID, tagIDs []uuid.UUID) error {
 	ids := distinct(tagIDs)
 	if len(ids) == 0 {
 		return nil
@@ -157,7 +157,7 @@ func addTaskTags(ctx context.Context, x sqlx.ExtContext, user, taskID uuid.UUID,
 // (ErrTagNotFound: any of the new tags) is not the user's; then nothing changes.
 func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		cur, err := findTask(ctx, tx, user, id, true)
 		if err != nil {
 			return err
@@ -204,7 +204,7 @@ func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch)
 
 // DeleteTask deletes the user's task id, or returns ErrNotFound.
 func (s *Store) DeleteTask(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `DELETE FROM tasks WHERE user_uuid = $1 AND id = $2`
 		return execOne(ctx, tx, "delete task", q, user, id)
 	})

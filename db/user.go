@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 )
 
 // User is a row of Better Auth's "user" table as this application sees it.
@@ -62,7 +61,7 @@ func (s *Store) EnsureUser(ctx context.Context, id, email, name string) (uuid.UU
 // UserByUUID returns the user whose application UUID is id, or ErrNotFound.
 func (s *Store) UserByUUID(ctx context.Context, id uuid.UUID) (User, error) {
 	var u User
-	err := s.withTx(ctx, id, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, id, readOnly, func(tx *txn, _ time.Time) error {
 		const q = `SELECT id, uuid, email, name FROM "user" WHERE uuid = $1`
 		var err error
 		u, err = getOne(ctx, tx, "user by uuid", userRow.user, q, id)
