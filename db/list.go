@@ -70,7 +70,7 @@ type TaskQuery struct {
 	Cursor    string
 	Backward  bool
 	WithTotal bool // also count every task matching Filter
-	WithTags  bool // also load the page's tags (TaskPage.Tags), in the same transaction
+	WithTags  bool // also read each task's tags (Task.Tags), in the same statement
 }
 
 // TaskPage is one page of tasks in the requested order, with a cursor for each.
@@ -79,8 +79,7 @@ type TaskPage struct {
 	Cursors         []string
 	HasNextPage     bool
 	HasPreviousPage bool
-	TotalCount      int                 // only when WithTotal
-	Tags            map[uuid.UUID][]Tag // only when WithTags; tasks without tags are absent
+	TotalCount      int // only when WithTotal
 }
 
 // cursor is the keyset position of one row, bound to the list it came from: the user, the ordering
@@ -237,14 +236,19 @@ type segment struct {
 	order string
 }
 
-// statement selects up to limit of the user's tasks matching f in the segment.
-func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int) (string, []any) {
+// statement selects up to limit of the user's tasks matching f in the segment, with their tags
+// (tagsColumn; the filter binds the user as $1) when withTags.
+func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int, withTags bool) (string, []any) {
 	var q query
 	q.filter(user, f)
 	if seg.cond != nil {
 		q.where = append(q.where, seg.cond(&q))
 	}
-	return `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
+	cols := taskColumns
+	if withTags {
+		cols += ", " + tagsColumn
+	}
+	return `SELECT ` + cols + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
 		` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit), q.args
 }
 
@@ -341,15 +345,12 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 	}
 	var page TaskPage
 	err = s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
-		rows, err := readRows(ctx, tx, user, w, tq.Filter, tq.Limit)
+		rows, err := readRows(ctx, tx, user, w, tq)
 		if err != nil {
 			return err
 		}
-		page = pageOf(rows, tq, bind)
-		if tq.WithTags {
-			if page.Tags, err = pageTags(ctx, tx, user, page.Tasks); err != nil {
-				return err
-			}
+		if page, err = pageOf(rows, tq, bind); err != nil {
+			return err
 		}
 		if tq.WithTotal {
 			page.TotalCount, err = countTasks(ctx, tx, user, tq.Filter)
@@ -386,13 +387,13 @@ func planWalk(user uuid.UUID, tq TaskQuery) (walk, string, error) {
 
 // readRows runs the walk's segments in order, one statement each, until the page plus one row
 // (which tells whether there is more) is read.
-func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, f TaskFilter, limit int) ([]taskRow, error) {
+func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, tq TaskQuery) ([]taskRow, error) {
 	var rows []taskRow
 	for _, seg := range segments(w) {
-		if len(rows) > limit {
+		if len(rows) > tq.Limit {
 			break
 		}
-		stmt, args := seg.statement(user, f, limit+1-len(rows))
+		stmt, args := seg.statement(user, tq.Filter, tq.Limit+1-len(rows), tq.WithTags)
 		var part []taskRow
 		if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
 			return nil, fmt.Errorf("db: list tasks: %w", err)
@@ -404,7 +405,7 @@ func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, f TaskFilter
 
 // pageOf makes the page of the rows read (up to tq.Limit+1, in the walk's order): in the
 // ordering's order, each task with its cursor.
-func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
+func pageOf(rows []taskRow, tq TaskQuery, bind string) (TaskPage, error) {
 	var page TaskPage
 	more := len(rows) > tq.Limit
 	if more {
@@ -419,23 +420,14 @@ func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
 	page.Tasks = make([]Task, len(rows))
 	page.Cursors = make([]string, len(rows))
 	for i, r := range rows {
-		t := r.task()
+		t, err := r.task()
+		if err != nil {
+			return page, err
+		}
 		page.Tasks[i] = t
 		page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
 	}
-	return page
-}
-
-// pageTags loads the tags of the page's tasks (nil for an empty page).
-func pageTags(ctx context.Context, tx *txn, user uuid.UUID, tasks []Task) (map[uuid.UUID][]Tag, error) {
-	if len(tasks) == 0 {
-		return nil, nil
-	}
-	ids := make([]uuid.UUID, len(tasks))
-	for i, t := range tasks {
-		ids[i] = t.ID
-	}
-	return tagsByTask(ctx, tx, user, ids)
+	return page, nil
 }
 
 // countTasks counts every task of the user matching f.

@@ -31,10 +31,12 @@ func TestEveryWalkStepReadsAnIndexInOrder(t *testing.T) {
 			for _, backward := range []bool{false, true} {
 				for _, c := range cursors {
 					for _, seg := range segments(walk{sortColumn: sc, desc: desc, backward: backward, from: c}) {
-						stmt, args := seg.statement(user, TaskFilter{}, 21)
-						plan := explain(t, ctx, x, user, stmt, args)
-						if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {
-							t.Errorf("%s desc=%v backward=%v cursor=%+v:\n%s\n%s", field, desc, backward, c, stmt, plan)
+						for _, withTags := range []bool{false, true} {
+							stmt, args := seg.statement(user, TaskFilter{}, 21, withTags)
+							plan := explain(t, ctx, x, user, stmt, args)
+							if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {
+								t.Errorf("%s desc=%v backward=%v cursor=%+v:\n%s\n%s", field, desc, backward, c, stmt, plan)
+							}
 						}
 					}
 				}

@@ -159,9 +159,11 @@ func TestTasksCRUD(t *testing.T) {
 	if task.CreatedAt.Location() != time.UTC || !task.DueAt.Equal(due) {
 		t.Fatalf("times not UTC or due wrong: %+v", task)
 	}
-	tags, err := s.TagsByTask(ctx, a, []uuid.UUID{task.ID})
-	if err != nil || len(tags[task.ID]) != 2 {
-		t.Fatalf("tags = %+v, %v", tags, err)
+	if len(task.Tags) != 2 || task.Tags[0].ID != t1.ID || task.Tags[1].ID != t2.ID || task.Tags[0].CreatedAt.Location() != time.UTC {
+		t.Fatalf("created with tags %+v, want one and two", task.Tags)
+	}
+	if read, err := s.Task(ctx, a, task.ID); err != nil || len(read.Tags) != 2 || read.Tags[0] != task.Tags[0] || read.Tags[1] != task.Tags[1] {
+		t.Fatalf("read back with tags %+v, %v; want %+v", read.Tags, err, task.Tags)
 	}
 
 	// Patch: omitted stays, explicit null clears, tags replaced, completed false clears.
@@ -179,9 +181,8 @@ func TestTasksCRUD(t *testing.T) {
 		up.DueAt == nil || up.CompletedAt != nil || !up.UpdatedAt.Equal(later.Truncate(time.Microsecond)) || !up.CreatedAt.Equal(wantNow) {
 		t.Fatalf("patched = %+v", up)
 	}
-	tags, _ = s.TagsByTask(ctx, a, []uuid.UUID{task.ID})
-	if len(tags[task.ID]) != 1 || tags[task.ID][0].ID != t2.ID {
-		t.Fatalf("tags after replace = %+v", tags)
+	if len(up.Tags) != 1 || up.Tags[0].ID != t2.ID {
+		t.Fatalf("tags after replace = %+v", up.Tags)
 	}
 	// Replacing with a foreign tag fails and leaves the task as it was.
 	if _, err := s.UpdateTask(ctx, a, task.ID, db.TaskPatch{Title: ptr("changed"), TagIDs: &[]uuid.UUID{bTag.ID}}); !errors.Is(err, db.ErrTagNotFound) {
@@ -204,8 +205,8 @@ func TestTasksCRUD(t *testing.T) {
 			t.Errorf("B DeleteTask err = %v", err)
 		}
 	}
-	if m, _ := s.TagsByTask(ctx, b, []uuid.UUID{task.ID}); len(m) != 0 {
-		t.Errorf("B sees A's task tags: %+v", m)
+	if p, err := s.ListTasks(ctx, b, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 10, WithTags: true}); err != nil || len(p.Tasks) != 0 {
+		t.Errorf("B lists %+v, %v", p.Tasks, err)
 	}
 
 	if err := s.DeleteTask(ctx, a, task.ID); err != nil {

@@ -144,34 +144,3 @@ func execOne(ctx context.Context, x *txn, what, q string, args ...any) error {
 	}
 	return nil
 }
-
-// TagsByTask returns the tags on each of the user's tasks taskIDs, in one query, by name.
-// Tasks without tags (or not the user's) are absent from the map.
-func (s *Store) TagsByTask(ctx context.Context, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
-	var out map[uuid.UUID][]Tag
-	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
-		var err error
-		out, err = tagsByTask(ctx, tx, user, taskIDs)
-		return err
-	})
-	return out, err
-}
-
-func tagsByTask(ctx context.Context, x *txn, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
-	const q = `SELECT tt.task_id, g.id, g.name, g.color, g.created_at
-		FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
-		WHERE tt.user_uuid = $1 AND tt.task_id = ANY($2::uuid[])
-		ORDER BY lower(g.name), g.id`
-	var rows []struct {
-		TaskID uuid.UUID `db:"task_id"`
-		tagRow
-	}
-	if err := sqlx.SelectContext(ctx, x, &rows, q, user, uuidArray(taskIDs)); err != nil {
-		return nil, fmt.Errorf("db: tags by task: %w", err)
-	}
-	out := make(map[uuid.UUID][]Tag, len(taskIDs))
-	for _, r := range rows {
-		out[r.TaskID] = append(out[r.TaskID], r.tag())
-	}
-	return out, nil
-}

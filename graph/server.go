@@ -1,17 +1,14 @@
 package graph
 
 import (
-	"context"
 	"log/slog"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 )
 
@@ -30,8 +27,8 @@ const (
 )
 
 // NewServer returns the complete GraphQL handler: POST and GET transports, a parsed-query cache,
-// complexity and depth limits, the error presenter and panic recovery, and per-operation
-// dataloaders. It expects auth.Middleware in front of it to authenticate requests.
+// complexity and depth limits, the error presenter and panic recovery. It expects auth.Middleware
+// in front of it to authenticate requests.
 func NewServer(store *db.Store, opts Options) *handler.Server {
 	log := opts.Logger
 	if log == nil {
@@ -57,11 +54,5 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if u, ok := auth.UserFrom(ctx); ok {
-			ctx = context.WithValue(ctx, loadersKey{}, newLoaders(store, u.UUID))
-		}
-		return next(ctx)
-	})
 	return srv
 }
