@@ -180,8 +180,9 @@ func checkKey(v *string, f SortField) error {
 
 // query builds a parameterised statement.
 type query struct {
-	where []string
-	args  []any
+	where   []string
+	args    []any
+	pattern string // the search's ILIKE pattern parameter, once match has added it
 }
 
 func (q *query) arg(v any) string {
@@ -217,8 +218,7 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 		}
 	}
 	if f.Search != "" {
-		p := q.arg("%" + likeEscaper.Replace(f.Search) + "%")
-		q.where = append(q.where, fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p))
+		q.where = append(q.where, q.match(f.Search))
 	}
 	if f.DueAfter != nil {
 		q.where = append(q.where, "t.due_at >= "+q.arg(*f.DueAfter))
@@ -226,6 +226,14 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 	if f.DueBefore != nil {
 		q.where = append(q.where, "t.due_at < "+q.arg(*f.DueBefore))
 	}
+}
+
+// match is the search condition: search as a substring of the title or the description,
+// ignoring case. It sets q.pattern, the ILIKE pattern's parameter.
+func (q *query) match(search string) string {
+	p := q.arg("%" + likeEscaper.Replace(search) + "%")
+	q.pattern = p
+	return fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p)
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -237,8 +245,11 @@ type segment struct {
 }
 
 // statement selects up to limit of the user's tasks matching f in the segment, with their tags
-// (tagsColumn; the filter binds the user as $1) when withTags.
+// (tagsColumn; the filter binds the user as $1) when withTags. With a search it is searched (see
+// there).
 func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int, withTags bool) (string, []any) {
+	search := f.Search
+	f.Search = ""
 	var q query
 	q.filter(user, f)
 	if seg.cond != nil {
@@ -248,8 +259,48 @@ func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int, withTags b
 	if withTags {
 		cols += ", " + tagsColumn
 	}
+	if search != "" {
+		return seg.searched(&q, search, limit, cols), q.args
+	}
 	return `SELECT ` + cols + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
 		` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit), q.args
+}
+
+// searchWindow is how many rows of the walk a search reads, per row it asks for, before it turns
+// to the trigram index: terms found in more than 1 in searchWindow rows are served by the walk.
+const searchWindow = 100
+
+// searched is the segment's statement with a search, in one statement and so one round trip.
+// Under row-level security PostgreSQL cannot use an index for ILIKE (it is not leakproof), and
+// it cannot estimate how many rows match, so it chooses badly between walking the ordering's
+// index and filtering (fast for a common term, every row of the user for a rare one) and
+// collecting all of the user's rows to sort them (always every row). The statement decides
+// while it runs instead:
+//   - a: the first limit matches among the first searchWindow × limit rows of the walk, read in
+//     the index's order; the walk stops as soon as it has them;
+//   - if that window held fewer than limit matches (a rare term) and was full (more rows remain),
+//     the rest come from the trigram index through task_search (migrations/00003_search.sql),
+//     read back through the policies by id, with every condition applied again;
+//   - both together, in the segment's order, limit rows.
+//
+// For a term in more than 1% of the walk it costs the walk up to its limit-th match; for a rarer
+// one, the window plus an index read of the user's matches, about 1% of the user's rows or fewer.
+func (seg segment) searched(q *query, search string, limit int, cols string) string {
+	where := strings.Join(q.where, " AND ")
+	match := q.match(search)
+	lim, win := q.arg(limit), q.arg(searchWindow*limit)
+	return `WITH a AS MATERIALIZED (
+			SELECT * FROM (SELECT ` + taskColumns + ` FROM tasks t WHERE ` + where + ` ORDER BY ` + seg.order + ` LIMIT ` + win + `) t
+			WHERE ` + match + ` ORDER BY ` + seg.order + ` LIMIT ` + lim + `)
+		SELECT ` + cols + ` FROM (
+			SELECT * FROM a
+			UNION ALL
+			SELECT ` + taskColumns + ` FROM tasks t
+			WHERE (SELECT count(*) FROM a) < ` + lim + `
+				AND (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE ` + where + ` LIMIT ` + win + `) w) = ` + win + `
+				AND t.id IN (SELECT task_search(` + q.pattern + `)) AND t.id NOT IN (SELECT id FROM a)
+				AND ` + where + ` AND ` + match + `
+		) t ORDER BY ` + seg.order + ` LIMIT ` + lim
 }
 
 // walk describes the reading of one page: the sort column, the ordering's direction, whether the

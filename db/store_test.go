@@ -354,3 +354,45 @@ func TestConcurrentTagCreationConflicts(t *testing.T) {
 		t.Fatalf("%d creations succeeded, want exactly 1", won)
 	}
 }
+
+// task_search (the trigram index's reader, migrations/00003_search.sql) runs as a role that RLS
+// does not restrict; it must keep to the transaction's user by itself, and the app role must not
+// hold that role's privileges.
+func TestTaskSearchKeepsToTheTransactionUser(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, x, a, b := newStore(t)
+	aTask, err := s.CreateTask(ctx, a, db.NewTask{Title: "a needle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTask(ctx, b, db.NewTask{Title: "b needle"}); err != nil {
+		t.Fatal(err)
+	}
+	search := func(user string) []uuid.UUID {
+		t.Helper()
+		tx, err := x.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user); err != nil {
+			t.Fatal(err)
+		}
+		var ids []uuid.UUID
+		if err := tx.SelectContext(ctx, &ids, `SELECT task_search('%needle%')`); err != nil {
+			t.Fatal(err)
+		}
+		var member bool
+		if err := tx.QueryRowxContext(ctx, `SELECT pg_has_role('taskgraph_app', 'taskgraph_search', 'USAGE')`).Scan(&member); err != nil || member {
+			t.Errorf("taskgraph_app has taskgraph_search's privileges (%v)", err)
+		}
+		return ids
+	}
+	if got := search(a.String()); len(got) != 1 || got[0] != aTask.ID {
+		t.Errorf("as A: %v, want only %v", got, aTask.ID)
+	}
+	if got := search(""); len(got) != 0 {
+		t.Errorf("with no user: %v, want nothing", got)
+	}
+}
