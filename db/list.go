@@ -439,19 +439,34 @@ func planWalk(user uuid.UUID, tq TaskQuery) (walk, string, error) {
 // readRows runs the walk's segments in order, one statement each, until the page plus one row
 // (which tells whether there is more) is read.
 func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, tq TaskQuery) ([]taskRow, error) {
-	var rows []taskRow
+	rows := make([]taskRow, 0, min(tq.Limit+1, 128))
 	for _, seg := range segments(w) {
 		if len(rows) > tq.Limit {
 			break
 		}
 		stmt, args := seg.statement(user, tq.Filter, tq.Limit+1-len(rows), tq.WithTags)
-		var part []taskRow
-		if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
+		var err error
+		if rows, err = appendRows(ctx, tx, rows, tq.WithTags, stmt, args); err != nil {
 			return nil, fmt.Errorf("db: list tasks: %w", err)
 		}
-		rows = append(rows, part...)
 	}
 	return rows, nil
+}
+
+// appendRows runs stmt and appends its task rows to rows.
+func appendRows(ctx context.Context, tx *txn, rows []taskRow, withTags bool, stmt string, args []any) ([]taskRow, error) {
+	res, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return rows, err
+	}
+	defer res.Close()
+	for res.Next() {
+		rows = append(rows, taskRow{})
+		if err := res.Scan(rows[len(rows)-1].dest(withTags)...); err != nil {
+			return rows, err
+		}
+	}
+	return rows, res.Err()
 }
 
 // pageOf makes the page of the rows read (up to tq.Limit+1, in the walk's order): in the

@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -58,16 +58,28 @@ type TaskPatch struct {
 	TagIDs      *[]uuid.UUID
 }
 
+// taskRow is a row of taskColumns, and of tagsColumn when selected. Rows are scanned by position
+// (dest), without reflection: a page is 20 of them.
 type taskRow struct {
-	ID          uuid.UUID      `db:"id"`
-	Title       string         `db:"title"`
-	Description sql.NullString `db:"description"`
-	CompletedAt sql.NullTime   `db:"completed_at"`
-	Priority    sql.NullInt16  `db:"priority"`
-	DueAt       sql.NullTime   `db:"due_at"`
-	CreatedAt   time.Time      `db:"created_at"`
-	UpdatedAt   time.Time      `db:"updated_at"`
-	Tags        []byte         `db:"tags"` // tagsColumn's JSON, when selected; NULL for none
+	ID          uuid.UUID
+	Title       string
+	Description sql.NullString
+	CompletedAt sql.NullTime
+	Priority    sql.NullInt16
+	DueAt       sql.NullTime
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Tags        []byte // tagsColumn's JSON, when selected; NULL for none
+}
+
+// dest is where Scan puts taskColumns, then tagsColumn when withTags, then extra.
+func (r *taskRow) dest(withTags bool, extra ...any) []any {
+	d := make([]any, 0, 9+len(extra))
+	d = append(d, &r.ID, &r.Title, &r.Description, &r.CompletedAt, &r.Priority, &r.DueAt, &r.CreatedAt, &r.UpdatedAt)
+	if withTags {
+		d = append(d, &r.Tags)
+	}
+	return append(d, extra...)
 }
 
 // task converts the row; tags that do not decode are an error (they are the database's own JSON).
@@ -113,11 +125,15 @@ const tagsColumn = `(SELECT json_agg(json_build_object('ID', g.id, 'Name', g.nam
 	FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
 	WHERE tt.user_uuid = $1 AND tt.task_id = t.id) AS tags`
 
-// getTask reads the one task row q returns (ErrNotFound if none).
-func getTask(ctx context.Context, tx *txn, what, q string, args ...any) (Task, error) {
-	r, err := getOne(ctx, tx, what, func(r taskRow) taskRow { return r }, q, args...)
-	if err != nil {
-		return Task{}, err
+// getTask reads the one task row q returns (ErrNotFound if none), with its tags when withTags.
+func getTask(ctx context.Context, tx *txn, what string, withTags bool, q string, args ...any) (Task, error) {
+	var r taskRow
+	err := tx.QueryRowxContext(ctx, q, args...).Scan(r.dest(withTags)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Task{}, ErrNotFound
+	case err != nil:
+		return Task{}, fmt.Errorf("db: %s: %w", what, mapErr(err))
 	}
 	return r.task()
 }
@@ -137,10 +153,10 @@ func (s *Store) Task(ctx context.Context, user, id uuid.UUID) (Task, error) {
 func findTask(ctx context.Context, x *txn, user, id uuid.UUID, forUpdate bool) (Task, error) {
 	if forUpdate {
 		const q = `SELECT ` + taskColumns + ` FROM tasks WHERE user_uuid = $1 AND id = $2 FOR UPDATE`
-		return getTask(ctx, x, "find task", q, user, id)
+		return getTask(ctx, x, "find task", false, q, user, id)
 	}
 	const q = `SELECT ` + taskColumns + `, ` + tagsColumn + ` FROM tasks t WHERE t.user_uuid = $1 AND t.id = $2`
-	return getTask(ctx, x, "find task", q, user, id)
+	return getTask(ctx, x, "find task", true, q, user, id)
 }
 
 // createTask inserts the task and puts the user's tags $8 on it in one statement, and returns the
@@ -157,9 +173,10 @@ const createTask = `WITH t AS (
 		INSERT INTO task_tags (user_uuid, task_id, tag_id) SELECT $1, t.id, g.id FROM t, g
 		RETURNING tag_id
 	)
-	SELECT t.*, (SELECT count(*) FROM tt) AS tagged,
+	SELECT t.*,
 		(SELECT json_agg(json_build_object('ID', g.id, 'Name', g.name, 'Color', g.color, 'CreatedAt', g.created_at)
-			ORDER BY lower(g.name), g.id) FROM g) AS tags
+			ORDER BY lower(g.name), g.id) FROM g) AS tags,
+		(SELECT count(*) FROM tt) AS tagged
 	FROM t`
 
 // CreateTask creates a task with its tags in one statement, atomically: if any tag is not the
@@ -172,17 +189,16 @@ func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Tas
 			completedAt = &now
 		}
 		ids := distinct(in.TagIDs)
-		var r struct {
-			taskRow
-			Tagged int `db:"tagged"`
-		}
-		if err := sqlx.GetContext(ctx, tx, &r, createTask, user, in.Title, in.Description, completedAt, in.Priority, in.DueAt, now, uuidArray(ids)); err != nil {
+		var r taskRow
+		var tagged int
+		err := tx.QueryRowxContext(ctx, createTask, user, in.Title, in.Description, completedAt, in.Priority, in.DueAt, now, uuidArray(ids)).
+			Scan(r.dest(true, &tagged)...)
+		if err != nil {
 			return fmt.Errorf("db: create task: %w", mapErr(err))
 		}
-		if r.Tagged != len(ids) {
+		if tagged != len(ids) {
 			return fmt.Errorf("db: create task: %w", ErrTagNotFound)
 		}
-		var err error
 		t, err = r.task()
 		return err
 	})
@@ -255,7 +271,7 @@ func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch)
 		const q = `UPDATE tasks t SET title = $3, description = $4, completed_at = $5, priority = $6, due_at = $7, updated_at = $8
 			WHERE t.user_uuid = $1 AND t.id = $2
 			RETURNING ` + taskColumns + `, ` + tagsColumn
-		t, err = getTask(ctx, tx, "update task", q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now)
+		t, err = getTask(ctx, tx, "update task", true, q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now)
 		return err
 	})
 	return t, err
