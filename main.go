@@ -30,6 +30,7 @@ var commands = []struct {
 }
 
 func main() {
+	tuneGC(os.Getenv)
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
