@@ -43,7 +43,7 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{}) // transport.POST, writing the data as generated (transport.go)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
