@@ -115,9 +115,44 @@ func timeKey(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// encodeCursor is base64url(json.Marshal(c)), built without reflection for the usual values
+// (times, numbers: json.Marshal writes them as they are); only a value that JSON would escape
+// goes through json.Marshal. A page encodes one per row.
 func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c)
+	n := len(c.Bind) + 58 // {"b":"…","v":null,"i":"<36>"}
+	if c.Value != nil {
+		n += len(*c.Value)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"b":"`...)
+	b = append(b, c.Bind...) // base64url: nothing to escape
+	b = append(b, `","v":`...)
+	switch {
+	case c.Value == nil:
+		b = append(b, "null"...)
+	case plainJSON(*c.Value):
+		b = append(b, '"')
+		b = append(b, *c.Value...)
+		b = append(b, '"')
+	default:
+		v, _ := json.Marshal(*c.Value)
+		b = append(b, v...)
+	}
+	b = append(b, `,"i":"`...)
+	b = append(b, c.ID.String()...)
+	b = append(b, `"}`...)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// plainJSON reports whether json.Marshal writes s between quotes unchanged: printable ASCII
+// without ", \, <, > and &.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeCursor(s, bind string) (cursor, error) {

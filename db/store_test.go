@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -394,5 +396,52 @@ func TestTaskSearchKeepsToTheTransactionUser(t *testing.T) {
 	}
 	if got := search(""); len(got) != 0 {
 		t.Errorf("with no user: %v, want nothing", got)
+	}
+}
+
+// A task's tags come back exactly as the tags were stored, whatever their names hold.
+func TestTaskTagsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, a, _ := newStore(t)
+	s.Now = func() time.Time { return time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC) }
+	var want []db.Tag
+	for _, in := range []db.NewTag{
+		{Name: `a "quoted", {braced} \ back, NULL`},
+		{Name: "é ünïcødé 😀", Color: ptr("#0a0b0c")},
+		{Name: "NULL"},
+	} {
+		tag, err := s.CreateTag(ctx, a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tag)
+	}
+	slices.SortFunc(want, func(x, y db.Tag) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
+	created, err := s.CreateTask(ctx, a, db.NewTask{Title: "t", TagIDs: []uuid.UUID{want[2].ID, want[0].ID, want[1].ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.Task(ctx, a, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 1, WithTags: true})
+	if err != nil || len(page.Tasks) != 1 {
+		t.Fatalf("page %+v, %v", page.Tasks, err)
+	}
+	same := func(x, y db.Tag) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.CreatedAt.Equal(y.CreatedAt) && x.CreatedAt.Location() == time.UTC &&
+			(x.Color == nil) == (y.Color == nil) && (x.Color == nil || *x.Color == *y.Color)
+	}
+	for name, got := range map[string][]db.Tag{"create": created.Tags, "task": read.Tags, "page": page.Tasks[0].Tags} {
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d tags, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if !same(got[i], want[i]) {
+				t.Errorf("%s: tag %d = %+v, want %+v", name, i, got[i], want[i])
+			}
+		}
 	}
 }
