@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
 )
 
@@ -31,6 +32,7 @@ type environment func(string) string
 type serverConfig struct {
 	Addr          string
 	DatabaseURL   string
+	DB            db.Options // DATABASE_MAX_CONNS
 	Auth          auth.Config
 	CORSOrigins   []string
 	Introspection bool
@@ -99,6 +101,20 @@ func (e environment) bool(key string) (bool, error) {
 
 func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
 
+// database reads the pool's settings: DATABASE_MAX_CONNS, a positive number of sessions
+// (default db.DefaultMaxConns()).
+func (e environment) database() (db.Options, error) {
+	var o db.Options
+	if v := e("DATABASE_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("DATABASE_MAX_CONNS: %q is not a positive number of connections", v)
+		}
+		o.MaxConns = n
+	}
+	return o, nil
+}
+
 // auth reads BETTER_AUTH_URL and the AUTH_* variables (auth.ConfigFromEnv).
 func (e environment) auth() (auth.Config, error) { return auth.ConfigFromEnv(e) }
 
@@ -117,6 +133,9 @@ func (e environment) serve() (serverConfig, error) {
 		Auth:        authCfg,
 		CORSOrigins: corsOrigins(e("CORS_ORIGINS"), authCfg),
 		MetricsAddr: e("METRICS_ADDR"),
+	}
+	if c.DB, err = e.database(); err != nil {
+		return c, err
 	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
 		return c, err
@@ -149,7 +168,7 @@ func corsOrigins(list string, authCfg auth.Config) []string {
 }
 
 // dev reads what dev takes from the environment: APP_ENV (production refuses), ADDR (loopback
-// only) and DATABASE_URL. The rest is fixed for local exploration; Auth is set by dev itself.
+// only), DATABASE_URL and DATABASE_MAX_CONNS. The rest is fixed for local exploration; Auth is set by dev itself.
 func (e environment) dev() (serverConfig, error) {
 	if strings.EqualFold(e("APP_ENV"), "production") {
 		return serverConfig{}, errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
@@ -162,7 +181,11 @@ func (e environment) dev() (serverConfig, error) {
 	if err != nil {
 		return serverConfig{}, err
 	}
-	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}, nil
+	dbOpts, err := e.database()
+	if err != nil {
+		return serverConfig{}, err
+	}
+	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}, nil
 }
 
 func requireLoopback(addr string) error {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
-	"github.com/taskgraph/taskgraph/db"
 )
 
 // The development user, created in the "user" table if missing.
@@ -49,7 +48,7 @@ type devIssuing struct {
 // server trusts the issuer exactly as serve trusts Better Auth: through a JWKS fetched over HTTP
 // (from this same process) and the usual iss/aud checks, with auth's defaults.
 func (d *devIssuing) prepare(ctx context.Context, a *app, addr string) error {
-	userUUID, err := db.NewStore(a.db).EnsureUser(ctx, devUserID, devUserEmail, devUserName)
+	userUUID, err := a.store.EnsureUser(ctx, devUserID, devUserEmail, devUserName)
 	if err != nil {
 		return fmt.Errorf("creating the development user: %w", err)
 	}

@@ -101,7 +101,7 @@ func doctor(ctx context.Context, w io.Writer, e environment, token string) int {
 // or nil when the database is unreachable.
 func checkDatabase(ctx context.Context, r *doctorReport, databaseURL string) *sqlx.DB {
 	dbCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	dbx, err := db.Open(dbCtx, databaseURL)
+	dbx, err := db.Open(dbCtx, databaseURL, db.Options{MaxConns: 2})
 	cancel()
 	if err != nil {
 		r.fail("DATABASE_URL reachable", err, "start PostgreSQL or set DATABASE_URL (e.g. postgres://user@host:5432/db?sslmode=disable)")

@@ -13,6 +13,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/taskgraph/taskgraph/db"
 )
 
 // commands are the subcommands, in the order usage lists them.
@@ -29,6 +31,7 @@ var commands = []struct {
 }
 
 func main() {
+	tuneGC(os.Getenv)
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -171,7 +174,7 @@ func migrateCommand(ctx context.Context, cl commandLine) error {
 	if err := cl.parse(); err != nil {
 		return err
 	}
-	dbx, err := openDatabase(ctx, cl.env.databaseURL())
+	dbx, err := openDatabase(ctx, cl.env.databaseURL(), db.Options{MaxConns: 2})
 	if err != nil {
 		return err
 	}

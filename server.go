@@ -54,6 +54,7 @@ func serveCommand(ctx context.Context, cl commandLine) error {
 type app struct {
 	logger   *slog.Logger
 	db       *sqlx.DB
+	store    *db.Store // on db, with cfg.DB's statement timeout
 	verifier *auth.Verifier
 	metrics  *metrics
 	cfg      serverConfig
@@ -83,7 +84,7 @@ type startup struct {
 func start(ctx context.Context, s startup) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL)
+	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL, s.cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,10 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
-	a := &app{logger: s.logger, db: dbx, metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
+	// sends does not reach it: REQUEST_TIMEOUT is the one setting of both.
+	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
 	var metricsLn net.Listener
 	if s.cfg.MetricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
@@ -108,7 +112,7 @@ func start(ctx context.Context, s startup) error {
 			return err
 		}
 	}
-	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, db.NewStore(dbx), a.metrics.authHooks()); err != nil {
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.metrics.authHooks()); err != nil {
 		return err
 	}
 	s.serving(a, addr)
@@ -141,8 +145,8 @@ func (a *app) serveWithMetrics(ctx context.Context, ln, metricsLn net.Listener) 
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
 // starting together take turns).
-func openDatabase(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
-	dbx, err := db.Open(ctx, databaseURL)
+func openDatabase(ctx context.Context, databaseURL string, opts db.Options) (*sqlx.DB, error) {
+	dbx, err := db.Open(ctx, databaseURL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: cannot connect: %w", err)
 	}
@@ -156,11 +160,7 @@ func openDatabase(ctx context.Context, databaseURL string) (*sqlx.DB, error) {
 // handler is the routes and the middleware stack, outermost first: the request log and metrics
 // (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen.
 func (a *app) handler() http.Handler {
-	store := db.NewStore(a.db)
-	// PostgreSQL stops a statement at the request's deadline even if the cancellation the
-	// context sends does not reach it.
-	store.StatementTimeout = a.cfg.Limits.RequestTimeout
-	gql := graph.NewServer(store, graph.Options{
+	gql := graph.NewServer(a.store, graph.Options{
 		Introspection:  a.cfg.Introspection,
 		RequestTimeout: a.cfg.Limits.RequestTimeout,
 		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
@@ -46,6 +47,7 @@ func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
 	for name, vars := range map[string]map[string]string{
 		"AUTH_CLOCK_SKEW":       {"BETTER_AUTH_URL": "http://localhost:3000", "AUTH_CLOCK_SKEW": "soon"},
 		"GRAPHQL_INTROSPECTION": {"BETTER_AUTH_URL": "http://localhost:3000", "GRAPHQL_INTROSPECTION": "maybe"},
+		"DATABASE_MAX_CONNS":    {"BETTER_AUTH_URL": "http://localhost:3000", "DATABASE_MAX_CONNS": "0"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), []string{"serve"}, env(vars), io.Discard, &stderr); code == 0 {
@@ -192,6 +194,7 @@ func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 	a := &app{
 		logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		db:       dbx,
+		store:    db.NewStore(dbx),
 		verifier: verifier,
 		metrics:  m,
 		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},
@@ -418,11 +421,15 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
-	// New connections are refused while the in-flight request is still open.
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		c.Close()
-		t.Error("the server still accepts connections after SIGTERM")
-	}
+	// New connections are refused while the in-flight request is still open (the log line comes
+	// just before the listener closes, so give it a moment).
+	waitFor(t, "the listener to close after SIGTERM", 10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 
 	fmt.Fprint(conn, body[10:])
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -57,7 +57,7 @@ func verifyTokenCommand(ctx context.Context, cl commandLine) error {
 func optionalStore(ctx context.Context, databaseURL string, w io.Writer) (auth.SubLookup, func()) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	dbx, err := db.Open(ctx, databaseURL)
+	dbx, err := db.Open(ctx, databaseURL, db.Options{MaxConns: 2})
 	if err != nil {
 		fmt.Fprintln(w, "note: DATABASE_URL is not reachable; tokens without the uuid claim cannot be looked up")
 		return nil, func() {}

@@ -23,6 +23,7 @@ type pgScript struct {
 // step is one statement with $n placeholders and the values to bind.
 type step struct {
 	sql     string
+	simple  bool      // sent as a simple Query message (possibly several statements)
 	params  []*string // nil: NULL
 	columns []string  // result columns, when known
 	row     []*string // the one row it returned, when it returned exactly one
@@ -35,7 +36,7 @@ func scriptFromCapture(name string, rec pgwire.Recording) (pgScript, error) {
 		if st.Err != "" {
 			return s, fmt.Errorf("%s: the server's statement failed: %s (%s)", name, st.Err, oneLine(st.SQL))
 		}
-		p := step{sql: st.SQL, columns: st.Columns}
+		p := step{sql: st.SQL, simple: st.Simple, columns: st.Columns}
 		for i, prm := range st.Params {
 			if prm.Null {
 				p.params = append(p.params, nil)
@@ -57,17 +58,32 @@ func scriptFromCapture(name string, rec pgwire.Recording) (pgScript, error) {
 
 // protocolOf picks pgbench's -M for replaying the server's statements as it sent them: "extended"
 // (parse and plan every time, as with unnamed statements) unless the server reused named prepared
-// statements, then "prepared".
+// statements, then "prepared"; and "simple" when the server sent several statements in one simple
+// Query message (pgbench's extended modes cannot send those as one message). In simple mode each
+// statement with arguments is sent with its values as literals: one message, parsed and planned
+// each time with the values known, as the unnamed statement is.
 func protocolOf(recs []pgwire.Recording) string {
+	mode := "extended"
 	for _, r := range recs {
 		for _, st := range r.Statements {
-			if !st.Simple && !st.Parsed {
-				return "prepared"
+			switch {
+			case compound(st.Simple, st.SQL):
+				return "simple"
+			case !st.Simple && !st.Parsed:
+				mode = "prepared"
 			}
 		}
 	}
-	return "extended"
+	return mode
 }
+
+// compound reports whether a simple query holds several statements.
+func compound(simple bool, sql string) bool {
+	return simple && strings.Contains(strings.TrimRight(strings.TrimSpace(sql), "; "), ";")
+}
+
+// quoteLiteral is v as an SQL string literal.
+func quoteLiteral(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
 var (
 	placeholder = regexp.MustCompile(`\$([0-9]+)`)
@@ -78,8 +94,11 @@ var (
 // that several scripts can run in one pgbench. Parameters become :variables; NULLs are written
 // as NULL. A parameter whose value the server produced earlier in the request (the id a
 // RETURNING gave) becomes a \gset variable of that statement, so the replay uses the new row's id
-// rather than the recorded one.
-func (s pgScript) render(prefix string) (text string, defines []string, err error) {
+// rather than the recorded one. In mode "simple" (protocolOf) parameters are written as literals
+// (pgbench substitutes variables as text there, ':var' quoted), and a simple query of several
+// statements becomes one compound command (\;), sent as one message as the server sent it.
+func (s pgScript) render(prefix, mode string) (text string, defines []string, err error) {
+	simple := mode == "simple"
 	sent := map[string]bool{}              // values the client sent so far
 	produced := map[string][2]string{}     // value → (step index, column) of a one-row result
 	gset := make([]bool, len(s.steps))     // steps that must store their row
@@ -99,7 +118,13 @@ func (s pgScript) render(prefix string) (text string, defines []string, err erro
 			if src, ok := produced[*v]; ok && !sent[*v] {
 				k, _ := strconv.Atoi(src[0])
 				gset[k] = true
+				if simple {
+					return "':" + prefix + "r" + src[0] + "_" + src[1] + "'"
+				}
 				return ":" + prefix + "r" + src[0] + "_" + src[1]
+			}
+			if simple {
+				return quoteLiteral(*v)
 			}
 			name := fmt.Sprintf("%ss%d_%d", prefix, j, n)
 			defines = append(defines, name+"="+*v)
@@ -107,6 +132,9 @@ func (s pgScript) render(prefix string) (text string, defines []string, err erro
 		})
 		if bad != nil {
 			return "", nil, bad
+		}
+		if simple && compound(st.simple, st.sql) {
+			bodies[j] = strings.ReplaceAll(strings.TrimRight(bodies[j], "; "), ";", ` \;`)
 		}
 		for _, v := range st.params {
 			if v != nil {
@@ -187,7 +215,7 @@ func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, 
 		"-T", strconv.Itoa(int(max(time.Second, cfg.PgbenchDur).Seconds())), "-M", mode)
 	var defines []string
 	for i, s := range scripts {
-		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i))
+		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i), mode)
 		if err != nil {
 			return pgbenchResult{}, err
 		}

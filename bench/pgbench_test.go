@@ -31,7 +31,7 @@ func TestRenderReplaysServerProducedValuesWithGset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, defs, err := s.render("b0_")
+	got, defs, err := s.render("b0_", "extended")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,40 @@ COMMIT;
 		"b0_s3_1=" + user, "b0_s3_3={1,2}"}
 	if !slices.Equal(defs, wantDefs) {
 		t.Fatalf("defines %q, want %q", defs, wantDefs)
+	}
+}
+
+// A transaction that opens with one simple query of several statements is replayed in simple mode:
+// that query as one compound command, the other statements with their values as literals.
+func TestRenderSimpleModeKeepsCompoundQueriesWhole(t *testing.T) {
+	const user, newID = "24c9e15e-52af-c47c-225b-757e7bee1f9d", "a2005dfd-c899-4fe9-bec1-3053710cdbe1"
+	rec := pgwire.Recording{Statements: []pgwire.Statement{
+		{SQL: "BEGIN READ WRITE; SET LOCAL ROLE taskgraph_app; SET LOCAL app.user_uuid = '" + user + "'", Simple: true, Tag: "BEGIN"},
+		{SQL: "INSERT INTO tasks (user_uuid, title, description) VALUES ($1, $2, $3) RETURNING id", Parsed: true,
+			Params:  []pgwire.Param{{Value: []byte(user)}, {Value: []byte("Don't stop")}, {Null: true}},
+			Columns: []string{"id"}, RowCount: 1, Rows: [][]*string{{text(newID)}}},
+		{SQL: "SELECT $1::uuid", Parsed: true, Params: []pgwire.Param{{Value: []byte(newID)}}},
+		{SQL: "COMMIT", Simple: true, Tag: "COMMIT"},
+	}}
+	if got := protocolOf([]pgwire.Recording{rec}); got != "simple" {
+		t.Fatalf("protocol %s, want simple", got)
+	}
+	s, err := scriptFromCapture("create", rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, defs, err := s.render("b0_", "simple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `-- create
+BEGIN READ WRITE \; SET LOCAL ROLE taskgraph_app \; SET LOCAL app.user_uuid = '` + user + `';
+INSERT INTO tasks (user_uuid, title, description) VALUES ('` + user + `', 'Don''t stop', NULL) RETURNING id \gset b0_r1_
+SELECT ':b0_r1_id'::uuid;
+COMMIT;
+`
+	if got != want || len(defs) != 0 {
+		t.Fatalf("script:\n%s\nwant:\n%s\ndefines %q", got, want, defs)
 	}
 }
 

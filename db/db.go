@@ -7,33 +7,72 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the "postgres" driver
+	"github.com/lib/pq"
 )
 
 // AppRole is the role every data transaction switches to (created by the migrations). It neither
 // owns the tables nor bypasses RLS, so the policies apply whatever user the pool connects as.
 const AppRole = "taskgraph_app"
 
-// Open connects to PostgreSQL, sets pool limits suited to a small API server and checks the
-// connection.
-func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	x, err := sqlx.Open("postgres", url)
+// Options configure the pool (Open). A Store's per-transaction settings are its own fields.
+type Options struct {
+	// MaxConns is the pool size: at most this many PostgreSQL sessions, all kept open once made,
+	// so that a busy server never closes and reopens them. 0 means DefaultMaxConns().
+	MaxConns int
+}
+
+// DefaultMaxConns is the pool size when none is configured: four sessions per core the Go runtime
+// may use. A request holds its session only while its statements run, so a few per core keep
+// PostgreSQL busy without queueing many backends on the same cores.
+func DefaultMaxConns() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// Open connects to PostgreSQL with a pool of opts.MaxConns sessions that are kept open (idle as
+// many as open, no idle timeout: a session is only replaced after an hour, or when it breaks),
+// and checks the connection.
+//
+// A statement with arguments goes out in one round trip (lib/pq's binary_parameters: Parse, Bind,
+// Describe, Execute and Sync in one message, on the unnamed statement) instead of two. Nothing is
+// prepared by name, so the pool works unchanged through PgBouncer in transaction mode. The option
+// also makes lib/pq send []byte arguments in binary format; the data layer passes none (ids,
+// times and arrays go as text).
+func Open(ctx context.Context, url string, opts Options) (*sqlx.DB, error) {
+	conn, err := NewConnector(url)
 	if err != nil {
-		return nil, fmt.Errorf("db: open: %w", err)
+		return nil, err
 	}
-	x.SetMaxOpenConns(20)
-	x.SetMaxIdleConns(10)
-	x.SetConnMaxIdleTime(5 * time.Minute)
-	x.SetConnMaxLifetime(30 * time.Minute)
+	x := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	n := opts.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns()
+	}
+	x.SetMaxOpenConns(n)
+	x.SetMaxIdleConns(n)
+	x.SetConnMaxIdleTime(0)
+	x.SetConnMaxLifetime(time.Hour)
 	if err := x.PingContext(ctx); err != nil {
 		_ = x.Close()
 		return nil, fmt.Errorf("db: ping: %w", err)
 	}
 	return x, nil
+}
+
+// NewConnector is the driver as Open configures it (binary_parameters on), for tests that wrap
+// it (e.g. to count statements) but must talk to PostgreSQL exactly as the server does.
+func NewConnector(url string) (*pq.Connector, error) {
+	cfg, err := pq.NewConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	cfg.BinaryParameters = true
+	conn, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	return conn, nil
 }
 
 // Store reads and writes tasks and tags. Every method that takes a user acts for that user only:
@@ -42,8 +81,8 @@ type Store struct {
 	x *sqlx.DB
 	// Now is the clock; tests may replace it. Each transaction reads it once.
 	Now func() time.Time
-	// StatementTimeout, when set, is each transaction's statement_timeout (SET LOCAL), so that
-	// PostgreSQL itself stops a statement that outlives the request's deadline.
+	// StatementTimeout, when positive, bounds each statement of every transaction (SET LOCAL
+	// statement_timeout, so it ends with the transaction); 0 leaves the server's setting.
 	StatementTimeout time.Duration
 }
 
@@ -68,40 +107,4 @@ func getOne[R, T any](ctx context.Context, x sqlx.QueryerContext, what string, t
 		return zero, err
 	}
 	return to(r), nil
-}
-
-// statementTimeout is StatementTimeout as a statement_timeout value, or "" to keep the session's.
-func (s *Store) statementTimeout() string {
-	if s.StatementTimeout <= 0 {
-		return ""
-	}
-	return fmt.Sprintf("%dms", max(s.StatementTimeout.Milliseconds(), 1))
-}
-
-// withTx runs fn in one transaction acting as user: the role is switched to AppRole and
-// app.user_uuid is set for the transaction only, so RLS confines every statement to the user's rows.
-// now is captured once so that every timestamp written by the operation agrees.
-func (s *Store) withTx(ctx context.Context, user uuid.UUID, fn func(tx *sqlx.Tx, now time.Time) error) error {
-	if user == uuid.Nil {
-		return fmt.Errorf("db: no user for transaction")
-	}
-	tx, err := s.x.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // no-op after Commit
-
-	const q = `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true),
-		set_config('statement_timeout', coalesce(nullif($3, ''), current_setting('statement_timeout')), true)`
-	if _, err := tx.ExecContext(ctx, q, AppRole, user.String(), s.statementTimeout()); err != nil {
-		return fmt.Errorf("db: set user: %w", err)
-	}
-	now := s.Now().UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
-	if err := fn(tx, now); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("db: commit: %w", mapErr(err))
-	}
-	return nil
 }

@@ -24,8 +24,8 @@ func TestStatementTimeout(t *testing.T) {
 	s := NewStore(x)
 	setting := func() string {
 		var v string
-		if err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
-			return tx.GetContext(ctx, &v, `SHOW statement_timeout`)
+		if err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
+			return sqlx.GetContext(ctx, tx, &v, `SHOW statement_timeout`)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("statement_timeout %q, want 150ms", v)
 	}
 	sleep := func(ctx context.Context) error {
-		return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+		return s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_sleep(30)`)
 			return err
 		})

@@ -71,7 +71,7 @@ type TaskQuery struct {
 	Cursor    string
 	Backward  bool
 	WithTotal bool // also count every task matching Filter
-	WithTags  bool // also load the page's tags (TaskPage.Tags), in the same transaction
+	WithTags  bool // also read each task's tags (Task.Tags), in the same statement
 }
 
 // TaskPage is one page of tasks in the requested order, with a cursor for each.
@@ -80,8 +80,7 @@ type TaskPage struct {
 	Cursors         []string
 	HasNextPage     bool
 	HasPreviousPage bool
-	TotalCount      int                 // only when WithTotal
-	Tags            map[uuid.UUID][]Tag // only when WithTags; tasks without tags are absent
+	TotalCount      int // only when WithTotal
 }
 
 // cursor is the keyset position of one row, bound to the list it came from: the user, the ordering
@@ -117,9 +116,44 @@ func timeKey(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// encodeCursor is base64url(json.Marshal(c)), built without reflection for the usual values
+// (times, numbers: json.Marshal writes them as they are); only a value that JSON would escape
+// goes through json.Marshal. A page encodes one per row.
 func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c)
+	n := len(c.Bind) + 58 // {"b":"…","v":null,"i":"<36>"}
+	if c.Value != nil {
+		n += len(*c.Value)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"b":"`...)
+	b = append(b, c.Bind...) // base64url: nothing to escape
+	b = append(b, `","v":`...)
+	switch {
+	case c.Value == nil:
+		b = append(b, "null"...)
+	case plainJSON(*c.Value):
+		b = append(b, '"')
+		b = append(b, *c.Value...)
+		b = append(b, '"')
+	default:
+		v, _ := json.Marshal(*c.Value)
+		b = append(b, v...)
+	}
+	b = append(b, `,"i":"`...)
+	b = append(b, c.ID.String()...)
+	b = append(b, `"}`...)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// plainJSON reports whether json.Marshal writes s between quotes unchanged: printable ASCII
+// without ", \, <, > and &.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeCursor(s, bind string) (cursor, error) {
@@ -192,8 +226,9 @@ func checkKey(v *string, f SortField) error {
 
 // query builds a parameterised statement.
 type query struct {
-	where []string
-	args  []any
+	where   []string
+	args    []any
+	pattern string // the search's ILIKE pattern parameter, once match has added it
 }
 
 func (q *query) arg(v any) string {
@@ -229,8 +264,7 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 		}
 	}
 	if f.Search != "" {
-		p := q.arg("%" + likeEscaper.Replace(f.Search) + "%")
-		q.where = append(q.where, fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p))
+		q.where = append(q.where, q.match(f.Search))
 	}
 	if f.DueAfter != nil {
 		q.where = append(q.where, "t.due_at >= "+q.arg(*f.DueAfter))
@@ -238,6 +272,14 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 	if f.DueBefore != nil {
 		q.where = append(q.where, "t.due_at < "+q.arg(*f.DueBefore))
 	}
+}
+
+// match is the search condition: search as a substring of the title or the description,
+// ignoring case. It sets q.pattern, the ILIKE pattern's parameter.
+func (q *query) match(search string) string {
+	p := q.arg("%" + likeEscaper.Replace(search) + "%")
+	q.pattern = p
+	return fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p)
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -248,15 +290,63 @@ type segment struct {
 	order string
 }
 
-// statement selects up to limit of the user's tasks matching f in the segment.
-func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int) (string, []any) {
+// statement selects up to limit of the user's tasks matching f in the segment, with their tags
+// (tagsColumn; the filter binds the user as $1) when withTags. With a search it is searched (see
+// there).
+func (seg segment) statement(user uuid.UUID, f TaskFilter, limit int, withTags bool) (string, []any) {
+	search := f.Search
+	f.Search = ""
 	var q query
 	q.filter(user, f)
 	if seg.cond != nil {
 		q.where = append(q.where, seg.cond(&q))
 	}
-	return `SELECT ` + taskColumns + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
+	cols := taskColumns
+	if withTags {
+		cols += ", " + tagsColumn
+	}
+	if search != "" {
+		return seg.searched(&q, search, limit, cols), q.args
+	}
+	return `SELECT ` + cols + ` FROM tasks t WHERE ` + strings.Join(q.where, " AND ") +
 		` ORDER BY ` + seg.order + ` LIMIT ` + q.arg(limit), q.args
+}
+
+// searchWindow is how many rows of the walk a search reads, per row it asks for, before it turns
+// to the trigram index: terms found in more than 1 in searchWindow rows are served by the walk.
+const searchWindow = 100
+
+// searched is the segment's statement with a search, in one statement and so one round trip.
+// Under row-level security PostgreSQL cannot use an index for ILIKE (it is not leakproof), and
+// it cannot estimate how many rows match, so it chooses badly between walking the ordering's
+// index and filtering (fast for a common term, every row of the user for a rare one) and
+// collecting all of the user's rows to sort them (always every row). The statement decides
+// while it runs instead:
+//   - a: the first limit matches among the first searchWindow × limit rows of the walk, read in
+//     the index's order; the walk stops as soon as it has them;
+//   - if that window held fewer than limit matches (a rare term) and was full (more rows remain),
+//     the rest come from the trigram index through task_search (migrations/00004_search.sql),
+//     read back through the policies by id, with every condition applied again;
+//   - both together, in the segment's order, limit rows.
+//
+// For a term in more than 1% of the walk it costs the walk up to its limit-th match; for a rarer
+// one, the window plus an index read of the user's matches, about 1% of the user's rows or fewer.
+func (seg segment) searched(q *query, search string, limit int, cols string) string {
+	where := strings.Join(q.where, " AND ")
+	match := q.match(search)
+	lim, win := q.arg(limit), q.arg(searchWindow*limit)
+	return `WITH a AS MATERIALIZED (
+			SELECT * FROM (SELECT ` + taskColumns + ` FROM tasks t WHERE ` + where + ` ORDER BY ` + seg.order + ` LIMIT ` + win + `) t
+			WHERE ` + match + ` ORDER BY ` + seg.order + ` LIMIT ` + lim + `)
+		SELECT ` + cols + ` FROM (
+			SELECT * FROM a
+			UNION ALL
+			SELECT ` + taskColumns + ` FROM tasks t
+			WHERE (SELECT count(*) FROM a) < ` + lim + `
+				AND (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE ` + where + ` LIMIT ` + win + `) w) = ` + win + `
+				AND t.id IN (SELECT task_search(` + q.pattern + `)) AND t.id NOT IN (SELECT id FROM a)
+				AND ` + where + ` AND ` + match + `
+		) t ORDER BY ` + seg.order + ` LIMIT ` + lim
 }
 
 // walk describes the reading of one page: the sort column, the ordering's direction, whether the
@@ -351,16 +441,13 @@ func (s *Store) ListTasks(ctx context.Context, user uuid.UUID, tq TaskQuery) (Ta
 		return TaskPage{}, err
 	}
 	var page TaskPage
-	err = s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
-		rows, err := readRows(ctx, tx, user, w, tq.Filter, tq.Limit)
+	err = s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
+		rows, err := readRows(ctx, tx, user, w, tq)
 		if err != nil {
 			return err
 		}
-		page = pageOf(rows, tq, bind)
-		if tq.WithTags {
-			if page.Tags, err = pageTags(ctx, tx, user, page.Tasks); err != nil {
-				return err
-			}
+		if page, err = pageOf(rows, tq, bind); err != nil {
+			return err
 		}
 		if tq.WithTotal {
 			page.TotalCount, err = countTasks(ctx, tx, user, tq.Filter)
@@ -397,25 +484,40 @@ func planWalk(user uuid.UUID, tq TaskQuery) (walk, string, error) {
 
 // readRows runs the walk's segments in order, one statement each, until the page plus one row
 // (which tells whether there is more) is read.
-func readRows(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, w walk, f TaskFilter, limit int) ([]taskRow, error) {
-	var rows []taskRow
+func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, tq TaskQuery) ([]taskRow, error) {
+	rows := make([]taskRow, 0, min(tq.Limit+1, 128))
 	for _, seg := range segments(w) {
-		if len(rows) > limit {
+		if len(rows) > tq.Limit {
 			break
 		}
-		stmt, args := seg.statement(user, f, limit+1-len(rows))
-		var part []taskRow
-		if err := sqlx.SelectContext(ctx, tx, &part, stmt, args...); err != nil {
+		stmt, args := seg.statement(user, tq.Filter, tq.Limit+1-len(rows), tq.WithTags)
+		var err error
+		if rows, err = appendRows(ctx, tx, rows, tq.WithTags, stmt, args); err != nil {
 			return nil, fmt.Errorf("db: list tasks: %w", err)
 		}
-		rows = append(rows, part...)
 	}
 	return rows, nil
 }
 
+// appendRows runs stmt and appends its task rows to rows.
+func appendRows(ctx context.Context, tx *txn, rows []taskRow, withTags bool, stmt string, args []any) ([]taskRow, error) {
+	res, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return rows, err
+	}
+	defer res.Close()
+	for res.Next() {
+		rows = append(rows, taskRow{})
+		if err := res.Scan(rows[len(rows)-1].dest(withTags)...); err != nil {
+			return rows, err
+		}
+	}
+	return rows, res.Err()
+}
+
 // pageOf makes the page of the rows read (up to tq.Limit+1, in the walk's order): in the
 // ordering's order, each task with its cursor.
-func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
+func pageOf(rows []taskRow, tq TaskQuery, bind string) (TaskPage, error) {
 	var page TaskPage
 	more := len(rows) > tq.Limit
 	if more {
@@ -430,27 +532,18 @@ func pageOf(rows []taskRow, tq TaskQuery, bind string) TaskPage {
 	page.Tasks = make([]Task, len(rows))
 	page.Cursors = make([]string, len(rows))
 	for i, r := range rows {
-		t := r.task()
+		t, err := r.task()
+		if err != nil {
+			return page, err
+		}
 		page.Tasks[i] = t
 		page.Cursors[i] = encodeCursor(cursor{Bind: bind, Value: sortKey(t, tq.Order.Field), ID: t.ID})
 	}
-	return page
-}
-
-// pageTags loads the tags of the page's tasks (nil for an empty page).
-func pageTags(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, tasks []Task) (map[uuid.UUID][]Tag, error) {
-	if len(tasks) == 0 {
-		return nil, nil
-	}
-	ids := make([]uuid.UUID, len(tasks))
-	for i, t := range tasks {
-		ids[i] = t.ID
-	}
-	return tagsByTask(ctx, tx, user, ids)
+	return page, nil
 }
 
 // countTasks counts every task of the user matching f.
-func countTasks(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, f TaskFilter) (int, error) {
+func countTasks(ctx context.Context, tx *txn, user uuid.UUID, f TaskFilter) (int, error) {
 	var count query
 	count.filter(user, f)
 	q := `SELECT count(*) FROM tasks t WHERE ` + strings.Join(count.where, " AND ")

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -31,10 +33,12 @@ func TestEveryWalkStepReadsAnIndexInOrder(t *testing.T) {
 			for _, backward := range []bool{false, true} {
 				for _, c := range cursors {
 					for _, seg := range segments(walk{sortColumn: sc, desc: desc, backward: backward, from: c}) {
-						stmt, args := seg.statement(user, TaskFilter{}, 21)
-						plan := explain(t, ctx, x, user, stmt, args)
-						if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {
-							t.Errorf("%s desc=%v backward=%v cursor=%+v:\n%s\n%s", field, desc, backward, c, stmt, plan)
+						for _, withTags := range []bool{false, true} {
+							stmt, args := seg.statement(user, TaskFilter{}, 21, withTags)
+							plan := explain(t, ctx, x, user, stmt, args)
+							if strings.Contains(plan, "Sort") || !strings.Contains(plan, "Index") {
+								t.Errorf("%s desc=%v backward=%v cursor=%+v:\n%s\n%s", field, desc, backward, c, stmt, plan)
+							}
 						}
 					}
 				}
@@ -64,3 +68,23 @@ func explain(t *testing.T, ctx context.Context, x *sqlx.DB, user uuid.UUID, stmt
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// encodeCursor must write exactly what base64url(json.Marshal(cursor)) writes.
+func TestEncodeCursorIsJSONMarshal(t *testing.T) {
+	t.Parallel()
+	for _, v := range []*string{nil, ptr("2026-01-01T00:00:00.123456Z"), ptr("3"), ptr(`a "title" \ with <b> & é`),
+		ptr("tab\there"), ptr(""), ptr("Fix the kitchen sink before Friday"), ptr("\u2028")} {
+		c := cursor{Bind: "A1b2-C3d4_E5f6G7h8I9j0", Value: v, ID: uuid.New()}
+		b, _ := json.Marshal(c)
+		if got, want := encodeCursor(c), base64.RawURLEncoding.EncodeToString(b); got != want {
+			t.Errorf("value %q: %s, want %s", deref(v), got, want)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

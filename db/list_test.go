@@ -292,3 +292,87 @@ func taskIDs(ts []db.Task) []uuid.UUID {
 	}
 	return out
 }
+
+// A search reads a window of the walk and, for a rare term, the trigram index (task_search) for
+// the rest: walked page by page in every order, it must give exactly the matches in order, and
+// never another user's.
+func TestSearchBeyondTheWalkWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, a, b := newStore(t)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var needles []db.Task
+	const n = 260 // more than the window of a one-row page (searchWindow × 2)
+	for i := range n {
+		at := base.Add(time.Duration(i/2) * time.Minute) // ties on created_at
+		s.Now = func() time.Time { return at }
+		in := db.NewTask{Title: "task " + strings.Repeat("x", i%7)}
+		if i%3 == 0 {
+			in.Priority = ptr(db.Priority(1 + i%4))
+		}
+		if i%5 != 0 {
+			d := base.Add(time.Duration(i%11) * 24 * time.Hour)
+			in.DueAt = &d
+		}
+		switch i {
+		case 5, 100, 230, 250:
+			in.Title = "find the NEEDLE " + in.Title
+		case 210, 255:
+			in.Description = ptr("a needle in the description")
+		}
+		task, err := s.CreateTask(ctx, a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(task.Title+" "+deref(task.Description)), "needle") {
+			needles = append(needles, task)
+		}
+		if i%50 == 0 { // B has needles too
+			if _, err := s.CreateTask(ctx, b, db.NewTask{Title: "B's needle"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, o := range allOrders {
+		want := expectedOrder(needles, o)
+		name := string(o.Field) + map[bool]string{false: "_ASC", true: "_DESC"}[o.Desc]
+		for _, backward := range []bool{false, true} {
+			var got []uuid.UUID
+			cursor := ""
+			for pages := 0; pages <= len(needles); pages++ {
+				p, err := s.ListTasks(ctx, a, db.TaskQuery{Filter: db.TaskFilter{Search: "Needle"}, Order: o, Limit: 1, Cursor: cursor, Backward: backward, WithTags: true})
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if backward {
+					got = append(taskIDs(p.Tasks), got...)
+					if !p.HasPreviousPage {
+						break
+					}
+					cursor = p.Cursors[0]
+				} else {
+					got = append(got, taskIDs(p.Tasks)...)
+					if !p.HasNextPage {
+						break
+					}
+					cursor = p.Cursors[len(p.Cursors)-1]
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s backward=%v:\n got %v\nwant %v", name, backward, got, want)
+			}
+		}
+	}
+	// A term in most rows is served by the walk alone; the page is still right.
+	p, err := s.ListTasks(ctx, a, db.TaskQuery{Filter: db.TaskFilter{Search: "TASK"}, Order: db.TaskOrder{Field: db.SortCreatedAt, Desc: true}, Limit: 3})
+	if err != nil || len(p.Tasks) != 3 || !p.HasNextPage || !p.Tasks[0].CreatedAt.Equal(base.Add((n-1)/2*time.Minute)) {
+		t.Fatalf("common term: %+v, %v", p.Tasks, err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

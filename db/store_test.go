@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,9 +161,11 @@ func TestTasksCRUD(t *testing.T) {
 	if task.CreatedAt.Location() != time.UTC || !task.DueAt.Equal(due) {
 		t.Fatalf("times not UTC or due wrong: %+v", task)
 	}
-	tags, err := s.TagsByTask(ctx, a, []uuid.UUID{task.ID})
-	if err != nil || len(tags[task.ID]) != 2 {
-		t.Fatalf("tags = %+v, %v", tags, err)
+	if len(task.Tags) != 2 || task.Tags[0].ID != t1.ID || task.Tags[1].ID != t2.ID || task.Tags[0].CreatedAt.Location() != time.UTC {
+		t.Fatalf("created with tags %+v, want one and two", task.Tags)
+	}
+	if read, err := s.Task(ctx, a, task.ID); err != nil || len(read.Tags) != 2 || read.Tags[0] != task.Tags[0] || read.Tags[1] != task.Tags[1] {
+		t.Fatalf("read back with tags %+v, %v; want %+v", read.Tags, err, task.Tags)
 	}
 
 	// Patch: omitted stays, explicit null clears, tags replaced, completed false clears.
@@ -179,9 +183,8 @@ func TestTasksCRUD(t *testing.T) {
 		up.DueAt == nil || up.CompletedAt != nil || !up.UpdatedAt.Equal(later.Truncate(time.Microsecond)) || !up.CreatedAt.Equal(wantNow) {
 		t.Fatalf("patched = %+v", up)
 	}
-	tags, _ = s.TagsByTask(ctx, a, []uuid.UUID{task.ID})
-	if len(tags[task.ID]) != 1 || tags[task.ID][0].ID != t2.ID {
-		t.Fatalf("tags after replace = %+v", tags)
+	if len(up.Tags) != 1 || up.Tags[0].ID != t2.ID {
+		t.Fatalf("tags after replace = %+v", up.Tags)
 	}
 	// Replacing with a foreign tag fails and leaves the task as it was.
 	if _, err := s.UpdateTask(ctx, a, task.ID, db.TaskPatch{Title: ptr("changed"), TagIDs: &[]uuid.UUID{bTag.ID}}); !errors.Is(err, db.ErrTagNotFound) {
@@ -204,8 +207,8 @@ func TestTasksCRUD(t *testing.T) {
 			t.Errorf("B DeleteTask err = %v", err)
 		}
 	}
-	if m, _ := s.TagsByTask(ctx, b, []uuid.UUID{task.ID}); len(m) != 0 {
-		t.Errorf("B sees A's task tags: %+v", m)
+	if p, err := s.ListTasks(ctx, b, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 10, WithTags: true}); err != nil || len(p.Tasks) != 0 {
+		t.Errorf("B lists %+v, %v", p.Tasks, err)
 	}
 
 	if err := s.DeleteTask(ctx, a, task.ID); err != nil {
@@ -351,5 +354,94 @@ func TestConcurrentTagCreationConflicts(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d creations succeeded, want exactly 1", won)
+	}
+}
+
+// task_search (the trigram index's reader, migrations/00004_search.sql) runs as a role that RLS
+// does not restrict; it must keep to the transaction's user by itself, and the app role must not
+// hold that role's privileges.
+func TestTaskSearchKeepsToTheTransactionUser(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, x, a, b := newStore(t)
+	aTask, err := s.CreateTask(ctx, a, db.NewTask{Title: "a needle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateTask(ctx, b, db.NewTask{Title: "b needle"}); err != nil {
+		t.Fatal(err)
+	}
+	search := func(user string) []uuid.UUID {
+		t.Helper()
+		tx, err := x.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user); err != nil {
+			t.Fatal(err)
+		}
+		var ids []uuid.UUID
+		if err := tx.SelectContext(ctx, &ids, `SELECT task_search('%needle%')`); err != nil {
+			t.Fatal(err)
+		}
+		var member bool
+		if err := tx.QueryRowxContext(ctx, `SELECT pg_has_role('taskgraph_app', 'taskgraph_search', 'USAGE')`).Scan(&member); err != nil || member {
+			t.Errorf("taskgraph_app has taskgraph_search's privileges (%v)", err)
+		}
+		return ids
+	}
+	if got := search(a.String()); len(got) != 1 || got[0] != aTask.ID {
+		t.Errorf("as A: %v, want only %v", got, aTask.ID)
+	}
+	if got := search(""); len(got) != 0 {
+		t.Errorf("with no user: %v, want nothing", got)
+	}
+}
+
+// A task's tags come back exactly as the tags were stored, whatever their names hold.
+func TestTaskTagsRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _, a, _ := newStore(t)
+	s.Now = func() time.Time { return time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC) }
+	var want []db.Tag
+	for _, in := range []db.NewTag{
+		{Name: `a "quoted", {braced} \ back, NULL`},
+		{Name: "é ünïcødé 😀", Color: ptr("#0a0b0c")},
+		{Name: "NULL"},
+	} {
+		tag, err := s.CreateTag(ctx, a, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tag)
+	}
+	slices.SortFunc(want, func(x, y db.Tag) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
+	created, err := s.CreateTask(ctx, a, db.NewTask{Title: "t", TagIDs: []uuid.UUID{want[2].ID, want[0].ID, want[1].ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := s.Task(ctx, a, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: db.SortCreatedAt}, Limit: 1, WithTags: true})
+	if err != nil || len(page.Tasks) != 1 {
+		t.Fatalf("page %+v, %v", page.Tasks, err)
+	}
+	same := func(x, y db.Tag) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.CreatedAt.Equal(y.CreatedAt) && x.CreatedAt.Location() == time.UTC &&
+			(x.Color == nil) == (y.Color == nil) && (x.Color == nil || *x.Color == *y.Color)
+	}
+	for name, got := range map[string][]db.Tag{"create": created.Tags, "task": read.Tags, "page": page.Tasks[0].Tags} {
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d tags, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if !same(got[i], want[i]) {
+				t.Errorf("%s: tag %d = %+v, want %+v", name, i, got[i], want[i])
+			}
+		}
 	}
 }

@@ -60,7 +60,7 @@ const tagColumns = `id, name, color, created_at`
 // Tags returns all of the user's tags, by name.
 func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]Tag, error) {
 	var tags []Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 ORDER BY lower(name), id`
 		var rows []tagRow
 		if err := sqlx.SelectContext(ctx, tx, &rows, q, user); err != nil {
@@ -78,7 +78,7 @@ func (s *Store) Tags(ctx context.Context, user uuid.UUID) ([]Tag, error) {
 // Tag returns the user's tag id, or ErrNotFound.
 func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		var err error
 		t, err = findTag(ctx, tx, user, id)
 		return err
@@ -86,7 +86,7 @@ func (s *Store) Tag(ctx context.Context, user, id uuid.UUID) (Tag, error) {
 	return t, err
 }
 
-func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, error) {
+func findTag(ctx context.Context, x *txn, user, id uuid.UUID) (Tag, error) {
 	const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 AND id = $2`
 	return getOne(ctx, x, "find tag", tagRow.tag, q, user, id)
 }
@@ -95,7 +95,7 @@ func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, e
 // user with in.MaxTags tags already gets ErrTagLimit.
 func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		if in.MaxTags > 0 {
 			return createTagWithin(ctx, tx, user, in, now, &t)
 		}
@@ -116,7 +116,7 @@ func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, 
 // that the count, in the next statement's snapshot, sees every tag committed before: concurrent
 // creations cannot pass the limit together. (The two-key form does not share the one-key space
 // of the migrations' lock.)
-func createTagWithin(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, in NewTag, now time.Time, t *Tag) error {
+func createTagWithin(ctx context.Context, tx *txn, user uuid.UUID, in NewTag, now time.Time, t *Tag) error {
 	const lock = `SELECT pg_advisory_xact_lock(hashtext('taskgraph.tags'), hashtext($1::text))`
 	if _, err := tx.ExecContext(ctx, lock, user); err != nil {
 		return fmt.Errorf("db: create tag: lock: %w", err)
@@ -140,7 +140,7 @@ func createTagWithin(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, in NewTag
 // the new name is taken.
 func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `UPDATE tags SET
 				name  = COALESCE($3, name),
 				color = CASE WHEN $4 THEN $5 ELSE color END
@@ -155,14 +155,14 @@ func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (
 
 // DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `DELETE FROM tags WHERE user_uuid = $1 AND id = $2`
 		return execOne(ctx, tx, "delete tag", q, user, id)
 	})
 }
 
 // execOne runs a statement that must touch exactly one row; none is ErrNotFound.
-func execOne(ctx context.Context, x sqlx.ExtContext, what, q string, args ...any) error {
+func execOne(ctx context.Context, x *txn, what, q string, args ...any) error {
 	res, err := x.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("db: %s: %w", what, mapErr(err))
@@ -175,35 +175,4 @@ func execOne(ctx context.Context, x sqlx.ExtContext, what, q string, args ...any
 		return ErrNotFound
 	}
 	return nil
-}
-
-// TagsByTask returns the tags on each of the user's tasks taskIDs, in one query, by name.
-// Tasks without tags (or not the user's) are absent from the map.
-func (s *Store) TagsByTask(ctx context.Context, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
-	var out map[uuid.UUID][]Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
-		var err error
-		out, err = tagsByTask(ctx, tx, user, taskIDs)
-		return err
-	})
-	return out, err
-}
-
-func tagsByTask(ctx context.Context, x sqlx.ExtContext, user uuid.UUID, taskIDs []uuid.UUID) (map[uuid.UUID][]Tag, error) {
-	const q = `SELECT tt.task_id, g.id, g.name, g.color, g.created_at
-		FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
-		WHERE tt.user_uuid = $1 AND tt.task_id = ANY($2::uuid[])
-		ORDER BY lower(g.name), g.id`
-	var rows []struct {
-		TaskID uuid.UUID `db:"task_id"`
-		tagRow
-	}
-	if err := sqlx.SelectContext(ctx, x, &rows, q, user, uuidArray(taskIDs)); err != nil {
-		return nil, fmt.Errorf("db: tags by task: %w", err)
-	}
-	out := make(map[uuid.UUID][]Tag, len(taskIDs))
-	for _, r := range rows {
-		out[r.TaskID] = append(out[r.TaskID], r.tag())
-	}
-	return out, nil
 }

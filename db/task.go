@@ -3,11 +3,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -21,7 +22,7 @@ const (
 	PriorityUrgent Priority = 4
 )
 
-// Task is a user's to-do item. Tags are loaded separately (TagsByTask).
+// Task is a user's to-do item.
 type Task struct {
 	ID          uuid.UUID
 	Title       string
@@ -31,6 +32,9 @@ type Task struct {
 	DueAt       *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Tags are the task's tags by name (case-insensitively), read in the statement that read the
+	// task: always for a single task, for a list only WithTags.
+	Tags []Tag
 }
 
 // NewTask is a validated task to create. Completed sets CompletedAt to the transaction's time.
@@ -54,18 +58,32 @@ type TaskPatch struct {
 	TagIDs      *[]uuid.UUID
 }
 
+// taskRow is a row of taskColumns, and of tagsColumn when selected. Rows are scanned by position
+// (dest), without reflection: a page is 20 of them.
 type taskRow struct {
-	ID          uuid.UUID      `db:"id"`
-	Title       string         `db:"title"`
-	Description sql.NullString `db:"description"`
-	CompletedAt sql.NullTime   `db:"completed_at"`
-	Priority    sql.NullInt16  `db:"priority"`
-	DueAt       sql.NullTime   `db:"due_at"`
-	CreatedAt   time.Time      `db:"created_at"`
-	UpdatedAt   time.Time      `db:"updated_at"`
+	ID          uuid.UUID
+	Title       string
+	Description sql.NullString
+	CompletedAt sql.NullTime
+	Priority    sql.NullInt16
+	DueAt       sql.NullTime
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Tags        []byte // tagsColumn's JSON, when selected; NULL for none
 }
 
-func (r taskRow) task() Task {
+// dest is where Scan puts taskColumns, then tagsColumn when withTags, then extra.
+func (r *taskRow) dest(withTags bool, extra ...any) []any {
+	d := make([]any, 0, 9+len(extra))
+	d = append(d, &r.ID, &r.Title, &r.Description, &r.CompletedAt, &r.Priority, &r.DueAt, &r.CreatedAt, &r.UpdatedAt)
+	if withTags {
+		d = append(d, &r.Tags)
+	}
+	return append(d, extra...)
+}
+
+// task converts the row; tags that do not decode are an error (they are the database's own JSON).
+func (r taskRow) task() (Task, error) {
 	t := Task{ID: r.ID, Title: r.Title, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	if r.Description.Valid {
 		d := r.Description.String
@@ -83,15 +101,47 @@ func (r taskRow) task() Task {
 		d := r.DueAt.Time.UTC()
 		t.DueAt = &d
 	}
-	return t
+	if r.Tags != nil {
+		if err := json.Unmarshal(r.Tags, &t.Tags); err != nil {
+			return t, fmt.Errorf("db: tags of task %s: %w", t.ID, err)
+		}
+		for i := range t.Tags {
+			t.Tags[i].CreatedAt = t.Tags[i].CreatedAt.UTC()
+		}
+	}
+	return t, nil
 }
 
 const taskColumns = `id, title, description, completed_at, priority, due_at, created_at, updated_at`
 
+// tagsColumn is the tags of the row t as one JSON array (NULL when it has none), by name, keyed by
+// Tag's field names so that it decodes into []Tag as is. It is a correlated subquery on
+// task_tags' primary key (user_uuid, task_id, tag_id) and tags' (user_uuid, id): a few index
+// lookups per task, made only for the rows the statement returns (after its LIMIT), so a page's
+// tags cost no second statement and no round trip. Every statement that uses it binds the user as
+// $1, which scopes the subquery like the rest of the statement.
+const tagsColumn = `(SELECT json_agg(json_build_object('ID', g.id, 'Name', g.name, 'Color', g.color, 'CreatedAt', g.created_at)
+		ORDER BY lower(g.name), g.id)
+	FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
+	WHERE tt.user_uuid = $1 AND tt.task_id = t.id) AS tags`
+
+// getTask reads the one task row q returns (ErrNotFound if none), with its tags when withTags.
+func getTask(ctx context.Context, tx *txn, what string, withTags bool, q string, args ...any) (Task, error) {
+	var r taskRow
+	err := tx.QueryRowxContext(ctx, q, args...).Scan(r.dest(withTags)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Task{}, ErrNotFound
+	case err != nil:
+		return Task{}, fmt.Errorf("db: %s: %w", what, mapErr(err))
+	}
+	return r.task()
+}
+
 // Task returns the user's task id, or ErrNotFound.
 func (s *Store) Task(ctx context.Context, user, id uuid.UUID) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
 		var err error
 		t, err = findTask(ctx, tx, user, id, false)
 		return err
@@ -99,39 +149,65 @@ func (s *Store) Task(ctx context.Context, user, id uuid.UUID) (Task, error) {
 	return t, err
 }
 
-func findTask(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID, forUpdate bool) (Task, error) {
-	q := `SELECT ` + taskColumns + ` FROM tasks WHERE user_uuid = $1 AND id = $2`
+// findTask reads the user's task id with its tags; forUpdate also locks it (without its tags).
+func findTask(ctx context.Context, x *txn, user, id uuid.UUID, forUpdate bool) (Task, error) {
 	if forUpdate {
-		q += ` FOR UPDATE`
+		const q = `SELECT ` + taskColumns + ` FROM tasks WHERE user_uuid = $1 AND id = $2 FOR UPDATE`
+		return getTask(ctx, x, "find task", false, q, user, id)
 	}
-	return getOne(ctx, x, "find task", taskRow.task, q, user, id)
+	const q = `SELECT ` + taskColumns + `, ` + tagsColumn + ` FROM tasks t WHERE t.user_uuid = $1 AND t.id = $2`
+	return getTask(ctx, x, "find task", true, q, user, id)
 }
 
-// CreateTask creates a task with its tags, atomically: if any tag is not the user's, nothing is
-// written and the error is ErrTagNotFound.
+// createTask inserts the task and puts the user's tags $8 on it in one statement, and returns the
+// new row with those tags and how many it tagged: fewer than asked means that a tag is not the
+// user's (the caller then rolls back). The task_tags rows' foreign keys are checked at the end of
+// the statement, when the task row exists.
+const createTask = `WITH t AS (
+		INSERT INTO tasks (user_uuid, title, description, completed_at, priority, due_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+		RETURNING ` + taskColumns + `
+	), g AS (
+		SELECT id, name, color, created_at FROM tags WHERE user_uuid = $1 AND id = ANY($8::uuid[])
+	), tt AS (
+		INSERT INTO task_tags (user_uuid, task_id, tag_id) SELECT $1, t.id, g.id FROM t, g
+		RETURNING tag_id
+	)
+	SELECT t.*,
+		(SELECT json_agg(json_build_object('ID', g.id, 'Name', g.name, 'Color', g.color, 'CreatedAt', g.created_at)
+			ORDER BY lower(g.name), g.id) FROM g) AS tags,
+		(SELECT count(*) FROM tt) AS tagged
+	FROM t`
+
+// CreateTask creates a task with its tags in one statement, atomically: if any tag is not the
+// user's, nothing is written and the error is ErrTagNotFound.
 func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		var completedAt *time.Time
 		if in.Completed {
 			completedAt = &now
 		}
-		const q = `INSERT INTO tasks (user_uuid, title, description, completed_at, priority, due_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-			RETURNING ` + taskColumns
+		ids := distinct(in.TagIDs)
 		var r taskRow
-		if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Title, in.Description, completedAt, in.Priority, in.DueAt, now); err != nil {
+		var tagged int
+		err := tx.QueryRowxContext(ctx, createTask, user, in.Title, in.Description, completedAt, in.Priority, in.DueAt, now, uuidArray(ids)).
+			Scan(r.dest(true, &tagged)...)
+		if err != nil {
 			return fmt.Errorf("db: create task: %w", mapErr(err))
 		}
-		t = r.task()
-		return addTaskTags(ctx, tx, user, t.ID, in.TagIDs)
+		if tagged != len(ids) {
+			return fmt.Errorf("db: create task: %w", ErrTagNotFound)
+		}
+		t, err = r.task()
+		return err
 	})
 	return t, err
 }
 
 // addTaskTags puts the user's tags tagIDs on the task. Tags that are not the user's are not
 // inserted, which is detected by the count and reported as ErrNotFound.
-func addTaskTags(ctx context.Context, x sqlx.ExtContext, user, taskID uuid.UUID, tagIDs []uuid.UUID) error {
+func addTaskTags(ctx context.Context, x *txn, user, taskID uuid.UUID, tagIDs []uuid.UUID) error {
 	ids := distinct(tagIDs)
 	if len(ids) == 0 {
 		return nil
@@ -157,11 +233,14 @@ func addTaskTags(ctx context.Context, x sqlx.ExtContext, user, taskID uuid.UUID,
 // (ErrTagNotFound: any of the new tags) is not the user's; then nothing changes.
 func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch) (Task, error) {
 	var t Task
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		cur, err := findTask(ctx, tx, user, id, true)
 		if err != nil {
 			return err
 		}
+		// The row lock may have been waited for: read the time after it, so that of concurrent
+		// writes the one committed last carries the latest updatedAt.
+		now = s.now()
 		if p.Title != nil {
 			cur.Title = *p.Title
 		}
@@ -182,29 +261,28 @@ func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch)
 				cur.CompletedAt = &now
 			}
 		}
-		const q = `UPDATE tasks SET title = $3, description = $4, completed_at = $5, priority = $6, due_at = $7, updated_at = $8
-			WHERE user_uuid = $1 AND id = $2
-			RETURNING ` + taskColumns
-		var r taskRow
-		if err := sqlx.GetContext(ctx, tx, &r, q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now); err != nil {
-			return fmt.Errorf("db: update task: %w", mapErr(err))
+		if p.TagIDs != nil {
+			const del = `DELETE FROM task_tags WHERE user_uuid = $1 AND task_id = $2`
+			if _, err := tx.ExecContext(ctx, del, user, id); err != nil {
+				return fmt.Errorf("db: clear task tags: %w", err)
+			}
+			if err := addTaskTags(ctx, tx, user, id, *p.TagIDs); err != nil {
+				return err
+			}
 		}
-		t = r.task()
-		if p.TagIDs == nil {
-			return nil
-		}
-		const del = `DELETE FROM task_tags WHERE user_uuid = $1 AND task_id = $2`
-		if _, err := tx.ExecContext(ctx, del, user, id); err != nil {
-			return fmt.Errorf("db: clear task tags: %w", err)
-		}
-		return addTaskTags(ctx, tx, user, id, *p.TagIDs)
+		// Last, so that the tags it returns are the new ones.
+		const q = `UPDATE tasks t SET title = $3, description = $4, completed_at = $5, priority = $6, due_at = $7, updated_at = $8
+			WHERE t.user_uuid = $1 AND t.id = $2
+			RETURNING ` + taskColumns + `, ` + tagsColumn
+		t, err = getTask(ctx, tx, "update task", true, q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now)
+		return err
 	})
 	return t, err
 }
 
 // DeleteTask deletes the user's task id, or returns ErrNotFound.
 func (s *Store) DeleteTask(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
 		const q = `DELETE FROM tasks WHERE user_uuid = $1 AND id = $2`
 		return execOne(ctx, tx, "delete task", q, user, id)
 	})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 )
 
 // User is a row of Better Auth's "user" table as this application sees it.
@@ -34,30 +33,13 @@ func (r userRow) user() User {
 // the function taskgraph_user_uuid maps the one sub to its uuid (migration 00003).
 func (s *Store) UserUUIDBySub(ctx context.Context, sub string) (uuid.UUID, bool, error) {
 	var id uuid.NullUUID
-	err := s.asAppRole(ctx, func(tx *sqlx.Tx) error {
+	err := s.asAppRole(ctx, func(tx *txn) error {
 		return tx.QueryRowxContext(ctx, `SELECT taskgraph_user_uuid($1)`, sub).Scan(&id)
 	})
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("db: user by sub: %w", err)
 	}
 	return id.UUID, id.Valid, nil
-}
-
-// asAppRole runs fn in a read-only transaction as AppRole with no user set: before
-// authentication, when withTx has no user to act for.
-func (s *Store) asAppRole(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.x.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true)`, AppRole); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // EnsureUser creates the Better Auth "user" row id, or updates its email and name, and returns its
@@ -77,7 +59,7 @@ func (s *Store) EnsureUser(ctx context.Context, id, email, name string) (uuid.UU
 // UserByUUID returns the user whose application UUID is id, or ErrNotFound.
 func (s *Store) UserByUUID(ctx context.Context, id uuid.UUID) (User, error) {
 	var u User
-	err := s.withTx(ctx, id, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, id, readOnly, func(tx *txn, _ time.Time) error {
 		// The view holds the signed-in user's row only (app.user_uuid); AppRole cannot read "user".
 		const q = `SELECT id, uuid, email, name FROM taskgraph_current_user WHERE uuid = $1`
 		var err error

@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkTasksPageWithTags measures a 50-task page with two tags each through the whole stack
-// (token verification, GraphQL, two transactions).
+// (token verification, GraphQL, one transaction).
 func BenchmarkTasksPageWithTags(b *testing.B) {
 	e := newEnv(b)
 	t1 := e.createTag(&e.a, "one", nil)
@@ -58,7 +58,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
-	x, err := db.Open(ctx, testkit.NewDBURL(b))
+	x, err := db.Open(ctx, testkit.NewDBURL(b), db.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

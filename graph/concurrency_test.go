@@ -96,7 +96,6 @@ func TestConcurrentUpdatesOfOneTaskLeaveOneWrite(t *testing.T) {
 // and the write statements on branch perf (take the time once the row is locked, or use
 // PostgreSQL's clock_timestamp() in the UPDATE).
 func TestConcurrentUpdatesUpdatedAtIsTheLatest(t *testing.T) {
-	t.Skip("TEMPORARY, until branch perf lands: updatedAt is taken before the row lock (see the comment above); the lead decides")
 	t.Parallel()
 	for round, r := range raceOneTask(t, 3) {
 		if r.task.UpdatedAt != r.latest {

@@ -10,11 +10,14 @@ var priorityNames = map[db.Priority]model.Priority{
 	db.PriorityHigh: model.PriorityHigh, db.PriorityUrgent: model.PriorityUrgent,
 }
 
+// taskModel converts t with the tags it was read with: the data layer reads them in the same
+// statement as the task (always for a single task, for lists when the selection asks for them,
+// see withSelection), so Task.tags is a plain field with no resolver.
 func taskModel(t db.Task) *model.Task {
 	m := &model.Task{
-		ID: t.ID.String(), RowID: t.ID, Title: t.Title, Description: t.Description,
+		ID: t.ID.String(), Title: t.Title, Description: t.Description,
 		Completed: t.CompletedAt != nil, CompletedAt: t.CompletedAt, DueAt: t.DueAt,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Tags: tagModels(t.Tags),
 	}
 	if t.Priority != nil {
 		p := priorityNames[*t.Priority]

@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
@@ -41,7 +40,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &testkit.SyncBuffer{}}
 	e.dbURL = testkit.NewDBURL(t)
-	conn, err := pq.NewConnector(e.dbURL)
+	conn, err := db.NewConnector(e.dbURL) // as the server talks to PostgreSQL
 	if err != nil {
 		t.Fatal(err)
 	}

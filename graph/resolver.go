@@ -14,8 +14,7 @@ import (
 	"github.com/taskgraph/taskgraph/db"
 )
 
-// Resolver holds the resolvers' dependencies. Per-request state (the user, the loaders) lives in
-// the context.
+// Resolver holds the resolvers' dependencies. Per-request state (the user) lives in the context.
 type Resolver struct {
 	store *db.Store
 	// maxTagsPerTask bounds tagIds on createTask and updateTask; maxTagsPerUser the tags a user

@@ -89,6 +89,9 @@ func chargeTasks(ctx context.Context, ts ...db.Task) error {
 		if t.Description != nil {
 			n += jsonLen(*t.Description)
 		}
+		for _, g := range t.Tags { // read with the task (empty when the selection has no tags)
+			n += tagOverhead + jsonLen(g.Name)
+		}
 	}
 	return charge(ctx, n)
 }

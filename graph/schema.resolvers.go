@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/google/uuid"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph/model"
 )
@@ -150,7 +149,6 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 	if err := chargeTasks(ctx, p.Tasks...); err != nil {
 		return nil, err
 	}
-	primeTags(ctx, q, p)
 	return connection(p), nil
 }
 
@@ -185,39 +183,13 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*model.Tag, error) 
 	return tagModel(t), nil
 }
 
-// Tags is the resolver for the tags field.
-func (r *taskResolver) Tags(ctx context.Context, obj *model.Task) ([]*model.Tag, error) {
-	l := loadersFor(ctx)
-	switch {
-	case l == nil:
-		return nil, errors.New("graph: no loaders in the context (NewServer builds them per operation)")
-	case obj.RowID == uuid.Nil:
-		return nil, errors.New("graph: a Task model without RowID (taskModel sets it)")
-	}
-	if err := spent(ctx); err != nil {
-		return nil, err
-	}
-	ts, err := l.tagsByTask.Load(ctx, obj.RowID)
-	if err != nil {
-		return nil, err
-	}
-	if err := chargeTags(ctx, ts...); err != nil {
-		return nil, err
-	}
-	return tagModels(ts), nil
-}
-
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// Task returns TaskResolver implementation.
-func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
-
 type (
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
-	taskResolver     struct{ *Resolver }
 )

@@ -1,15 +1,12 @@
 package graph
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 )
 
@@ -66,8 +63,8 @@ func (o *Options) defaults() {
 // NewServer returns the complete GraphQL handler: POST and GET transports, the limits on a
 // document before it is validated, a parsed-query cache bounded by bytes that automatic persisted
 // queries share, complexity and depth limits, a deadline and a response size bound on each
-// operation, the error presenter and panic recovery, and per-operation dataloaders. It expects
-// auth.Middleware in front of it to authenticate requests.
+// operation, the error presenter and panic recovery. It expects auth.Middleware in front of it to
+// authenticate requests.
 func NewServer(store *db.Store, opts Options) *handler.Server {
 	srv, _ := newServer(store, opts)
 	return srv
@@ -82,8 +79,8 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(postTransport{})
-	srv.AddTransport(unsupported{}) // the last transport: it answers what those above do not serve
+	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
+	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
 	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
@@ -109,11 +106,5 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if u, ok := auth.UserFrom(ctx); ok {
-			ctx = context.WithValue(ctx, loadersKey{}, newLoaders(store, u.UUID))
-		}
-		return next(ctx)
-	})
 	return srv, cache
 }

@@ -130,18 +130,10 @@ func orZero[T any](p *T) T {
 }
 
 // withSelection asks the data layer only for what the tasks connection's selection needs: the
-// count when totalCount is selected, the tags when the tasks' tags are.
+// count when totalCount is selected, the tags when the tasks' tags may be.
 func withSelection(ctx context.Context, q *db.TaskQuery) {
 	q.WithTotal = selects(ctx, "totalCount")
-	q.WithTags = selectsTaskTags(ctx)
-}
-
-// primeTags hands a page loaded WithTags to the tags loader, so that the page's Task.tags need no
-// further query (and no batching window).
-func primeTags(ctx context.Context, q db.TaskQuery, p db.TaskPage) {
-	if l := loadersFor(ctx); l != nil && q.WithTags {
-		l.prime(p)
-	}
+	q.WithTags = mentions(graphql.GetFieldContext(ctx).Field.Selections, "tags")
 }
 
 // selects reports whether the current field's selection includes the field name, so that costly
@@ -155,30 +147,32 @@ func selects(ctx context.Context, name string) bool {
 	return false
 }
 
-// selectsTaskTags reports whether the tasks connection being resolved selects the tasks' tags
-// (edges.node.tags or nodes.tags), fragments included. gqlgen's CollectFields expands each
-// fragment once per call (it keeps the names it visited), and the document holds at most
-// MaxSelections expanded selections (limits.go), so this costs at most that.
-func selectsTaskTags(ctx context.Context) bool {
-	oc := graphql.GetOperationContext(ctx)
-	has := func(set ast.SelectionSet, name string) (ast.SelectionSet, bool) {
-		for _, f := range graphql.CollectFields(oc, set, nil) {
-			if f.Name == name {
-				return f.Selections, true
-			}
-		}
-		return nil, false
-	}
-	conn := graphql.GetFieldContext(ctx).Field.Selections
-	if nodes, ok := has(conn, "nodes"); ok {
-		if _, ok := has(nodes, "tags"); ok {
-			return true
-		}
-	}
-	if edges, ok := has(conn, "edges"); ok {
-		if node, ok := has(edges, "node"); ok {
-			if _, ok := has(node, "tags"); ok {
+// mentions reports whether a field called name appears anywhere in set, at any depth, through
+// fragments and whatever their type conditions or @skip/@include. Task.tags is a plain field
+// filled from what the data layer read, so the answer must never be a wrong "no": below a
+// TaskConnection only Task has a tags field, and a needless "yes" merely reads the tags anyway.
+// Each fragment is walked once, so the walk is linear in the document.
+func mentions(set ast.SelectionSet, name string) bool {
+	return mentionsIn(set, name, map[string]bool{})
+}
+
+func mentionsIn(set ast.SelectionSet, name string, walked map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == name || mentionsIn(s.SelectionSet, name, walked) {
 				return true
+			}
+		case *ast.InlineFragment:
+			if mentionsIn(s.SelectionSet, name, walked) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil && !walked[s.Name] {
+				walked[s.Name] = true
+				if mentionsIn(s.Definition.SelectionSet, name, walked) {
+					return true
+				}
 			}
 		}
 	}

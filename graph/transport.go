@@ -55,7 +55,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	t.POST.Do(w, r, &postExecutor{GraphExecutor: exec})
+	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
+	// it are dropped.
+	fw := &dropWriter{ResponseWriter: w}
+	t.POST.Do(fw, r, directExec{GraphExecutor: &postExecutor{GraphExecutor: exec}, w: fw})
 }
 
 // postExecutor gives a code to the one uncoded error gqlgen's POST transport dispatches: a body

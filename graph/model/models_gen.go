@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/google/uuid"
 )
 
 // color: #rgb or #rrggbb; an empty string means no color.
@@ -61,8 +60,6 @@ type Task struct {
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	// By name, case-insensitively.
 	Tags []*Tag `json:"tags"`
-	// RowID is the task's id as the data layer holds it; ID is its text in the schema.
-	RowID uuid.UUID `json:"-"`
 }
 
 type TaskConnection struct {

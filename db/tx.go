@@ -1,0 +1,176 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// access is what a transaction may do.
+type access bool
+
+const (
+	readOnly  access = false
+	readWrite access = true
+)
+
+// txn is one transaction of the Store on one pooled session. It opens with a single message (see
+// prelude) and ends with a single message (COMMIT, preceded by what was queued with notify), so a
+// transaction costs two round trips besides its own statements. Statements go through its methods,
+// which remember the first failure: a transaction that saw one is rolled back, never committed,
+// even if the error was dropped on the way.
+type txn struct {
+	conn     *sqlx.Conn
+	open     bool     // BEGIN was sent and neither COMMIT nor ROLLBACK has succeeded since
+	err      error    // the first statement that failed
+	onCommit []string // statements sent in the COMMIT message, in order
+}
+
+// prelude is the first message of a transaction: BEGIN, the role, the user and the statement
+// timeout, as one simple-protocol query, so one round trip. Its values are interpolated into the
+// SQL text, which is safe only because each one is produced here from a typed value, never from
+// client text: the access mode and AppRole are constants, the user is a uuid.UUID (String gives
+// hex digits and dashes only) and the timeout a whole number of milliseconds. Everything is
+// transaction-local (SET LOCAL), so nothing outlives the transaction on the session, which is what
+// PgBouncer's transaction pooling requires.
+func prelude(mode access, user uuid.UUID, timeout time.Duration) string {
+	var b strings.Builder
+	b.Grow(160)
+	if mode == readWrite {
+		b.WriteString("BEGIN READ WRITE; ")
+	} else {
+		b.WriteString("BEGIN READ ONLY; ")
+	}
+	b.WriteString("SET LOCAL ROLE " + AppRole)
+	if user != uuid.Nil {
+		b.WriteString("; SET LOCAL app.user_uuid = '")
+		b.WriteString(user.String())
+		b.WriteString("'")
+	}
+	if ms := timeout.Milliseconds(); ms > 0 {
+		b.WriteString("; SET LOCAL statement_timeout = ")
+		b.WriteString(strconv.FormatInt(ms, 10))
+	}
+	return b.String()
+}
+
+// withTx runs fn in one transaction acting as user: the role is switched to AppRole and
+// app.user_uuid is set for the transaction only, so RLS confines every statement to the user's
+// rows. Reads run READ ONLY. now is captured once so that every timestamp written by the operation
+// agrees. fn's error, or any failed statement, rolls the transaction back.
+func (s *Store) withTx(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
+	if user == uuid.Nil {
+		return fmt.Errorf("db: no user for transaction")
+	}
+	return s.transact(ctx, user, mode, fn)
+}
+
+// asAppRole runs fn in a read-only transaction as AppRole with no user set: before
+// authentication, when there is no user to act for yet (RLS then shows no row at all).
+func (s *Store) asAppRole(ctx context.Context, fn func(tx *txn) error) error {
+	return s.transact(ctx, uuid.Nil, readOnly, func(tx *txn, _ time.Time) error { return fn(tx) })
+}
+
+// transact is withTx and asAppRole: user uuid.Nil sets no app.user_uuid.
+func (s *Store) transact(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
+	conn, err := s.x.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("db: connect: %w", err)
+	}
+	t := &txn{conn: conn, open: true} // open from now on: even a failed prelude may have begun
+	defer t.close()
+	if _, err := conn.ExecContext(ctx, prelude(mode, user, s.StatementTimeout)); err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	now := s.now()
+	if err := fn(t, now); err != nil {
+		return err
+	}
+	if t.err != nil {
+		return fmt.Errorf("db: a statement failed: %w", mapErr(t.err))
+	}
+	return t.commit(ctx)
+}
+
+// now reads the Store's clock as PostgreSQL keeps time: UTC, microseconds.
+func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// notify queues pg_notify(channel, payload) for the COMMIT message: it costs no round trip, and
+// listeners hear it only if the transaction commits (PostgreSQL delivers notifications at commit).
+// channel and payload are quoted here; build them from the data layer's own typed values (ids,
+// names of events), which keeps the interpolated text ours.
+func (t *txn) notify(channel, payload string) {
+	t.onCommit = append(t.onCommit, "SELECT pg_notify("+pq.QuoteLiteral(channel)+", "+pq.QuoteLiteral(payload)+")")
+}
+
+// commit sends the queued statements and COMMIT in one message. If one of them fails, PostgreSQL
+// skips the rest, and close rolls back.
+func (t *txn) commit(ctx context.Context) error {
+	msg := "COMMIT"
+	if len(t.onCommit) > 0 {
+		msg = strings.Join(t.onCommit, "; ") + "; COMMIT"
+	}
+	if _, err := t.conn.ExecContext(ctx, msg); err != nil {
+		return fmt.Errorf("db: commit: %w", mapErr(err))
+	}
+	t.open = false
+	return nil
+}
+
+// rollbackTimeout bounds the ROLLBACK of a failed transaction, which runs even when the request's
+// context is done (the session must not go back to the pool inside a transaction).
+const rollbackTimeout = 5 * time.Second
+
+// close ends the transaction if it is still open and returns the session to the pool; a session
+// that cannot be rolled back is closed instead.
+func (t *txn) close() {
+	if t.open {
+		ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+		_, err := t.conn.ExecContext(ctx, "ROLLBACK")
+		cancel()
+		if err != nil {
+			_ = t.conn.Raw(func(any) error { return driver.ErrBadConn }) // database/sql discards it
+		}
+	}
+	_ = t.conn.Close()
+}
+
+func (t *txn) fail(err error) {
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+}
+
+// The methods below make a txn a sqlx.QueryerContext and sqlx.ExecerContext, recording failures.
+
+func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := t.conn.QueryContext(ctx, q, args...)
+	t.fail(err)
+	return rows, err
+}
+
+func (t *txn) QueryxContext(ctx context.Context, q string, args ...any) (*sqlx.Rows, error) {
+	rows, err := t.conn.QueryxContext(ctx, q, args...)
+	t.fail(err)
+	return rows, err
+}
+
+func (t *txn) QueryRowxContext(ctx context.Context, q string, args ...any) *sqlx.Row {
+	row := t.conn.QueryRowxContext(ctx, q, args...)
+	t.fail(row.Err())
+	return row
+}
+
+func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := t.conn.ExecContext(ctx, q, args...)
+	t.fail(err)
+	return res, err
+}
