@@ -99,7 +99,7 @@ func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, 
 			return fmt.Errorf("db: create tag: %w", mapErr(err))
 		}
 		t = r.tag()
-		return nil
+		return notify(ctx, tx, user, now, change{KindTag, OpCreated, []uuid.UUID{t.ID}})
 	})
 	return t, err
 }
@@ -108,24 +108,34 @@ func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, 
 // the new name is taken.
 func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
 		const q = `UPDATE tags SET
 				name  = COALESCE($3, name),
 				color = CASE WHEN $4 THEN $5 ELSE color END
 			WHERE user_uuid = $1 AND id = $2
 			RETURNING ` + tagColumns
 		var err error
-		t, err = getOne(ctx, tx, "update tag", tagRow.tag, q, user, id, p.Name, p.Color.Set, p.Color.Value)
-		return err
+		if t, err = getOne(ctx, tx, "update tag", tagRow.tag, q, user, id, p.Name, p.Color.Set, p.Color.Value); err != nil {
+			return err
+		}
+		return notify(ctx, tx, user, now, change{KindTag, OpUpdated, []uuid.UUID{id}})
 	})
 	return t, err
 }
 
-// DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound.
+// DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound. The tasks
+// it was on are announced as updated.
 func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
+		tasks, err := taggedTasks(ctx, tx, user, id)
+		if err != nil {
+			return err
+		}
 		const q = `DELETE FROM tags WHERE user_uuid = $1 AND id = $2`
-		return execOne(ctx, tx, "delete tag", q, user, id)
+		if err := execOne(ctx, tx, "delete tag", q, user, id); err != nil {
+			return err
+		}
+		return notify(ctx, tx, user, now, change{KindTag, OpDeleted, []uuid.UUID{id}}, change{KindTask, OpUpdated, tasks})
 	})
 }
 

@@ -124,7 +124,10 @@ func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Tas
 			return fmt.Errorf("db: create task: %w", mapErr(err))
 		}
 		t = r.task()
-		return addTaskTags(ctx, tx, user, t.ID, in.TagIDs)
+		if err := addTaskTags(ctx, tx, user, t.ID, in.TagIDs); err != nil {
+			return err
+		}
+		return notify(ctx, tx, user, now, change{KindTask, OpCreated, []uuid.UUID{t.ID}})
 	})
 	return t, err
 }
@@ -190,23 +193,28 @@ func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch)
 			return fmt.Errorf("db: update task: %w", mapErr(err))
 		}
 		t = r.task()
-		if p.TagIDs == nil {
-			return nil
+		if p.TagIDs != nil {
+			const del = `DELETE FROM task_tags WHERE user_uuid = $1 AND task_id = $2`
+			if _, err := tx.ExecContext(ctx, del, user, id); err != nil {
+				return fmt.Errorf("db: clear task tags: %w", err)
+			}
+			if err := addTaskTags(ctx, tx, user, id, *p.TagIDs); err != nil {
+				return err
+			}
 		}
-		const del = `DELETE FROM task_tags WHERE user_uuid = $1 AND task_id = $2`
-		if _, err := tx.ExecContext(ctx, del, user, id); err != nil {
-			return fmt.Errorf("db: clear task tags: %w", err)
-		}
-		return addTaskTags(ctx, tx, user, id, *p.TagIDs)
+		return notify(ctx, tx, user, now, change{KindTask, OpUpdated, []uuid.UUID{id}})
 	})
 	return t, err
 }
 
 // DeleteTask deletes the user's task id, or returns ErrNotFound.
 func (s *Store) DeleteTask(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, func(tx *sqlx.Tx, _ time.Time) error {
+	return s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
 		const q = `DELETE FROM tasks WHERE user_uuid = $1 AND id = $2`
-		return execOne(ctx, tx, "delete task", q, user, id)
+		if err := execOne(ctx, tx, "delete task", q, user, id); err != nil {
+			return err
+		}
+		return notify(ctx, tx, user, now, change{KindTask, OpDeleted, []uuid.UUID{id}})
 	})
 }
 
