@@ -30,6 +30,13 @@ const (
 	Internal = "INTERNAL_SERVER_ERROR"
 	// DepthLimitExceeded: the operation nests fields deeper than the depth limit (HTTP 422).
 	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
+	// Forbidden: HTTP 403, a WebSocket upgrade from an Origin that CORS_ORIGINS does not allow.
+	Forbidden = "FORBIDDEN"
+	// EventsLost: a subscription's last event: changes may have been missed (the server lost its
+	// database listener, or is shutting down); refetch, then subscribe again.
+	EventsLost = "EVENTS_LOST"
+	// TooManySubscriptions: SUBSCRIPTIONS_PER_USER or SUBSCRIPTIONS_MAX are open already.
+	TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 
 	// Set by gqlgen itself (HTTP 422); listed so that this table is the whole contract.
 	ParseFailed             = "GRAPHQL_PARSE_FAILED"
