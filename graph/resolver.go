@@ -12,12 +12,14 @@ import (
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Resolver holds the resolvers' dependencies. Per-request state (the user, the loaders) lives in
 // the context.
 type Resolver struct {
 	store *db.Store
+	live  *live.Hub
 }
 
 // userUUID is the caller's application UUID. Every field is behind @auth, so a user is present;

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph/model"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -167,8 +168,21 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*model.Tag, error) 
 	return tagModel(t), nil
 }
 
+// TaskEvents is the resolver for the taskEvents field.
+func (r *subscriptionResolver) TaskEvents(ctx context.Context) (<-chan *model.TaskEvent, error) {
+	return stream(ctx, r.live, live.TaskEvents, taskEventModel)
+}
+
+// TagEvents is the resolver for the tagEvents field.
+func (r *subscriptionResolver) TagEvents(ctx context.Context) (<-chan *model.TagEvent, error) {
+	return stream(ctx, r.live, live.TagEvents, tagEventModel)
+}
+
 // Tags is the resolver for the tags field.
 func (r *taskResolver) Tags(ctx context.Context, obj *model.Task) ([]*model.Tag, error) {
+	if obj.Tags != nil { // a subscription event: loaded with the task
+		return obj.Tags, nil
+	}
 	l := loadersFor(ctx)
 	switch {
 	case l == nil:
@@ -189,11 +203,15 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Task returns TaskResolver implementation.
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	taskResolver     struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+	taskResolver         struct{ *Resolver }
 )

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Options tune the GraphQL handler.
@@ -20,6 +21,10 @@ type Options struct {
 	Introspection   bool         // allow __schema/__type queries (development)
 	ComplexityLimit int          // 0 means DefaultComplexityLimit
 	Logger          *slog.Logger // internal errors and panics; nil means slog.Default()
+	// Live serves Subscription (nil: subscribing fails). Transports carry subscriptions (its
+	// WebSocket and SSE ones); they are tried before GET and POST.
+	Live       *live.Hub
+	Transports []graphql.Transport
 }
 
 const (
@@ -41,10 +46,13 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	if limit == 0 {
 		limit = DefaultComplexityLimit
 	}
-	cfg := Config{Resolvers: &Resolver{store: store}}
+	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live}}
 	cfg.Directives.Auth = authDirective
 
 	srv := handler.New(NewExecutableSchema(cfg))
+	for _, t := range opts.Transports {
+		srv.AddTransport(t)
+	}
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -63,5 +71,6 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 		}
 		return next(ctx)
 	})
+	useSubscriptions(srv)
 	return srv
 }
