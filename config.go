@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Defaults of the server's own settings; auth.NewConfig holds those of the auth settings.
@@ -33,6 +34,9 @@ type serverConfig struct {
 	CORSOrigins   []string
 	Introspection bool
 	Playground    bool
+	// ListenURL is DATABASE_LISTEN_URL: the direct connection the live-updates listener uses.
+	ListenURL string
+	Live      live.Config
 }
 
 func (e environment) or(key, def string) string {
@@ -55,6 +59,31 @@ func (e environment) bool(key string) (bool, error) {
 }
 
 func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
+
+// positive reads a positive integer, def when unset.
+func (e environment) positive(key string, def int) (int, error) {
+	v := e(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a positive integer", key, v)
+	}
+	return n, nil
+}
+
+// live reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct connection, not a
+// transaction-mode pooler), SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX into c.
+func (e environment) live(c *serverConfig) error {
+	c.ListenURL = e.or("DATABASE_LISTEN_URL", c.DatabaseURL)
+	var err error
+	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
+		return err
+	}
+	c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax)
+	return err
+}
 
 // auth reads BETTER_AUTH_URL and the AUTH_* variables (auth.ConfigFromEnv).
 func (e environment) auth() (auth.Config, error) { return auth.ConfigFromEnv(e) }
@@ -80,7 +109,7 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, e.live(&c)
 }
 
 // corsOrigins is CORS_ORIGINS (comma-separated) or, by default, Better Auth's origin: the
@@ -102,7 +131,7 @@ func corsOrigins(list string, authCfg auth.Config) []string {
 }
 
 // dev reads what dev takes from the environment: APP_ENV (production refuses), ADDR (loopback
-// only) and DATABASE_URL. The rest is fixed for local exploration; Auth is set by dev itself.
+// only), DATABASE_URL and the live-updates settings. The rest is fixed for local exploration; Auth is set by dev itself.
 func (e environment) dev() (serverConfig, error) {
 	if strings.EqualFold(e("APP_ENV"), "production") {
 		return serverConfig{}, errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
@@ -111,7 +140,8 @@ func (e environment) dev() (serverConfig, error) {
 	if err := requireLoopback(addr); err != nil {
 		return serverConfig{}, err
 	}
-	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true}, nil
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true}
+	return c, e.live(&c)
 }
 
 func requireLoopback(addr string) error {
