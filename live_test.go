@@ -874,3 +874,28 @@ func TestServeNeedsItsListenerConnection(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
+
+// A client accepting both JSON and event streams, JSON first (urql's queries), gets JSON; one
+// preferring event streams gets one.
+func TestLiveEventStreamOnlyWhenPreferred(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, live.Config{}, nil)
+	_, tok := e.user("alice")
+	for accept, want := range map[string]string{
+		"application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed": "application/graphql-response+json",
+		"text/event-stream": "text/event-stream",
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, want) {
+			t.Errorf("Accept %q: Content-Type %q, want %s", accept, got, want)
+		}
+	}
+}

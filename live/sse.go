@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -10,7 +12,7 @@ import (
 )
 
 // SSE serves GraphQL over Server-Sent Events: POST /graphql with Accept: text/event-stream
-// (gqlgen's transport, with keep-alive comments). Authentication is the HTTP middleware's, as on
+// (preferred to JSON; see IsSSE), by gqlgen's transport, with keep-alive comments. Authentication is the HTTP middleware's, as on
 // any POST. An SSE subscription ends with a final error event at the token's expiry
 // (ErrTokenExpired) and at shutdown (ErrShuttingDown); a reader too slow for its buffer has its
 // response cut.
@@ -21,8 +23,52 @@ type SSE struct{ hub *Hub }
 
 var gqlgenSSE transport.SSE
 
-// IsSSE says whether r asks for an event stream, as gqlgen's SSE transport decides.
-func IsSSE(r *http.Request) bool { return gqlgenSSE.Supports(r) }
+// IsSSE says whether r asks for an event stream: a POST that gqlgen's SSE transport would take
+// and whose Accept prefers text/event-stream to JSON. Clients that accept both list JSON first
+// for queries and mutations (urql sends "application/graphql-response+json, ..., text/event-stream"
+// and only "text/event-stream, multipart/mixed" for a subscription): they get JSON.
+func IsSSE(r *http.Request) bool {
+	return gqlgenSSE.Supports(r) && prefersEventStream(r.Header.Values("Accept"))
+}
+
+// prefersEventStream weighs text/event-stream against the JSON types by q, then by order.
+func prefersEventStream(accept []string) bool {
+	stream, json := -1.0, -1.0
+	streamAt, jsonAt := -1, -1
+	i := 0
+	for _, header := range accept {
+		for _, part := range strings.Split(header, ",") {
+			typ, params, _ := strings.Cut(part, ";")
+			typ = strings.ToLower(strings.TrimSpace(typ))
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(v, 64); err == nil {
+						q = f
+					}
+				}
+			}
+			switch typ {
+			case "text/event-stream":
+				if q > stream {
+					stream, streamAt = q, i
+				}
+			case "application/json", "application/graphql-response+json", "application/graphql+json":
+				if q > json {
+					json, jsonAt = q, i
+				}
+			}
+			i++
+		}
+	}
+	switch {
+	case stream <= 0:
+		return false
+	case stream != json:
+		return stream > json
+	}
+	return streamAt < jsonAt
+}
 
 // Handler gives an event-stream request its session and lifts the server's write timeout,
 // which would otherwise cut every stream after WriteTimeout. Other requests pass untouched.
@@ -51,5 +97,5 @@ type sseTransport struct{ transport.SSE }
 
 func (t sseTransport) Supports(r *http.Request) bool {
 	s := sessionFrom(r.Context())
-	return s != nil && s.kind == sseSession && t.SSE.Supports(r)
+	return s != nil && s.kind == sseSession && IsSSE(r)
 }
