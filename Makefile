@@ -1,12 +1,13 @@
 # The README's test command is `make test`: vet, gofmt, the Go tests (with the race detector)
-# against the local PostgreSQL, then the end-to-end suite against a real Better Auth.
+# against the local PostgreSQL, a check that the committed IDE build matches its source, then the
+# end-to-end suite (a real Better Auth, the schema as tools fetch it, the IDE in Debian's Chromium).
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
-NODE_DIRS = examples/better-auth examples/urql-client e2e
+NODE_DIRS = examples/better-auth examples/urql-client e2e ide/web
 
-.PHONY: test vet fmt-check unit e2e node-deps run dev build generate bench
+.PHONY: test vet fmt-check unit ide ide-check e2e node-deps run dev build generate bench bench-go
 
-test: vet fmt-check unit e2e
+test: vet fmt-check unit ide-check e2e
 
 vet:
 	$(GO) vet ./...
@@ -17,18 +18,37 @@ fmt-check:
 unit:
 	$(GO) test -race -count=1 ./...
 
-# npm ci only where node_modules is missing, so a fresh clone needs nothing but `make test`.
+# npm ci only where node_modules is missing or older than the lockfile, so a fresh clone needs nothing but `make test`.
 node-deps:
 	@for d in $(NODE_DIRS); do \
-		if [ -f $$d/package-lock.json ] && [ ! -d $$d/node_modules ]; then \
+		if [ -f $$d/package-lock.json ] && { [ ! -f $$d/node_modules/.package-lock.json ] || \
+			[ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; }; then \
 			echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
 		fi; \
 	done
 
+# GraphiQL's assets (ide/dist, embedded by the binary) are built from ide/web and committed, so
+# `go build` needs no npm. `make ide` rebuilds them; `make ide-check` rebuilds into a temporary
+# folder and fails when the committed ones differ (the build is reproducible).
+ide: node-deps
+	cd ide/web && npm run build
+
+ide-check: node-deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd ide/web && npx tsc -p . && npx vite build --logLevel error --outDir "$$tmp" --emptyOutDir) && \
+	if diff -r "$$tmp" ide/dist >/dev/null; then echo "ide/dist matches ide/web"; \
+	else diff -rq "$$tmp" ide/dist; echo "ide/dist is stale: run 'make ide' and commit ide/dist"; exit 1; fi
+
 e2e: node-deps
 	@if [ -f e2e/package.json ]; then cd e2e && npm test; else echo "no e2e suite yet"; fi
 
+# The load benchmark (bench/README.md): builds the server, seeds a fresh database, measures every
+# scenario and pgbench on the same rows. BENCH_DURATION, BENCH_CONNS, BENCH_BASELINE=<git rev>, ...
 bench:
+	$(GO) run ./bench
+
+# The go test benchmarks: token verification, cursors, the resolver path on a warm database.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 run dev:

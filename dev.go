@@ -76,6 +76,7 @@ taskgraph dev: a development server with a built-in token issuer (not Better Aut
 
   GraphiQL:  %[1]s/   (the Authorization header is already filled in)
   GraphQL:   %[1]s/graphql
+  Schema:    %[1]s/graphql/schema.graphql   (SDL, for codegen: TASKGRAPH_SCHEMA=<this URL>)
   JWKS:      %[1]s/api/auth/jwks
   User:      %[3]s <%[4]s>, token valid for %[5]s
 

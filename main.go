@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 )
 
@@ -34,13 +35,19 @@ func main() {
 // run dispatches a subcommand and returns the process exit code: 0, 1 when the command failed,
 // 2 for a wrong use (after printing the usage).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			usage(stdout)
+			return 0
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, version())
+			return 0
+		}
+	}
 	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
-	}
-	if name == "help" {
-		usage(stdout)
-		return 0
 	}
 	for _, c := range commands {
 		if c.name == name {
@@ -74,7 +81,34 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintf(w, "  %-13s %s\n", "version", "print the version and exit (also --version)")
+	fmt.Fprintf(w, "  %-13s %s\n", "help", "print this list (also -h, --help)")
 	fmt.Fprintln(w, "\nRun 'taskgraph <command> --help' for a command's flags. Configuration is read from the environment: see README.md.")
+}
+
+// version describes this build from what the Go toolchain stamped into it: the module version
+// ("(devel)" for a build in a checkout), the commit and its time, and the Go version.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "taskgraph (unknown version)"
+	}
+	s := "taskgraph " + info.Main.Version
+	vcs := map[string]string{}
+	for _, kv := range info.Settings {
+		vcs[kv.Key] = kv.Value
+	}
+	if rev := vcs["vcs.revision"]; rev != "" {
+		s += " (commit " + rev[:min(12, len(rev))]
+		if t := vcs["vcs.time"]; t != "" {
+			s += ", " + t
+		}
+		if vcs["vcs.modified"] == "true" {
+			s += ", modified"
+		}
+		s += ")"
+	}
+	return s + " " + info.GoVersion
 }
 
 // newFlags makes a command's flag set, whose usage (--help, or a wrong use) prints the command's

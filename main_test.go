@@ -33,3 +33,24 @@ func TestUsageErrorsPrintTheUsage(t *testing.T) {
 		}
 	}
 }
+
+// help, -h and --help all print the command list on stdout; version and --version the build's
+// version; each exits 0.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}, {"version"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, env(nil), &stdout, &stderr)
+		want := "verify-token"
+		if strings.Contains(args[0], "version") {
+			want = "taskgraph "
+		}
+		if code != 0 || !strings.Contains(stdout.String(), want) || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q on stdout", args, code, stdout.String(), stderr.String(), want)
+		}
+	}
+	var stdout bytes.Buffer
+	run(context.Background(), []string{"version"}, env(nil), &stdout, io.Discard)
+	if !strings.Contains(stdout.String(), "go1.") {
+		t.Errorf("version %q does not name the Go version", stdout.String())
+	}
+}

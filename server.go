@@ -8,20 +8,19 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 	"github.com/rs/cors"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
@@ -201,11 +200,18 @@ func (a *app) handler() http.Handler {
 	}))
 	route("GET /readyz", http.HandlerFunc(a.ready))
 	route("GET /metrics", a.metrics.handler())
+	if a.cfg.Introspection {
+		route("GET /graphql/schema.graphql", graph.SDLHandler())
+	}
 	if a.cfg.Playground {
-		route("GET /{$}", playground.Handler("taskgraph", "/graphql",
-			playground.WithGraphiqlUiHeaders(a.playgroundHeaders),
-			playground.WithStoragePrefix("taskgraph:"+strconv.FormatInt(time.Now().UnixNano(), 36)+":"),
-		))
+		h := ide.Handler(ide.Config{
+			Endpoint:  "/graphql",
+			Headers:   a.playgroundHeaders,
+			Document:  ide.StarterDocument,
+			Variables: ide.StarterVariables,
+		})
+		route("GET /{$}", h)
+		route("GET "+ide.Prefix, h)
 	}
 	if a.routes != nil {
 		a.routes(route)

@@ -169,15 +169,22 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 		t.Errorf("tasks.totalCount = %v, want 0", got)
 	}
 
-	// GraphiQL is served with the token already in its headers.
-	resp, err := http.Get(strings.TrimSuffix(gqlURL, "graphql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), token) {
-		t.Errorf("GraphiQL page: status %d, token present: %v", resp.StatusCode, strings.Contains(string(page), token))
+	// GraphiQL is served under its CSP, with the token in its config (for the headers editor),
+	// and the schema as SDL.
+	base := strings.TrimSuffix(gqlURL, "/graphql")
+	for path, want := range map[string]string{"/": "<div id=\"graphiql\">", "/ide/config.json": token, "/graphql/schema.graphql": "me: User! @auth"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: status %d, %q present: %v", path, resp.StatusCode, want, strings.Contains(string(body), want))
+		}
+		if path == "/" && !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Errorf("GET /: CSP %q", resp.Header.Get("Content-Security-Policy"))
+		}
 	}
 }
 
@@ -477,7 +484,7 @@ func TestServeHasNoDevelopmentSurface(t *testing.T) {
 	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
 	srv := httptest.NewServer(a.handler())
 	defer srv.Close()
-	for _, path := range []string{"/", "/api/auth/jwks"} {
+	for _, path := range []string{"/", "/ide/config.json", "/graphql/schema.graphql", "/api/auth/jwks"} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -487,8 +494,9 @@ func TestServeHasNoDevelopmentSurface(t *testing.T) {
 			t.Errorf("GET %s: status %d, want 404", path, resp.StatusCode)
 		}
 	}
-	_, out := postGraphQL(t, srv.URL+"/graphql", "", `{ __schema { types { name } } }`)
-	if out["errors"] == nil {
-		t.Errorf("introspection answered in serve: %v", out)
+	status, out := postGraphQL(t, srv.URL+"/graphql", "", `{ __schema { types { name } } }`)
+	if errs, _ := out["errors"].([]any); status != http.StatusUnprocessableEntity || len(errs) == 0 ||
+		errs[0].(map[string]any)["extensions"].(map[string]any)["code"] != "INTROSPECTION_DISABLED" {
+		t.Errorf("introspection in serve: %d %v", status, out)
 	}
 }

@@ -1,9 +1,12 @@
 package auth_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
@@ -36,3 +39,47 @@ func benchmarkMiddleware(b *testing.B, alg string) {
 
 func BenchmarkMiddlewareEdDSA(b *testing.B) { benchmarkMiddleware(b, "EdDSA") }
 func BenchmarkMiddlewareRS256(b *testing.B) { benchmarkMiddleware(b, "RS256") }
+
+// benchmarkVerify measures Verifier.Verify alone (signature, claims, key lookup), cycling through
+// 200 distinct tokens as 200 signed-in users would send them.
+func benchmarkVerify(b *testing.B, alg string) {
+	iss := testkit.NewIssuer(b, alg)
+	v := iss.Verifier(b, nil)
+	tokens := make([]string, 200)
+	for i := range tokens {
+		u := testUser()
+		u.UUID = uuid.New()
+		tokens[i] = iss.TokenFor(b, u)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := v.Verify(ctx, tokens[i%len(tokens)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkVerifyEdDSA(b *testing.B) { benchmarkVerify(b, "EdDSA") }
+func BenchmarkVerifyES256(b *testing.B) { benchmarkVerify(b, "ES256") }
+func BenchmarkVerifyRS256(b *testing.B) { benchmarkVerify(b, "RS256") }
+
+// BenchmarkVerifyEdDSAParallel verifies from every core at once: the key lookup must not
+// serialise requests.
+func BenchmarkVerifyEdDSAParallel(b *testing.B) {
+	iss := testkit.NewIssuer(b, "EdDSA")
+	v := iss.Verifier(b, nil)
+	tok := iss.TokenFor(b, testUser())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -11,56 +11,136 @@ import (
 	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
-// depthLimit refuses operations nested deeper than max fields (fragments counted by their
-// fields). gqlgen has a complexity limit but no depth limit; the schema has no cycles today, so
-// this guards future additions and absurd fragment nesting.
-type depthLimit struct{ max int }
+// A disabled introspection answers like a validation failure (HTTP 422); depth and complexity
+// refusals answer 200, as gqlgen answers its own complexity limit (see internal/apierr).
+func init() { errcode.RegisterErrorType(apierr.IntrospectionDisabled, errcode.KindProtocol) }
+
+// operationLimits refuses, before anything runs, an operation that introspects where introspection
+// is off, nests data fields deeper than maxDepth, or whose __schema/__type selections nest deeper
+// than maxIntrospectionDepth or select more than maxIntrospectionFields fields.
+//
+// Depth is counted on the data fields a client can nest; __typename costs nothing and is not
+// counted, and introspection is measured on its own: the standard introspection queries nest 15
+// deep (getIntrospectionQuery's nine ofType levels) while no data path of this schema is deeper
+// than 5. gqlgen's complexity limit skips __schema entirely, so the field count is what bounds an
+// introspection's breadth (aliases); gqlparser's MaxIntrospectionDepth rule already bounds the
+// nesting of its list fields (fields, inputFields, interfaces, possibleTypes) to two levels.
+type operationLimits struct {
+	introspection          bool
+	maxDepth               int
+	maxIntrospectionDepth  int
+	maxIntrospectionFields int
+}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit{}
+} = operationLimits{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (operationLimits) ExtensionName() string                   { return "OperationLimits" }
+func (operationLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l operationLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	op := oc.Doc.Operations.ForName(oc.OperationName)
 	if op == nil {
-		return nil
+		return nil // gqlgen answers an unknown operation name itself
 	}
-	if depth := selectionDepth(op.SelectionSet, 0, d.max); depth > d.max {
-		err := gqlerror.Errorf("operation is nested deeper than %d fields", d.max)
-		errcode.Set(err, apierr.DepthLimitExceeded)
-		return err
-	}
-	return nil
+	return l.check(op.SelectionSet)
 }
 
-// selectionDepth returns the depth of set below level, stopping once it passes max.
-func selectionDepth(set ast.SelectionSet, level, max int) int {
-	deepest := level
-	if level > max {
-		return level
+// check measures set and returns the refusal, or nil.
+func (l operationLimits) check(set ast.SelectionSet) *gqlerror.Error {
+	s := l.measure(set)
+	var err *gqlerror.Error
+	switch {
+	case s.introspects && !l.introspection:
+		err = gqlerror.Errorf("introspection is disabled on this server (__schema and __type); the schema is published as schema.graphqls")
+		errcode.Set(err, apierr.IntrospectionDisabled)
+	case s.depth > l.maxDepth:
+		err = gqlerror.Errorf("operation is nested deeper than %d fields", l.maxDepth)
+		errcode.Set(err, apierr.DepthLimitExceeded)
+	case s.introspectionDepth > l.maxIntrospectionDepth:
+		err = gqlerror.Errorf("introspection is nested deeper than %d fields", l.maxIntrospectionDepth)
+		errcode.Set(err, apierr.DepthLimitExceeded)
+	case s.introspectionFields > l.maxIntrospectionFields:
+		err = gqlerror.Errorf("introspection selects more than %d fields", l.maxIntrospectionFields)
+		errcode.Set(err, apierr.ComplexityLimitExceeded)
 	}
-	for _, s := range set {
-		var d int
-		switch s := s.(type) {
+	return err
+}
+
+// shape is what the limits need to know of an operation; a walk stops as soon as one is passed,
+// so the numbers are exact only up to the first limit they pass.
+type shape struct {
+	depth               int  // deepest nesting of data fields (a lone top-level field is 1)
+	introspects         bool // selects __schema or __type
+	introspectionDepth  int  // deepest nesting under __schema/__type, the root field being 1
+	introspectionFields int  // fields selected under __schema/__type, the root fields counted, fragments expanded
+}
+
+func (l operationLimits) measure(set ast.SelectionSet) shape {
+	w := walker{limits: l}
+	w.data(set, 0)
+	return w.shape
+}
+
+type walker struct {
+	limits operationLimits
+	shape
+}
+
+func (w *walker) passed() bool {
+	return (w.introspects && !w.limits.introspection) ||
+		w.depth > w.limits.maxDepth ||
+		w.introspectionDepth > w.limits.maxIntrospectionDepth ||
+		w.introspectionFields > w.limits.maxIntrospectionFields
+}
+
+// data walks a selection set whose fields sit at level+1; fragments add no level.
+func (w *walker) data(set ast.SelectionSet, level int) {
+	for _, sel := range set {
+		if w.passed() {
+			return
+		}
+		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				d = level + 1
-			} else {
-				d = selectionDepth(s.SelectionSet, level+1, max)
+			switch s.Name {
+			case "__typename":
+			case "__schema", "__type":
+				w.introspects = true
+				w.introspection(ast.SelectionSet{s}, 0)
+			default:
+				w.depth = max(w.depth, level+1)
+				w.data(s.SelectionSet, level+1)
 			}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, level, max)
+			w.data(s.SelectionSet, level)
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, level, max)
+				w.data(s.Definition.SelectionSet, level)
 			}
 		}
-		if d > deepest {
-			deepest = d
+	}
+}
+
+// introspection walks a selection set under __schema/__type, counting every field it meets, so
+// the walk ends after at most maxIntrospectionFields fields however fragments repeat.
+func (w *walker) introspection(set ast.SelectionSet, level int) {
+	for _, sel := range set {
+		if w.passed() {
+			return
+		}
+		switch s := sel.(type) {
+		case *ast.Field:
+			w.introspectionFields++
+			w.introspectionDepth = max(w.introspectionDepth, level+1)
+			w.introspection(s.SelectionSet, level+1)
+		case *ast.InlineFragment:
+			w.introspection(s.SelectionSet, level)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				w.introspection(s.Definition.SelectionSet, level)
+			}
 		}
 	}
-	return deepest
 }

@@ -43,17 +43,15 @@ import {
   type WsClient,
 } from "../../examples/urql-client/dist/index.js";
 import {
-  allChildren,
   buildServer,
   createDatabase,
+  finish,
   freePort,
-  removeWorkDir,
   run,
   runWithInput,
   sleep,
   startBetterAuth,
   startServer,
-  stopAll,
   workDir,
 } from "./harness.js";
 
@@ -167,14 +165,7 @@ before(
 
 after(
   async () => {
-    await stopAll();
-    if (failed) {
-      for (const c of allChildren()) {
-        console.error(`\n----- ${c.name} (${c.describeExit()}), last lines of ${c.logFile} -----\n${c.output()}`);
-      }
-    }
-    for (const drop of env.drops) await drop().catch((err) => console.error(`drop database: ${err}`));
-    if (!failed) removeWorkDir();
+    await finish(failed, env.drops);
     console.error(`\ntimings:\n  ${timings.join("\n  ")}`);
   },
   { timeout: 60_000 },

@@ -271,3 +271,27 @@ export async function startServer(name: string, o: ServerOptions): Promise<{ chi
 export function removeWorkDir(): void {
   rmSync(workDir, { recursive: true, force: true });
 }
+
+/** Starts `taskgraph dev` (its own issuer, GraphiQL, introspection) on a free loopback port. */
+export async function startDev(name: string, o: { bin: string; port: number; databaseURL: string; env?: Record<string, string> }): Promise<{ child: Child; url: string; graphql: string }> {
+  const child = start(name, o.bin, ["dev"], {
+    cwd: workDir,
+    env: { ADDR: `127.0.0.1:${o.port}`, DATABASE_URL: o.databaseURL, ...o.env },
+  });
+  const url = `http://127.0.0.1:${o.port}`;
+  await waitReady(child, `${url}/readyz`);
+  return { child, url, graphql: `${url}/graphql` };
+}
+
+/** The end of a suite: stops every child, prints their last lines if the suite failed (keeping
+ * the work folder with their full logs), and drops its databases. */
+export async function finish(failed: boolean, drops: Array<() => Promise<void>>): Promise<void> {
+  await stopAll();
+  if (failed) {
+    for (const c of allChildren()) {
+      console.error(`\n----- ${c.name} (${c.describeExit()}), last lines of ${c.logFile} -----\n${c.output()}`);
+    }
+  }
+  for (const drop of drops) await drop().catch((err) => console.error(`drop database: ${err}`));
+  if (!failed) removeWorkDir();
+}

@@ -28,8 +28,12 @@ const (
 	Conflict = "CONFLICT"
 	// Internal: anything else; logged with the request id, answered without details.
 	Internal = "INTERNAL_SERVER_ERROR"
-	// DepthLimitExceeded: the operation nests fields deeper than the depth limit (HTTP 422).
+	// DepthLimitExceeded: the operation nests data fields, or an introspection its fields, deeper
+	// than allowed (HTTP 200, as gqlgen answers its complexity limit).
 	DepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED"
+	// IntrospectionDisabled: __schema or __type where introspection is off (HTTP 422, or 400 under
+	// Accept: application/graphql-response+json, like a validation failure).
+	IntrospectionDisabled = "INTROSPECTION_DISABLED"
 	// Forbidden: HTTP 403, a WebSocket upgrade from an Origin that CORS_ORIGINS does not allow.
 	Forbidden = "FORBIDDEN"
 	// EventsLost: a subscription's last event: changes may have been missed (the server lost its
@@ -38,9 +42,12 @@ const (
 	// TooManySubscriptions: SUBSCRIPTIONS_PER_USER or SUBSCRIPTIONS_MAX are open already.
 	TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 
-	// Set by gqlgen itself (HTTP 422); listed so that this table is the whole contract.
-	ParseFailed             = "GRAPHQL_PARSE_FAILED"
-	ValidationFailed        = "GRAPHQL_VALIDATION_FAILED"
+	// Set by gqlgen itself; listed so that this table is the whole contract. Parse and validation
+	// failures answer HTTP 422 (400 under Accept: application/graphql-response+json).
+	ParseFailed      = "GRAPHQL_PARSE_FAILED"
+	ValidationFailed = "GRAPHQL_VALIDATION_FAILED"
+	// ComplexityLimitExceeded: over the complexity limit, or an introspection selecting too many
+	// fields (HTTP 200).
 	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 

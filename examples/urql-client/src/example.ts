@@ -1,7 +1,7 @@
 // A runnable tour: sign in to Better Auth, then create and list tasks on taskgraph.
 //
 //   npm run build && BETTER_AUTH_URL=http://127.0.0.1:3000 TASKGRAPH_URL=http://127.0.0.1:8080/graphql \
-//     EMAIL=ada@example.com PASSWORD='correct horse battery' node dist/example.js
+//     EMAIL=ada@example.com PASSWORD='correct horse battery staple' node dist/example.js
 import { betterAuthToken, createCookieFetch, createTaskgraphAuthClient } from "./better-auth.js";
 import { createTaskgraphClient } from "./client.js";
 import { createTagMutation, createTaskMutation, meQuery, tasksQuery } from "./operations.js";

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taskgraph/taskgraph/internal/pgwire"
+)
+
+// pgScript is one request's statements, replayed by pgbench as one pgbench "transaction".
+type pgScript struct {
+	name  string
+	steps []step
+}
+
+// step is one statement with $n placeholders and the values to bind.
+type step struct {
+	sql     string
+	params  []*string // nil: NULL
+	columns []string  // result columns, when known
+	row     []*string // the one row it returned, when it returned exactly one
+}
+
+// scriptFromCapture turns what the proxy recorded for one request into a script.
+func scriptFromCapture(name string, rec pgwire.Recording) (pgScript, error) {
+	s := pgScript{name: name}
+	for _, st := range rec.Statements {
+		if st.Err != "" {
+			return s, fmt.Errorf("%s: the server's statement failed: %s (%s)", name, st.Err, oneLine(st.SQL))
+		}
+		p := step{sql: st.SQL, columns: st.Columns}
+		for i, prm := range st.Params {
+			if prm.Null {
+				p.params = append(p.params, nil)
+				continue
+			}
+			v, err := prm.Text()
+			if err != nil {
+				return s, fmt.Errorf("%s: parameter $%d of %s: %w", name, i+1, oneLine(st.SQL), err)
+			}
+			p.params = append(p.params, &v)
+		}
+		if st.RowCount == 1 && len(st.Rows) == 1 {
+			p.row = st.Rows[0]
+		}
+		s.steps = append(s.steps, p)
+	}
+	return s, nil
+}
+
+// protocolOf picks pgbench's -M for replaying the server's statements as it sent them: "extended"
+// (parse and plan every time, as with unnamed statements) unless the server reused named prepared
+// statements, then "prepared".
+func protocolOf(recs []pgwire.Recording) string {
+	for _, r := range recs {
+		for _, st := range r.Statements {
+			if !st.Simple && !st.Parsed {
+				return "prepared"
+			}
+		}
+	}
+	return "extended"
+}
+
+var (
+	placeholder = regexp.MustCompile(`\$([0-9]+)`)
+	pgbenchName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// render writes the script for pgbench and the -D definitions of its variables, all prefixed so
+// that several scripts can run in one pgbench. Parameters become :variables; NULLs are written
+// as NULL. A parameter whose value the server produced earlier in the request (the id a
+// RETURNING gave) becomes a \gset variable of that statement, so the replay uses the new row's id
+// rather than the recorded one.
+func (s pgScript) render(prefix string) (text string, defines []string, err error) {
+	sent := map[string]bool{}              // values the client sent so far
+	produced := map[string][2]string{}     // value → (step index, column) of a one-row result
+	gset := make([]bool, len(s.steps))     // steps that must store their row
+	bodies := make([]string, len(s.steps)) // each statement with its placeholders replaced
+	for j, st := range s.steps {
+		var bad error
+		bodies[j] = placeholder.ReplaceAllStringFunc(oneLine(st.sql), func(m string) string {
+			n, _ := strconv.Atoi(m[1:])
+			if n < 1 || n > len(st.params) {
+				bad = fmt.Errorf("%s: %s has no parameter %s", s.name, oneLine(st.sql), m)
+				return m
+			}
+			v := st.params[n-1]
+			if v == nil {
+				return "NULL"
+			}
+			if src, ok := produced[*v]; ok && !sent[*v] {
+				k, _ := strconv.Atoi(src[0])
+				gset[k] = true
+				return ":" + prefix + "r" + src[0] + "_" + src[1]
+			}
+			name := fmt.Sprintf("%ss%d_%d", prefix, j, n)
+			defines = append(defines, name+"="+*v)
+			return ":" + name
+		})
+		if bad != nil {
+			return "", nil, bad
+		}
+		for _, v := range st.params {
+			if v != nil {
+				sent[*v] = true
+			}
+		}
+		if st.row != nil && len(st.row) == len(st.columns) {
+			seen := map[string]bool{}
+			for c, name := range st.columns {
+				v := st.row[c]
+				// Short values (counts, flags) would match by accident; ids are long.
+				if v == nil || len(*v) < 8 || sent[*v] || seen[name] || !pgbenchName.MatchString(name) {
+					continue
+				}
+				seen[name] = true
+				if _, dup := produced[*v]; !dup {
+					produced[*v] = [2]string{strconv.Itoa(j), name}
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- %s\n", s.name)
+	for j, body := range bodies {
+		if gset[j] {
+			fmt.Fprintf(&b, "%s \\gset %sr%d_\n", body, prefix, j)
+		} else {
+			fmt.Fprintf(&b, "%s;\n", body)
+		}
+	}
+	return b.String(), defines, nil
+}
+
+// oneLine collapses whitespace, so that each statement is one line of the script.
+func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
+
+// pgbenchResult is what pgbench reported.
+type pgbenchResult struct {
+	TPS        float64 // transactions (= requests) per second, without connection time
+	LatencyAvg float64 // ms
+	Failed     int
+	Output     string
+}
+
+var (
+	tpsLine     = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
+	latencyLine = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
+	failedLine  = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
+)
+
+func parsePgbench(out string) (pgbenchResult, error) {
+	r := pgbenchResult{Output: out}
+	m := tpsLine.FindStringSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("no tps line in pgbench output")
+	}
+	r.TPS, _ = strconv.ParseFloat(m[1], 64)
+	if m := latencyLine.FindStringSubmatch(out); m != nil {
+		r.LatencyAvg, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := failedLine.FindStringSubmatch(out); m != nil {
+		r.Failed, _ = strconv.Atoi(m[1])
+	}
+	if strings.Contains(out, "aborted") {
+		return r, fmt.Errorf("a pgbench client aborted")
+	}
+	return r, nil
+}
+
+// runPgbench runs the scripts (equal weights) against the database with the given protocol,
+// writing them to dir as tag-N.sql so that they can be read and re-run by hand.
+func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, scripts []pgScript) (pgbenchResult, error) {
+	dbURL, err := withDatabase(cfg.PGURL, dbName)
+	if err != nil {
+		return pgbenchResult{}, err
+	}
+	args := append(pgConnArgs(dbURL), "-n", "-c", strconv.Itoa(cfg.Conns), "-j", strconv.Itoa(workers()),
+		"-T", strconv.Itoa(int(max(time.Second, cfg.PgbenchDur).Seconds())), "-M", mode)
+	var defines []string
+	for i, s := range scripts {
+		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i))
+		if err != nil {
+			return pgbenchResult{}, err
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.sql", tag, i))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return pgbenchResult{}, err
+		}
+		abs, _ := filepath.Abs(path)
+		args = append(args, "-f", abs+"@1")
+		defines = append(defines, defs...)
+	}
+	for _, d := range defines {
+		args = append(args, "-D", d)
+	}
+	args = append(args, dbName)
+	cmd := exec.CommandContext(ctx, "pgbench", args...)
+	cmd.Env = append(baseEnv(), "PGPASSWORD="+pgPassword(cfg.PGURL))
+	out, runErr := cmd.CombinedOutput()
+	if err := os.WriteFile(filepath.Join(dir, tag+".out"), out, 0o644); err != nil {
+		return pgbenchResult{}, err
+	}
+	r, err := parsePgbench(string(out))
+	if runErr != nil && err == nil {
+		err = fmt.Errorf("pgbench: %v", runErr)
+	}
+	if err != nil {
+		return r, fmt.Errorf("%w (see %s)", err, filepath.Join(dir, tag+".out"))
+	}
+	return r, nil
+}
