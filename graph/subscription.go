@@ -17,36 +17,21 @@ import (
 	"github.com/taskgraph/taskgraph/live"
 )
 
-// stream opens a live subscription for the operation's user and converts its events. When the
-// subscription ends with a reason the client must hear (EVENTS_LOST, an expired token), the
-// response middleware of useSubscriptions sends it as the stream's last event.
+// stream opens a live subscription for the operation's user; its events reach gqlgen's channel
+// converted, with no goroutine of ours in between. When the subscription ends with a reason the
+// client must hear (EVENTS_LOST, an expired token), the response middleware of useSubscriptions
+// sends it as the stream's last result.
 func stream[M any](ctx context.Context, hub *live.Hub, topic live.Topic, convert func(*live.Event) M) (<-chan M, error) {
 	if hub == nil {
 		return nil, errors.New("graph: subscriptions need Options.Live")
 	}
-	sub, err := hub.Subscribe(ctx, topic)
+	sub, out, err := live.Subscribe(ctx, hub, topic, convert)
 	if err != nil {
 		return nil, liveError(err)
 	}
 	if end, ok := ctx.Value(streamEndKey{}).(*streamEnd); ok {
 		end.set(sub)
 	}
-	out := make(chan M)
-	go func() {
-		defer close(out)
-		defer sub.Close() // the reader left (nothing if the subscription ended first)
-		for {
-			ev, ok := sub.Next(ctx)
-			if !ok {
-				return
-			}
-			select {
-			case out <- convert(ev):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	return out, nil
 }
 

@@ -95,7 +95,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.PerUser, DefaultPerUser)
 	def(&c.Max, DefaultMax)
-	def(&c.Buffer, 256)
+	def(&c.Buffer, 64)
 	def(&c.Workers, 8)
 	def(&c.Queue, 1024)
 	defDur(&c.SlowReader, time.Second)
@@ -162,17 +162,28 @@ func (h *Hub) Open() int {
 	return h.open
 }
 
-// Subscribe opens a subscription to topic for the context's user (auth.UserFrom), from now on.
-// It fails with ErrTooManySubscriptions over a limit. The caller reads Events until it is closed,
-// then Err says why; it calls Close when its reader leaves.
-func (h *Hub) Subscribe(ctx context.Context, topic Topic) (*Subscription, error) {
+// Subscribe opens a subscription to topic for the context's user (auth.UserFrom), from now on,
+// and returns it with the channel its events arrive on, each converted by convert for this
+// subscriber. The channel is closed when the subscription ends (Err says why), after the events
+// it still holds (dropped instead after ErrTokenExpired and ErrSlowConsumer); it ends by itself
+// when ctx is done. It fails with ErrTooManySubscriptions over a limit.
+func Subscribe[M any](ctx context.Context, h *Hub, topic Topic, convert func(*Event) M) (*Subscription, <-chan M, error) {
+	out := make(chan M, h.cfg.Buffer)
+	s, err := h.subscribe(ctx, topic, &chanSink[M]{out: out, convert: convert})
+	if err != nil {
+		return nil, nil, err
+	}
+	context.AfterFunc(ctx, s.Close)
+	return s, out, nil
+}
+
+func (h *Hub) subscribe(ctx context.Context, topic Topic, sk sink) (*Subscription, error) {
 	u, ok := auth.UserFrom(ctx)
 	if !ok || u.UUID == uuid.Nil {
 		return nil, errors.New("live: subscribe without a user")
 	}
 	sess := sessionFrom(ctx)
-	s := &Subscription{hub: h, user: u.UUID, topic: topic, session: sess,
-		events: make(chan *Event, h.cfg.Buffer), done: make(chan struct{})}
+	s := &Subscription{hub: h, user: u.UUID, topic: topic, session: sess, sink: sk, done: make(chan struct{})}
 
 	h.mu.Lock()
 	subs := h.users[u.UUID]
@@ -188,9 +199,9 @@ func (h *Hub) Subscribe(ctx context.Context, topic Topic) (*Subscription, error)
 		subs = map[*Subscription]struct{}{}
 		h.users[u.UUID] = subs
 	}
+	s.waiting = !h.up // before it is published: read without the lock
 	subs[s] = struct{}{}
 	h.open++
-	s.waiting = !h.up
 	closing := h.closing
 	h.mu.Unlock()
 	if h.hooks.Subscriptions != nil {
@@ -274,45 +285,59 @@ type Subscription struct {
 	user    uuid.UUID
 	topic   Topic
 	session *session // the connection it runs on; nil when called directly
+	waiting bool     // opened while the listener was down: it ends with ErrEventsLost once it is back
+	sink    sink
+	done    chan struct{} // closed when the subscription ends
+
+	mu      sync.Mutex
+	ended   bool
+	err     error
+	sending int  // deliveries waiting for room outside mu: the sink closes after the last one
+	closed  bool // the sink is closed
 	expiry  *time.Timer
-	waiting bool // opened while the listener was down: it ends with ErrEventsLost once it is back
-
-	events chan *Event   // never closed: delivery and ending may race
-	done   chan struct{} // closed when the subscription ends
-	mu     sync.Mutex
-	ended  bool
-	err    error
 }
 
-// Next returns the next event in commit order, or false once the subscription has ended (Err
-// says why) or ctx is done. After an end it still returns the events it held, except after
-// ErrTokenExpired and ErrSlowConsumer.
-func (s *Subscription) Next(ctx context.Context) (*Event, bool) {
-	select {
-	case <-s.done:
-		return s.leftover()
-	default:
-	}
-	select {
-	case ev := <-s.events:
-		return ev, true
-	case <-s.done:
-		return s.leftover()
-	case <-ctx.Done():
-		return nil, false
-	}
+// sink is where a subscription's events go: the reader's channel, of the reader's type.
+type sink interface {
+	// send converts ev and puts it in the channel, waiting until wait fires or done is closed
+	// (a nil wait: not at all); false when it could not.
+	send(ev *Event, done <-chan struct{}, wait <-chan time.Time) bool
+	// close closes the channel, emptied first when drop is set.
+	close(drop bool)
 }
 
-func (s *Subscription) leftover() (*Event, bool) {
-	if err := s.Err(); errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrSlowConsumer) {
-		return nil, false
+type chanSink[M any] struct {
+	out     chan M
+	convert func(*Event) M
+}
+
+func (c *chanSink[M]) send(ev *Event, done <-chan struct{}, wait <-chan time.Time) bool {
+	m := c.convert(ev)
+	if wait == nil {
+		select {
+		case c.out <- m:
+			return true
+		default:
+			return false
+		}
 	}
 	select {
-	case ev := <-s.events:
-		return ev, true
-	default:
-		return nil, false
+	case c.out <- m:
+		return true
+	case <-done:
+	case <-wait:
 	}
+	return false
+}
+
+func (c *chanSink[M]) close(drop bool) {
+	for drop && len(c.out) > 0 {
+		select {
+		case <-c.out:
+		default:
+		}
+	}
+	close(c.out)
 }
 
 // Err says why the subscription ended: nil while it is open, and after Close.
@@ -335,6 +360,10 @@ func (s *Subscription) Flushed(ctx context.Context) {
 	s.session.flushed(ctx)
 }
 
+func dropsEvents(err error) bool {
+	return errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrSlowConsumer)
+}
+
 func (s *Subscription) end(err error) {
 	s.mu.Lock()
 	if s.ended {
@@ -343,45 +372,62 @@ func (s *Subscription) end(err error) {
 	}
 	s.ended, s.err = true, err
 	close(s.done)
+	closeNow := s.sending == 0 && !s.closed
+	s.closed = s.closed || closeNow
 	expiry := s.expiry
 	s.mu.Unlock()
+	if closeNow {
+		s.sink.close(dropsEvents(err))
+	}
 	if expiry != nil {
 		expiry.Stop()
 	}
 	s.hub.unregister(s)
 }
 
-// deliver puts ev in the buffer, waiting up to SlowReader for room: a reader that does not take
-// an event in that time is too slow, and its subscription ends and its connection is cut.
+// deliver puts ev in the reader's channel, waiting up to SlowReader for room: a reader that does
+// not take an event in that time is too slow, and its subscription ends and its connection is cut.
 func (s *Subscription) deliver(ev *Event) {
 	if s.waiting {
 		return
 	}
-	select {
-	case s.events <- ev:
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	if s.sink.send(ev, nil, nil) {
+		s.mu.Unlock()
 		s.delivered()
 		return
-	case <-s.done:
-		return
-	default:
 	}
+	s.sending++
+	s.mu.Unlock()
+
 	t := time.NewTimer(s.hub.cfg.SlowReader)
-	defer t.Stop()
-	select {
-	case s.events <- ev:
+	sent := s.sink.send(ev, s.done, t.C)
+	t.Stop()
+	s.mu.Lock()
+	s.sending--
+	ended := s.ended
+	closeNow := ended && s.sending == 0 && !s.closed
+	s.closed = s.closed || closeNow
+	err := s.err
+	s.mu.Unlock()
+	switch {
+	case closeNow:
+		s.sink.close(dropsEvents(err))
+	case sent:
 		s.delivered()
-		return
-	case <-s.done:
-		return
-	case <-t.C:
-	}
-	if s.hub.hooks.Dropped != nil {
-		s.hub.hooks.Dropped(len(s.events) + 1)
-	}
-	s.hub.log.Warn("live: subscriber too slow, disconnecting", "user", s.user, "buffer", s.hub.cfg.Buffer)
-	s.end(ErrSlowConsumer)
-	if s.session != nil {
-		s.session.disconnect(closeSlowConsumer, "slow_consumer")
+	case !ended:
+		if s.hub.hooks.Dropped != nil {
+			s.hub.hooks.Dropped(1)
+		}
+		s.hub.log.Warn("live: subscriber too slow, disconnecting", "user", s.user, "buffer", s.hub.cfg.Buffer)
+		s.end(ErrSlowConsumer)
+		if s.session != nil {
+			s.session.disconnect(closeSlowConsumer, "slow_consumer")
+		}
 	}
 }
 

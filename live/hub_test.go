@@ -71,40 +71,55 @@ func (e *env) user(name string) (uuid.UUID, context.Context) {
 	return u.UUID, ctx
 }
 
-func (e *env) subscribe(ctx context.Context, topic live.Topic) *live.Subscription {
+// sub is a subscription and the channel of its events, as a transport reads them.
+type sub struct {
+	*live.Subscription
+	events <-chan *live.Event
+}
+
+func identity(ev *live.Event) *live.Event { return ev }
+
+func (e *env) subscribe(ctx context.Context, topic live.Topic) sub {
 	e.t.Helper()
-	s, err := e.hub.Subscribe(ctx, topic)
+	s, ch, err := live.Subscribe(ctx, e.hub, topic, identity)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(s.Close)
-	return s
+	return sub{s, ch}
 }
 
-func next(t *testing.T, s *live.Subscription) *live.Event {
+func next(t *testing.T, s sub) *live.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ev, ok := s.Next(ctx)
-	if !ok {
-		t.Fatalf("no event: ended with %v", s.Err())
-	}
-	return ev
-}
-
-func ended(t *testing.T, s *live.Subscription, want error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		ev, ok := s.Next(ctx)
+	select {
+	case ev, ok := <-s.events:
 		if !ok {
-			break
+			t.Fatalf("no event: ended with %v", s.Err())
 		}
-		t.Logf("an event before the end: %+v", ev)
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
 	}
-	if ctx.Err() != nil || !errors.Is(s.Err(), want) {
-		t.Fatalf("ended with %v (timed out: %v), want %v", s.Err(), ctx.Err() != nil, want)
+	return nil
+}
+
+func ended(t *testing.T, s sub, want error) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if ok {
+				t.Logf("an event before the end: %+v", ev)
+				continue
+			}
+			if !errors.Is(s.Err(), want) {
+				t.Fatalf("ended with %v, want %v", s.Err(), want)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("not ended within 10s (want %v)", want)
+		}
 	}
 }
 
@@ -119,7 +134,7 @@ func TestRowsAreLoadedOncePerUser(t *testing.T) {
 
 	cost := func(subs int) int64 {
 		t.Helper()
-		var ss []*live.Subscription
+		var ss []sub
 		for range subs {
 			ss = append(ss, e.subscribe(actx, live.TaskEvents))
 		}
@@ -155,23 +170,11 @@ func TestRowsAreLoadedOncePerUser(t *testing.T) {
 		t.Fatalf("%d statements for one subscriber, %d for five: want the same, once", one, five)
 	}
 	select {
-	case ev := <-nextAsync(bsub):
+	case ev := <-bsub.events:
 		t.Fatalf("B got A's event %+v", ev)
 	case <-time.After(100 * time.Millisecond):
 	}
 	_ = b
-}
-
-func nextAsync(s *live.Subscription) <-chan *live.Event {
-	ch := make(chan *live.Event, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if ev, ok := s.Next(ctx); ok {
-			ch <- ev
-		}
-	}()
-	return ch
 }
 
 // proxy forwards TCP to PostgreSQL and can be cut: its connections dropped and new ones refused.
@@ -246,7 +249,7 @@ func TestSubscriptionOpenedWhileTheListenerIsDown(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the listener tries to reconnect, and is refused
 	select {
-	case ev := <-nextAsync(during):
+	case ev := <-during.events:
 		t.Fatalf("an event while the listener was down: %+v", ev)
 	default:
 	}
@@ -321,15 +324,16 @@ func TestLimits(t *testing.T) {
 	_, bctx := e.user("b")
 	s1 := e.subscribe(actx, live.TaskEvents)
 	e.subscribe(actx, live.TagEvents)
-	if _, err := e.hub.Subscribe(actx, live.TaskEvents); !errors.Is(err, live.ErrTooManySubscriptions) {
+	if _, _, err := live.Subscribe(actx, e.hub, live.TaskEvents, identity); !errors.Is(err, live.ErrTooManySubscriptions) {
 		t.Fatalf("third of A: %v", err)
 	}
 	e.subscribe(bctx, live.TaskEvents)
-	if _, err := e.hub.Subscribe(bctx, live.TaskEvents); !errors.Is(err, live.ErrTooManySubscriptions) {
+	if _, _, err := live.Subscribe(bctx, e.hub, live.TaskEvents, identity); !errors.Is(err, live.ErrTooManySubscriptions) {
 		t.Fatalf("fourth on the server: %v", err)
 	}
 	s1.Close()
 	e.subscribe(bctx, live.TaskEvents)
+
 	if e.hub.Open() != 3 {
 		t.Fatalf("open = %d", e.hub.Open())
 	}
@@ -356,3 +360,20 @@ func TestSubscriptionEndsAtTokenExpiry(t *testing.T) {
 }
 
 func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
+
+// A subscription ends with its context (the operation's: the client stopped it or left), and
+// its place is free again.
+func TestSubscriptionEndsWithItsContext(t *testing.T) {
+	e := newEnv(t, live.Config{}, nil)
+	_, actx := e.user("a")
+	ctx, cancel := context.WithCancel(actx)
+	s, ch, err := live.Subscribe(ctx, e.hub, live.TaskEvents, identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	ended(t, sub{s, ch}, nil)
+	if s.Err() != nil || e.hub.Open() != 0 {
+		t.Fatalf("after cancel: err %v, open %d", s.Err(), e.hub.Open())
+	}
+}

@@ -77,10 +77,30 @@ func (h *Hub) Start(ctx context.Context, listenURL string) error {
 		h.wg.Add(1)
 		go h.worker(q)
 	}
-	h.wg.Add(2)
+	h.wg.Add(3)
 	go h.dispatch(l)
 	go h.ping(l)
+	go h.keepAlive()
 	return nil
+}
+
+// keepAlive pings every socket each KeepAlive (session.ping).
+func (h *Hub) keepAlive() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			for _, s := range h.liveSessions() {
+				if s.kind == wsSession {
+					s.ping(h.cfg.WriteTimeout)
+				}
+			}
+		}
+	}
 }
 
 // applicationName names the listener's connection in pg_stat_activity.

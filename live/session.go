@@ -55,6 +55,10 @@ type session struct {
 	ops      map[string]struct{} // operations open on the socket, by id
 	flushes  int                 // drained subscriptions whose events are all written
 	draining bool
+	acked    bool          // connection_init accepted: the socket is pinged
+	pinged   bool          // a ping is out...
+	ponged   bool          // ...and its pong came back
+	missed   int           // pings in a row without a pong
 	done     chan struct{} // closed when the connection's handler has returned
 }
 
@@ -91,7 +95,7 @@ func (s *session) finish() {
 func (s *session) started(ctx context.Context, expiry time.Time) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
-	s.cancel = cancel
+	s.cancel, s.acked = cancel, true
 	if !expiry.IsZero() {
 		s.expiry = time.AfterFunc(time.Until(expiry), func() { s.disconnect(closeForbidden, "token_expired") })
 	}
@@ -145,8 +149,38 @@ func (s *session) received(typ, id string) {
 		s.mu.Unlock()
 	case "complete":
 		s.opEnded(id)
+	case "pong":
+		s.mu.Lock()
+		s.ponged = true
+		s.mu.Unlock()
 	}
 }
+
+// ping is one keep-alive tick: a socket that left its last two pings unanswered is dropped
+// (graphql-ws answers pings by itself), the others get a new one. One goroutine of the hub pings every
+// socket, instead of one per socket.
+func (s *session) ping(timeout time.Duration) {
+	s.mu.Lock()
+	if !s.acked || s.conn == nil {
+		s.mu.Unlock()
+		return
+	}
+	if s.pinged && !s.ponged {
+		s.missed++
+	} else {
+		s.missed = 0
+	}
+	dead := s.missed >= 2
+	s.pinged, s.ponged = true, false
+	s.mu.Unlock()
+	if dead {
+		_ = s.conn.c.CloseNow()
+		return
+	}
+	go s.conn.writeRaw(pingMessage, timeout)
+}
+
+var pingMessage = []byte(`{"type":"ping"}`)
 
 func (s *session) opEnded(id string) {
 	s.mu.Lock()

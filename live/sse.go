@@ -2,9 +2,11 @@ package live
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -83,10 +85,48 @@ func (t *SSE) Handler(next http.Handler) http.Handler {
 		ctx, cancel := context.WithCancel(r.Context())
 		s := t.hub.newSession(sseSession)
 		s.rc, s.cancel = rc, cancel
+		gw := &guardedWriter{ResponseWriter: w}
+		defer gw.finish()
 		defer s.finish()
-		next.ServeHTTP(w, r.WithContext(withSession(ctx, s)))
+		next.ServeHTTP(gw, r.WithContext(withSession(ctx, s)))
 	})
 }
+
+var errStreamEnded = errors.New("live: the event stream has ended")
+
+// guardedWriter refuses writes once the handler has returned: gqlgen's SSE keep-alive goroutine
+// is not joined when the stream ends, and a write or flush after that would reach a finished
+// net/http response (a nil pointer inside it).
+type guardedWriter struct {
+	http.ResponseWriter
+	mu       sync.Mutex
+	finished bool
+}
+
+func (g *guardedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.finished {
+		return 0, errStreamEnded
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+func (g *guardedWriter) Flush() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.finished {
+		_ = http.NewResponseController(g.ResponseWriter).Flush()
+	}
+}
+
+func (g *guardedWriter) finish() {
+	g.mu.Lock()
+	g.finished = true
+	g.mu.Unlock()
+}
+
+func (g *guardedWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 // Transport is gqlgen's SSE transport; it only takes the requests Handler has prepared.
 func (t *SSE) Transport() graphql.Transport {

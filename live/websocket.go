@@ -82,15 +82,15 @@ func refuseSubprotocol(rw http.ResponseWriter, r *http.Request) {
 	_ = c.Close(closeBadSubproto, "Subprotocol not acceptable")
 }
 
-// Transport is gqlgen's WebSocket transport with our authentication, keep-alive pings (a client
-// that does not answer within two intervals is dropped) and close codes. It only takes the
-// requests Handler has checked.
+// Transport is gqlgen's WebSocket transport with our authentication and close codes. It only
+// takes the requests Handler has checked. Keep-alive pings are the hub's (one goroutine for all
+// sockets, where gqlgen's PingPongInterval runs one per socket): a client that does not answer
+// within two intervals is dropped.
 func (w *Websocket) Transport() graphql.Transport {
 	return wsTransport{transport.Websocket{
-		Implementation:   acceptor{hub: w.hub},
-		InitFunc:         w.init,
-		InitTimeout:      w.hub.cfg.InitTimeout,
-		PingPongInterval: w.hub.cfg.KeepAlive,
+		Implementation: acceptor{hub: w.hub},
+		InitFunc:       w.init,
+		InitTimeout:    w.hub.cfg.InitTimeout,
 	}}
 }
 

@@ -101,6 +101,13 @@ func (c *wsConn) WriteJSON(v any) error {
 	return err
 }
 
+// writeRaw writes a message of our own beside gqlgen's (coder's writes may be concurrent).
+func (c *wsConn) writeRaw(msg []byte, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = c.c.Write(ctx, websocket.MessageText, msg)
+}
+
 func (c *wsConn) WriteClose(code int, reason string) error {
 	c.stopReadDeadline()
 	code, reason = c.s.closeStatus(code, reason)
