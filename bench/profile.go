@@ -131,6 +131,8 @@ func (r *runner) profile(ctx context.Context, b *build) error {
 var cpuAreas = []struct{ name, focus string }{
 	{"HTTP handler, all of it (net/http conn serve)", `net/http\.\(\*conn\)\.serve`},
 	{"token verification (auth Verify)", `auth\.\(\*Verifier\)\.Verify`},
+	{"live updates: the hub's row loads (live Hub.load)", `live\.\(\*Hub\)\.load`},
+	{"live updates: events to subscribers (gqlgen WebSocket subscribe loop)", `transport\.\(\*wsConnection\)\.subscribe`},
 	{"GraphQL parse + validate (gqlparser)", `gqlparser`},
 	{"GraphQL execution (gqlgen executor, resolvers, marshalling)", `graphql/executor\.\(\*Executor\)\.DispatchOperation`},
 	{"database driver (lib/pq, database/sql, sqlx)", `github\.com/lib/pq|database/sql|jmoiron/sqlx`},
