@@ -556,12 +556,15 @@ func TestLiveTokenExpiryEndsConnections(t *testing.T) {
 }
 
 // TestLiveOriginAndSubprotocol: an upgrade from an Origin CORS_ORIGINS does not allow is refused
-// with 403; an allowed one or none is served; a client not offering graphql-transport-ws gets 4406.
+// with 403; an allowed one, the server's own or none is served; a client not offering graphql-transport-ws gets 4406.
 func TestLiveOriginAndSubprotocol(t *testing.T) {
 	t.Parallel()
 	e := newLiveEnv(t, live.Config{}, nil)
 	_, tok := e.user("alice")
-	for origin, want := range map[string]int{"https://evil.example": 403, "http://localhost:3000": 101, "": 101} {
+	// The server's own origin (its GraphiQL) needs no CORS_ORIGINS entry; a look-alike does.
+	own := e.srv.URL
+	for origin, want := range map[string]int{"https://evil.example": 403, "http://localhost:3000": 101, "": 101, own: 101,
+		strings.Replace(own, "127.0.0.1", "127.0.0.1.evil.example", 1): 403} {
 		h := http.Header{}
 		if origin != "" {
 			h.Set("Origin", origin)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -30,7 +31,8 @@ type Websocket struct {
 }
 
 // Websocket returns the WebSocket transport. allowOrigin says whether a request's Origin header
-// is allowed (CORS_ORIGINS); a request without one (a non-browser client) always is.
+// is allowed (CORS_ORIGINS); a request without one (a non-browser client), or from the server's
+// own origin, always is.
 func (h *Hub) Websocket(v *auth.Verifier, allowOrigin func(*http.Request) bool) *Websocket {
 	return &Websocket{hub: h, verifier: v, allowOrigin: allowOrigin}
 }
@@ -47,7 +49,7 @@ func (w *Websocket) Handler(next http.Handler) http.Handler {
 			apierr.Write(rw, http.StatusBadRequest, apierr.BadRequest, "only WebSocket upgrades are served here", nil)
 			return
 		}
-		if r.Header.Get("Origin") != "" && w.allowOrigin != nil && !w.allowOrigin(r) {
+		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r) && w.allowOrigin != nil && !w.allowOrigin(r) {
 			apierr.Write(rw, http.StatusForbidden, apierr.Forbidden, "this Origin is not allowed (CORS_ORIGINS)", nil)
 			return
 		}
@@ -60,6 +62,13 @@ func (w *Websocket) Handler(next http.Handler) http.Handler {
 		s.header = r.Header.Values("Authorization")
 		next.ServeHTTP(rw, r.WithContext(withSession(r.Context(), s)))
 	})
+}
+
+// sameOrigin says whether a browser's Origin is this server's own (the embedded GraphiQL): a
+// page of the API's origin needs no CORS_ORIGINS entry, as on HTTP.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 func offers(r *http.Request, proto string) bool {
