@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -362,11 +361,6 @@ func idOf(t testing.TB, raw json.RawMessage) string {
 		t.Fatalf("no id in %s", raw)
 	}
 	return v.ID
-}
-
-func fatalf(t testing.TB, format string, args ...any) {
-	t.Helper()
-	t.Fatal(fmt.Sprintf(format, args...))
 }
 
 // websocketDialNoSubprotocol opens a socket offering no subprotocol.

@@ -16,8 +16,10 @@
 //     opened meanwhile ends with ErrEventsLost once it is back (events committed in between were
 //     not heard).
 //   - Memory is bounded: SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX open at once
-//     (ErrTooManySubscriptions), a fixed buffer per subscription (a subscriber that does not keep
-//     up is disconnected, never buffered without bound), a fixed queue per worker.
+//     (ErrTooManySubscriptions), a fixed buffer per subscription (a subscriber that leaves it full
+//     for SlowReader is disconnected, never buffered without bound), a fixed queue per worker. A
+//     subscription costs no goroutine of its own: the worker sends into the channel the transport
+//     reads, and one goroutine pings every socket.
 //   - Connections end on time: a WebSocket closes with 4403 token_expired at the token's expiry (an
 //     SSE subscription ends with ErrTokenExpired); Shutdown delivers what was committed before it,
 //     then closes sockets with 1001.
