@@ -5,9 +5,9 @@ GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 NODE_DIRS = examples/better-auth examples/urql-client e2e ide/web
 
-.PHONY: test vet fmt-check unit ide ide-check e2e node-deps run dev build generate bench bench-go
+.PHONY: test vet fmt-check unit fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak
 
-test: vet fmt-check unit ide-check e2e
+test: vet fmt-check unit fuzz ide-check e2e
 
 vet:
 	$(GO) vet ./...
@@ -17,6 +17,18 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# A short run of every fuzz target (package:target), FUZZTIME each; `unit` already replays their
+# seeds and testdata/fuzz corpora. A failing input is written to the package's testdata/fuzz.
+# Longer: make fuzz FUZZTIME=5m.
+FUZZTIME ?= 5s
+FUZZ_TARGETS = ./auth:FuzzMiddleware ./db:FuzzCursor ./graph/model:FuzzUnmarshalTime ./graph:FuzzColor \
+	./graph:FuzzParseID ./graph:FuzzGraphQLAnonymous ./graph:FuzzGraphQLSignedIn
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # npm ci only where node_modules is missing or older than the lockfile, so a fresh clone needs nothing but `make test`.
 node-deps:
@@ -46,6 +58,11 @@ e2e: node-deps
 # scenario and pgbench on the same rows. BENCH_DURATION, BENCH_CONNS, BENCH_BASELINE=<git rev>, ...
 bench:
 	$(GO) run ./bench
+
+# The soak (bench/README.md, "Soak"): honest load with issue 9's attacks mixed in, through a real
+# serve process; a few minutes (SOAK_DURATION), not part of make test.
+soak:
+	$(GO) run ./bench soak
 
 # The go test benchmarks: token verification, cursors, the resolver path on a warm database.
 bench-go:

@@ -6,8 +6,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/live"
 )
 
@@ -37,6 +39,47 @@ type serverConfig struct {
 	// ListenURL is DATABASE_LISTEN_URL: the direct connection the live-updates listener uses.
 	ListenURL string
 	Live      live.Config
+	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
+	// does not serve (keep the metrics off the public port).
+	MetricsAddr string
+	Limits      limits
+}
+
+// limits are the configurable bounds on a request (README.md, Limits); the others are constants
+// of graph.
+type limits struct {
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
+	MaxTagsPerTask int           // MAX_TAGS_PER_TASK
+	MaxTagsPerUser int           // MAX_TAGS_PER_USER
+}
+
+// maxRequestTimeout keeps REQUEST_TIMEOUT within the HTTP server's write timeout, so that the
+// answer saying the deadline passed can still be written.
+const maxRequestTimeout = 50 * time.Second
+
+// limits reads REQUEST_TIMEOUT, MAX_TAGS_PER_TASK and MAX_TAGS_PER_USER.
+func (e environment) limits() (limits, error) {
+	l := limits{RequestTimeout: graph.DefaultRequestTimeout, MaxTagsPerTask: graph.DefaultMaxTagsPerTask, MaxTagsPerUser: graph.DefaultMaxTagsPerUser}
+	if v := e("REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxRequestTimeout {
+			return l, fmt.Errorf("REQUEST_TIMEOUT: %q is not a Go duration between 0 and %s (e.g. 10s)", v, maxRequestTimeout)
+		}
+		l.RequestTimeout = d
+	}
+	for _, n := range []struct {
+		key string
+		dst *int
+	}{{"MAX_TAGS_PER_TASK", &l.MaxTagsPerTask}, {"MAX_TAGS_PER_USER", &l.MaxTagsPerUser}} {
+		if v := e(n.key); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 1 || i > 100000 {
+				return l, fmt.Errorf("%s: %q is not a whole number from 1 to 100000", n.key, v)
+			}
+			*n.dst = i
+		}
+	}
+	return l, nil
 }
 
 func (e environment) or(key, def string) string {
@@ -102,11 +145,15 @@ func (e environment) serve() (serverConfig, error) {
 		DatabaseURL: e.databaseURL(),
 		Auth:        authCfg,
 		CORSOrigins: corsOrigins(e("CORS_ORIGINS"), authCfg),
+		MetricsAddr: e("METRICS_ADDR"),
 	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
 		return c, err
 	}
 	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
+		return c, err
+	}
+	if c.Limits, err = e.limits(); err != nil {
 		return c, err
 	}
 	return c, e.live(&c)
@@ -140,7 +187,11 @@ func (e environment) dev() (serverConfig, error) {
 	if err := requireLoopback(addr); err != nil {
 		return serverConfig{}, err
 	}
-	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true}
+	l, err := e.limits()
+	if err != nil {
+		return serverConfig{}, err
+	}
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}
 	return c, e.live(&c)
 }
 

@@ -38,6 +38,11 @@ func (r *doctorReport) fail(name string, err error, fix string) {
 	fmt.Fprintf(r.w, "FAIL  %s: %v\n      fix: %s\n", name, err, fix)
 }
 
+// warn reports a risk that does not stop the server working; it does not count as a failure.
+func (r *doctorReport) warn(name, problem, fix string) {
+	fmt.Fprintf(r.w, "WARN  %s: %s\n      fix: %s\n", name, problem, fix)
+}
+
 func (r *doctorReport) skip(name, why string) {
 	fmt.Fprintf(r.w, "--    %s: not checked (%s)\n", name, why)
 }
@@ -106,6 +111,7 @@ func checkDatabase(ctx context.Context, r *doctorReport, databaseURL string) *sq
 		return nil
 	}
 	r.ok("DATABASE_URL reachable", "")
+	checkDatabaseRole(ctx, r, dbx)
 	checkMigrations(ctx, r, dbx)
 	checkBetterAuthTables(ctx, r, dbx)
 	return dbx
@@ -136,6 +142,36 @@ func checkToken(ctx context.Context, r *doctorReport, cfg auth.Config, token str
 		return
 	}
 	r.ok("token", "verifies and resolves to a user")
+}
+
+// checkDatabaseRole warns when DATABASE_URL's user may bypass row-level security: the data
+// transactions switch to taskgraph_app either way, but a superuser or BYPASSRLS login is a large
+// blast radius for any statement that runs before or around that switch.
+func checkDatabaseRole(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {
+	var role struct {
+		Name      string `db:"rolname"`
+		Super     bool   `db:"rolsuper"`
+		BypassRLS bool   `db:"rolbypassrls"`
+	}
+	const q = `SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`
+	if err := sqlx.GetContext(ctx, dbx, &role, q); err != nil {
+		r.fail("database role", err, "check DATABASE_URL's permissions")
+		return
+	}
+	var risks []string
+	if role.Super {
+		risks = append(risks, "is a superuser")
+	}
+	if role.BypassRLS {
+		risks = append(risks, "has BYPASSRLS")
+	}
+	name := fmt.Sprintf("database role %q", role.Name)
+	if len(risks) > 0 {
+		r.warn(name, strings.Join(risks, " and ")+", so it bypasses row-level security",
+			"connect as a least-privilege login role (README.md, Least privilege: CREATE ROLE ... NOSUPERUSER NOBYPASSRLS)")
+		return
+	}
+	r.ok(name, "no superuser, no BYPASSRLS")
 }
 
 func checkMigrations(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {

@@ -69,7 +69,7 @@ func (e *liveEnv) socket(token string) *wsClient {
 
 func (e *liveEnv) mutate(token, query string, vars map[string]any, field string) json.RawMessage {
 	e.t.Helper()
-	return gql(e.t, e.srv.URL, token, query, vars, field)
+	return mutateOK(e.t, e.srv.URL, token, query, vars, field)
 }
 
 // feed is one subscription's stream on either transport: each call gives the next result, or
@@ -835,7 +835,7 @@ func TestLiveShutdownDeliversThenCloses(t *testing.T) {
 	sse := openSSE(t, base, tok, `subscription { taskEvents { kind id } }`)
 	waitFor(t, "two subscriptions", wait, func() bool { return metricValue(scrape(t, base), "taskgraph_subscriptions_open") == "2" })
 
-	gql(t, base, tok, `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag}, "deleteTag")
+	mutateOK(t, base, tok, `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag}, "deleteTag")
 	stop()
 
 	for _, f := range []feed{wsFeed(t, ws, "t"), sseFeed(t, sse, "t")} {

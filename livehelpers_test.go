@@ -328,8 +328,8 @@ func (s *sseStream) next(timeout time.Duration) sseEvent {
 	return sseEvent{}
 }
 
-// gql posts a query as token and fails the test on any error; it returns data[field].
-func gql(t testing.TB, base, token, query string, vars map[string]any, field string) json.RawMessage {
+// mutateOK posts a query as token and fails the test on any error; it returns data[field].
+func mutateOK(t testing.TB, base, token, query string, vars map[string]any, field string) json.RawMessage {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))

@@ -42,7 +42,7 @@ func newMetrics(pool *sql.DB) *metrics {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskgraph_graphql_requests_total",
-			Help: "GraphQL requests by operation name and outcome (ok, error, unauthenticated, unavailable, bad_request).",
+			Help: "GraphQL requests by operation name (signed-in requests only; unauthenticated for the rest, unknown when refused before GraphQL) and outcome (ok, error, unauthenticated, unavailable, bad_request).",
 		}, []string{"operation", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "taskgraph_http_request_duration_seconds",
@@ -134,13 +134,16 @@ func routeLabel(pattern string) string {
 
 var operationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
 
-// operationLabel keeps the label set bounded: unparsed, anonymous, odd or too many distinct names
-// are folded.
+// operationLabel keeps the label set bounded: unparsed, unauthenticated, anonymous, odd or too
+// many distinct names are folded. Only signed-in requests are counted by name, so that requests
+// without a token cannot fill the cap.
 func (m *metrics) operationLabel(info *requestInfo) string {
 	name := info.operation
 	switch {
 	case !info.parsed:
 		return "unknown"
+	case !info.signedIn:
+		return "unauthenticated"
 	case name == "":
 		return "anonymous"
 	case !operationName.MatchString(name):

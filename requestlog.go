@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+
+	"github.com/taskgraph/taskgraph/auth"
 )
 
 // requestInfo is filled in as a request travels: the mux adds the route, the GraphQL layer what
@@ -20,6 +23,7 @@ type requestInfo struct {
 	route     string // the mux pattern that matched; "" when none did
 	operation string // the executed operation's name; "" when unnamed
 	parsed    bool   // the GraphQL layer saw the request (false when auth refused it first)
+	signedIn  bool   // the request carried a verified token
 	gqlErrors bool
 	// socket: a WebSocket upgrade, whose many operations run concurrently for as long as it is
 	// open; observeGraphQL leaves it alone (the request is logged as the upgrade it was).
@@ -77,9 +81,10 @@ func observeGraphQL(srv *handler.Server) {
 		resp := next(ctx)
 		if info := infoFrom(ctx); info != nil && !info.socket {
 			info.parsed = true
+			_, info.signedIn = auth.UserFrom(ctx)
 			if graphql.HasOperationContext(ctx) {
 				if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
-					info.operation = oc.Operation.Name
+					info.operation = truncate(oc.Operation.Name, maxLoggedValue)
 				}
 			}
 			if resp != nil && len(resp.Errors) > 0 {
@@ -88,6 +93,21 @@ func observeGraphQL(srv *handler.Server) {
 		}
 		return resp
 	})
+}
+
+// maxLoggedValue is the most bytes of a value a client chose (an operation name) that go into
+// the log line and the metrics.
+const maxLoggedValue = 200
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -43,8 +43,12 @@ func serveCommand(ctx context.Context, cl commandLine) error {
 		cfg:    cfg,
 		logger: slog.New(contextHandler{slog.NewJSONHandler(cl.stderr, nil)}),
 		serving: func(a *app, addr string) {
-			a.logger.Info("serving", "addr", addr, "jwks", cfg.Auth.JWKSURL,
-				"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ","))
+			attrs := []any{"addr", addr, "jwks", cfg.Auth.JWKSURL,
+				"issuer", cfg.Auth.Issuer, "algorithms", strings.Join(cfg.Auth.Algorithms, ",")}
+			if a.metricsAddr != "" {
+				attrs = append(attrs, "metrics_addr", a.metricsAddr)
+			}
+			a.logger.Info("serving", attrs...)
 		},
 	})
 }
@@ -60,6 +64,9 @@ type app struct {
 	// inflight counts the HTTP requests being served, streams aside: shutdown lets them finish
 	// before it delivers the last events and closes the sockets.
 	inflight atomic.Int64
+	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
+	// with the API.
+	metricsAddr string
 	// playgroundHeaders are put in GraphiQL's header editor (dev: the development user's token).
 	playgroundHeaders map[string]string
 	// routes adds routes that exist in one mode only (dev: the development JWKS).
@@ -95,6 +102,14 @@ func start(ctx context.Context, s startup) error {
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
 	a := &app{logger: s.logger, db: dbx, metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	var metricsLn net.Listener
+	if s.cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer metricsLn.Close()
+		a.metricsAddr = metricsLn.Addr().String()
+	}
 	if s.prepare != nil {
 		if err := s.prepare(ctx, a, addr); err != nil {
 			return err
@@ -109,7 +124,31 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer a.live.Close()
 	s.serving(a, addr)
-	return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
+	if metricsLn == nil {
+		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
+	}
+	return a.serveWithMetrics(ctx, ln, metricsLn)
+}
+
+// serveWithMetrics serves the API on ln and /metrics alone on metricsLn until ctx is done, or
+// until either fails (which stops the other).
+func (a *app) serveWithMetrics(ctx context.Context, ln, metricsLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.handler())
+	metricsDone := make(chan error, 1)
+	go func() {
+		err := serveHTTP(ctx, metricsLn, mux, a.logger, nil)
+		cancel()
+		metricsDone <- err
+	}()
+	err := serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
+	cancel()
+	if merr := <-metricsDone; err == nil {
+		err = merr
+	}
+	return err
 }
 
 // drain is the live part of a graceful shutdown: once the requests in flight have finished
@@ -172,11 +211,18 @@ func (a *app) handler() http.Handler {
 	})
 	ws := a.live.Websocket(a.verifier, c.OriginAllowed)
 	sse := a.live.SSE()
-	gql := graph.NewServer(db.NewStore(a.db), graph.Options{
-		Introspection: a.cfg.Introspection,
-		Logger:        a.logger,
-		Live:          a.live,
-		Transports:    []graphql.Transport{ws.Transport(), sse.Transport()},
+	store := db.NewStore(a.db)
+	// PostgreSQL stops a statement at the request's deadline even if the cancellation the
+	// context sends does not reach it.
+	store.StatementTimeout = a.cfg.Limits.RequestTimeout
+	gql := graph.NewServer(store, graph.Options{
+		Introspection:  a.cfg.Introspection,
+		RequestTimeout: a.cfg.Limits.RequestTimeout,
+		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,
+		MaxTagsPerUser: a.cfg.Limits.MaxTagsPerUser,
+		Logger:         a.logger,
+		Live:           a.live,
+		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 	})
 	observeGraphQL(gql)
 	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))
@@ -199,7 +245,9 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	route("GET /readyz", http.HandlerFunc(a.ready))
-	route("GET /metrics", a.metrics.handler())
+	if a.cfg.MetricsAddr == "" {
+		route("GET /metrics", a.metrics.handler())
+	}
 	if a.cfg.Introspection {
 		route("GET /graphql/schema.graphql", graph.SDLHandler())
 	}

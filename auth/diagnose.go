@@ -29,7 +29,7 @@ func VerifyJWKS(ctx context.Context, w io.Writer, jwksURL string, timeout time.D
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	fmt.Fprintf(w, "JWKS %s\n", jwksURL)
-	_, rep, err := fetchJWKS(ctx, &http.Client{Timeout: timeout}, jwksURL)
+	_, rep, err := fetchJWKS(ctx, newJWKSClient(timeout), jwksURL)
 	fmt.Fprintf(w, "fetched at %s in %s, HTTP status %s\n", time.Now().UTC().Format(time.RFC3339),
 		rep.Duration.Round(time.Millisecond), statusText(rep.Status))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,7 @@ func newKeyStore(ctx context.Context, url string, timeout, every time.Duration, 
 	}
 	return &keyStore{
 		url:     url,
-		client:  &http.Client{Timeout: timeout},
+		client:  newJWKSClient(timeout),
 		timeout: timeout,
 		every:   every,
 		onFetch: onFetch,
@@ -229,6 +230,32 @@ func (s *keyStore) lastFetch() time.Time {
 		return time.Unix(0, n)
 	}
 	return time.Time{}
+}
+
+// newJWKSClient is the HTTP client of every JWKS fetch: bounded by timeout, and following
+// redirects only within the JWKS URL's origin, so that a redirect cannot make another host's keys
+// trusted.
+func newJWKSClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: sameOriginRedirects}
+}
+
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if to, from := origin(req.URL), origin(via[0].URL); to != from {
+		return fmt.Errorf("the JWKS URL redirects to another origin (%s, not %s), which is never followed; set AUTH_JWKS_URL to where the keys are", to, from)
+	}
+	return nil
+}
+
+// origin is scheme://host:port with the default port spelled out.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // jwksReport is what one fetch found, for verify-jwks.

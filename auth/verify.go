@@ -69,6 +69,9 @@ func NewVerifier(ctx context.Context, cfg Config, lookup SubLookup, hooks Hooks)
 			jwt.WithIssuer(cfg.Issuer),
 			jwt.WithAudience(cfg.Audiences...), // any one of them
 			jwt.WithLeeway(cfg.ClockSkew),
+			// Canonical base64url only: otherwise the unused low bits of a segment's last
+			// character could be changed and the token would still verify (a malleable string).
+			jwt.WithStrictDecoding(),
 		),
 		keys: keys,
 	}
@@ -94,6 +97,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (User, error) {
 	if token == "" {
 		return User{}, refuse(ReasonMalformedToken, "the bearer token is empty")
 	}
+	if !compactAlphabet(token) {
+		return User{}, refuse(ReasonMalformedToken, "the bearer token has characters other than base64url and dots; send the JWT exactly as Better Auth issued it")
+	}
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyfunc(ctx))
 	if err != nil {
@@ -102,11 +108,29 @@ func (v *Verifier) Verify(ctx context.Context, token string) (User, error) {
 	return v.user(ctx, claims)
 }
 
+// compactAlphabet reports whether token holds only base64url characters and dots: no padding, and
+// none of the line breaks Go's base64 decoder skips, so one token has one spelling.
+func compactAlphabet(token string) bool {
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // keyfunc picks the verification key(s) for a token: only ever from the configured JWKS, never
 // from the token's own jwk/jku/x5u/x5c headers. A kid is looked up with keyfunc in the jwkset
 // storage; a token without one is served by keysFor.
 func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 §4.1.11: a recipient must refuse extensions it does not understand, and we
+			// understand none. Better Auth never sets crit.
+			return nil, refuse(ReasonMalformedToken, "the token's header lists critical extensions (crit), and this server supports none")
+		}
 		alg := t.Method.Alg() // canonical, and allow-listed by the parser already
 		rawKID, hasKID := t.Header["kid"]
 		kid, ok := rawKID.(string)

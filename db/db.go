@@ -42,6 +42,9 @@ type Store struct {
 	x *sqlx.DB
 	// Now is the clock; tests may replace it. Each transaction reads it once.
 	Now func() time.Time
+	// StatementTimeout, when set, is each transaction's statement_timeout (SET LOCAL), so that
+	// PostgreSQL itself stops a statement that outlives the request's deadline.
+	StatementTimeout time.Duration
 }
 
 // NewStore returns a Store on the pool x.
@@ -67,6 +70,14 @@ func getOne[R, T any](ctx context.Context, x sqlx.QueryerContext, what string, t
 	return to(r), nil
 }
 
+// statementTimeout is StatementTimeout as a statement_timeout value, or "" to keep the session's.
+func (s *Store) statementTimeout() string {
+	if s.StatementTimeout <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%dms", max(s.StatementTimeout.Milliseconds(), 1))
+}
+
 // withTx runs fn in one transaction acting as user: the role is switched to AppRole and
 // app.user_uuid is set for the transaction only, so RLS confines every statement to the user's rows.
 // now is captured once so that every timestamp written by the operation agrees.
@@ -80,8 +91,9 @@ func (s *Store) withTx(ctx context.Context, user uuid.UUID, fn func(tx *sqlx.Tx,
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after Commit
 
-	const q = `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`
-	if _, err := tx.ExecContext(ctx, q, AppRole, user.String()); err != nil {
+	const q = `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true),
+		set_config('statement_timeout', coalesce(nullif($3, ''), current_setting('statement_timeout')), true)`
+	if _, err := tx.ExecContext(ctx, q, AppRole, user.String(), s.statementTimeout()); err != nil {
 		return fmt.Errorf("db: set user: %w", err)
 	}
 	now := s.Now().UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -20,13 +21,27 @@ var (
 	ErrInvalid = errors.New("invalid value")
 	// ErrInvalidCursor: a pagination cursor is malformed or was made for another ordering, filter or user.
 	ErrInvalidCursor = errors.New("invalid cursor")
+	// ErrTagLimit: the user already has the most tags allowed (NewTag.MaxTags).
+	ErrTagLimit = errors.New("tag limit reached")
 )
+
+// Canceled reports whether err ends a statement that was cancelled: the context's deadline
+// passed or the client went away (database/sql, or lib/pq's cancel request), or PostgreSQL's
+// statement_timeout (Store.StatementTimeout) fired.
+func Canceled(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == pgQueryCanceled
+}
 
 // PostgreSQL error codes we translate (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
 	pgCheckViolation      = "23514"
+	pgQueryCanceled       = "57014" // statement_timeout, or a cancel request
 )
 
 // mapErr turns driver errors into the sentinels above, keeping the original for logs.

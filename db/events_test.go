@@ -80,6 +80,11 @@ func TestWritesNotifyTheirIDsAtCommitOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("CreateTag", a, db.KindTag, db.OpCreated, tag.ID)
+	limited, err := s.CreateTag(ctx, a, db.NewTag{Name: "secret limited", MaxTags: 10}) // the path under a tag limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("CreateTag under a limit", a, db.KindTag, db.OpCreated, limited.ID)
 	task, err := s.CreateTask(ctx, a, db.NewTask{Title: "secret title", TagIDs: []uuid.UUID{tag.ID}})
 	if err != nil {
 		t.Fatal(err)

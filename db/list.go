@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -158,7 +159,8 @@ func sortKey(t Task, f SortField) *string {
 }
 
 // checkKey refuses a cursor value that does not parse as the sort field's type, so that a forged
-// cursor is a client error rather than a failing statement.
+// cursor is a client error rather than a failing statement, and rewrites a valid one in the
+// spelling PostgreSQL reads (Go's parsers accept "," for "." in seconds, or "+2").
 func checkKey(v *string, f SortField) error {
 	if v == nil {
 		if sortColumns[f].nullable {
@@ -168,13 +170,22 @@ func checkKey(v *string, f SortField) error {
 	}
 	switch f {
 	case SortCreatedAt, SortUpdatedAt, SortDueAt:
-		if _, err := time.Parse(time.RFC3339Nano, *v); err != nil {
+		// PostgreSQL reads the key as text: it must be a time it can parse (not year 0000).
+		t, err := time.Parse(time.RFC3339Nano, *v)
+		if err != nil || !TimeInRange(t) {
+			return ErrInvalidCursor
+		}
+		*v = t.UTC().Format(time.RFC3339Nano)
+	case SortTitle:
+		if strings.ContainsRune(*v, 0) || !utf8.ValidString(*v) { // text cannot hold them
 			return ErrInvalidCursor
 		}
 	case SortPriority:
-		if n, err := strconv.Atoi(*v); err != nil || n < 1 || n > 4 {
+		n, err := strconv.Atoi(*v)
+		if err != nil || n < 1 || n > 4 {
 			return ErrInvalidCursor
 		}
+		*v = strconv.Itoa(n)
 	}
 	return nil
 }

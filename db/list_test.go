@@ -15,7 +15,7 @@ import (
 )
 
 // seedTasks creates tasks with ties and NULLs in every sort key.
-func seedTasks(t *testing.T, s *db.Store, user uuid.UUID) []db.Task {
+func seedTasks(t testing.TB, s *db.Store, user uuid.UUID) []db.Task {
 	t.Helper()
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -18,7 +18,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 // newStore returns a store on a fresh database with two users.
-func newStore(t *testing.T) (*db.Store, *sqlx.DB, uuid.UUID, uuid.UUID) {
+func newStore(t testing.TB) (*db.Store, *sqlx.DB, uuid.UUID, uuid.UUID) {
 	t.Helper()
 	x := testkit.NewDB(t)
 	a := testkit.CreateUser(t, x, "sub-a", "a@example.com", "A")

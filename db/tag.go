@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,8 @@ type Tag struct {
 type NewTag struct {
 	Name  string
 	Color *string
+	// MaxTags refuses the tag with ErrTagLimit when the user already has this many; 0: no limit.
+	MaxTags int
 }
 
 // TagPatch changes a tag: a nil Name leaves the name; Color applies only when Set.
@@ -88,20 +91,52 @@ func findTag(ctx context.Context, x sqlx.ExtContext, user, id uuid.UUID) (Tag, e
 	return getOne(ctx, x, "find tag", tagRow.tag, q, user, id)
 }
 
-// CreateTag creates a tag. A name the user already has (in any letter case) is ErrConflict.
+// CreateTag creates a tag. A name the user already has (in any letter case) is ErrConflict; a
+// user with in.MaxTags tags already gets ErrTagLimit.
 func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, error) {
 	var t Tag
 	err := s.withTx(ctx, user, func(tx *sqlx.Tx, now time.Time) error {
-		const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
-			RETURNING ` + tagColumns
-		var r tagRow
-		if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now); err != nil {
-			return fmt.Errorf("db: create tag: %w", mapErr(err))
+		if in.MaxTags > 0 {
+			if err := createTagWithin(ctx, tx, user, in, now, &t); err != nil {
+				return err
+			}
+		} else {
+			const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
+				RETURNING ` + tagColumns
+			var r tagRow
+			if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now); err != nil {
+				return fmt.Errorf("db: create tag: %w", mapErr(err))
+			}
+			t = r.tag()
 		}
-		t = r.tag()
 		return notify(ctx, tx, user, now, change{KindTag, OpCreated, []uuid.UUID{t.ID}})
 	})
 	return t, err
+}
+
+// createTagWithin inserts the tag only while the user has fewer than in.MaxTags. The user's tag
+// creations take turns on a transaction-scoped advisory lock, taken in a statement of its own so
+// that the count, in the next statement's snapshot, sees every tag committed before: concurrent
+// creations cannot pass the limit together. (The two-key form does not share the one-key space
+// of the migrations' lock.)
+func createTagWithin(ctx context.Context, tx *sqlx.Tx, user uuid.UUID, in NewTag, now time.Time, t *Tag) error {
+	const lock = `SELECT pg_advisory_xact_lock(hashtext('taskgraph.tags'), hashtext($1::text))`
+	if _, err := tx.ExecContext(ctx, lock, user); err != nil {
+		return fmt.Errorf("db: create tag: lock: %w", err)
+	}
+	const q = `INSERT INTO tags (user_uuid, name, color, created_at)
+		SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM tags WHERE user_uuid = $1) < $5
+		RETURNING ` + tagColumns
+	var r tagRow
+	err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now, in.MaxTags)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrTagLimit
+	case err != nil:
+		return fmt.Errorf("db: create tag: %w", mapErr(err))
+	}
+	*t = r.tag()
+	return nil
 }
 
 // UpdateTag applies p to the user's tag id: ErrNotFound if there is no such tag, ErrConflict if

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -31,18 +30,34 @@ func (r userRow) user() User {
 }
 
 // UserUUIDBySub returns the application UUID of the Better Auth user sub. found is false when no
-// such user exists. It implements auth.SubLookup.
+// such user exists. It implements auth.SubLookup. It runs as AppRole, which cannot read "user":
+// the function taskgraph_user_uuid maps the one sub to its uuid (migration 00003).
 func (s *Store) UserUUIDBySub(ctx context.Context, sub string) (uuid.UUID, bool, error) {
-	const q = `SELECT uuid FROM "user" WHERE id = $1`
-	var id uuid.UUID
-	err := s.x.QueryRowxContext(ctx, q, sub).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return uuid.Nil, false, nil
-	}
+	var id uuid.NullUUID
+	err := s.asAppRole(ctx, func(tx *sqlx.Tx) error {
+		return tx.QueryRowxContext(ctx, `SELECT taskgraph_user_uuid($1)`, sub).Scan(&id)
+	})
 	if err != nil {
 		return uuid.Nil, false, fmt.Errorf("db: user by sub: %w", err)
 	}
-	return id, true, nil
+	return id.UUID, id.Valid, nil
+}
+
+// asAppRole runs fn in a read-only transaction as AppRole with no user set: before
+// authentication, when withTx has no user to act for.
+func (s *Store) asAppRole(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.x.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true)`, AppRole); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // EnsureUser creates the Better Auth "user" row id, or updates its email and name, and returns its
@@ -63,7 +78,8 @@ func (s *Store) EnsureUser(ctx context.Context, id, email, name string) (uuid.UU
 func (s *Store) UserByUUID(ctx context.Context, id uuid.UUID) (User, error) {
 	var u User
 	err := s.withTx(ctx, id, func(tx *sqlx.Tx, _ time.Time) error {
-		const q = `SELECT id, uuid, email, name FROM "user" WHERE uuid = $1`
+		// The view holds the signed-in user's row only (app.user_uuid); AppRole cannot read "user".
+		const q = `SELECT id, uuid, email, name FROM taskgraph_current_user WHERE uuid = $1`
 		var err error
 		u, err = getOne(ctx, tx, "user by uuid", userRow.user, q, id)
 		return err

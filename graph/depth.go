@@ -25,11 +25,17 @@ func init() { errcode.RegisterErrorType(apierr.IntrospectionDisabled, errcode.Ki
 // than 5. gqlgen's complexity limit skips __schema entirely, so the field count is what bounds an
 // introspection's breadth (aliases); gqlparser's MaxIntrospectionDepth rule already bounds the
 // nesting of its list fields (fields, inputFields, interfaces, possibleTypes) to two levels.
+//
+// The walk expands fragments where they are spread, and counts every selection it visits against
+// maxSelections, so it ends after that many steps however fragments nest (2^n selections for n
+// fragments that each spread the next twice). documentLimits has refused a document with more
+// before it was validated, so in the served stack the count is a backstop.
 type operationLimits struct {
 	introspection          bool
 	maxDepth               int
 	maxIntrospectionDepth  int
 	maxIntrospectionFields int
+	maxSelections          int
 }
 
 var _ interface {
@@ -53,6 +59,9 @@ func (l operationLimits) check(set ast.SelectionSet) *gqlerror.Error {
 	s := l.measure(set)
 	var err *gqlerror.Error
 	switch {
+	case s.visits > l.maxSelections:
+		err = gqlerror.Errorf("the operation has more than %d selections with its fragments expanded", l.maxSelections)
+		errcode.Set(err, apierr.SelectionLimitExceeded)
 	case s.introspects && !l.introspection:
 		err = gqlerror.Errorf("introspection is disabled on this server (__schema and __type); the schema is published as schema.graphqls")
 		errcode.Set(err, apierr.IntrospectionDisabled)
@@ -76,6 +85,7 @@ type shape struct {
 	introspects         bool // selects __schema or __type
 	introspectionDepth  int  // deepest nesting under __schema/__type, the root field being 1
 	introspectionFields int  // fields selected under __schema/__type, the root fields counted, fragments expanded
+	visits              int  // selections visited, fragments expanded
 }
 
 func (l operationLimits) measure(set ast.SelectionSet) shape {
@@ -90,7 +100,8 @@ type walker struct {
 }
 
 func (w *walker) passed() bool {
-	return (w.introspects && !w.limits.introspection) ||
+	return w.visits > w.limits.maxSelections ||
+		(w.introspects && !w.limits.introspection) ||
 		w.depth > w.limits.maxDepth ||
 		w.introspectionDepth > w.limits.maxIntrospectionDepth ||
 		w.introspectionFields > w.limits.maxIntrospectionFields
@@ -102,6 +113,7 @@ func (w *walker) data(set ast.SelectionSet, level int) {
 		if w.passed() {
 			return
 		}
+		w.visits++
 		switch s := sel.(type) {
 		case *ast.Field:
 			switch s.Name {
@@ -130,6 +142,7 @@ func (w *walker) introspection(set ast.SelectionSet, level int) {
 		if w.passed() {
 			return
 		}
+		w.visits++
 		switch s := sel.(type) {
 		case *ast.Field:
 			w.introspectionFields++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -44,12 +45,23 @@ var sentinels = []struct {
 	{db.ErrTagNotFound, apierr.NotFound, "a tag in tagIds does not exist", "tagIds"},
 	{db.ErrNotFound, apierr.NotFound, "not found", ""},
 	{db.ErrConflict, apierr.Conflict, "a tag with this name already exists", ""},
+	{db.ErrTagLimit, apierr.BadUserInput, "this user already has the most tags allowed; delete one first", "name"},
 }
 
+// maxMessage is the most runes of a message a client is shown: gqlparser's and gqlgen's messages
+// quote what the client sent (a field name, an operation name), which may be megabytes.
+const maxMessage = 300
+
+// jsonDecodeFailed starts gqlgen's message for a body that is not JSON, which goes on to quote
+// the whole body.
+const jsonDecodeFailed = "json request body could not be decoded: "
+
 // presenter maps errors to codes. Errors that already carry a code (validation, @auth, the Time
-// scalar) pass as they are; data-layer sentinels get theirs; anything else is internal: logged
-// with the request's context (and so its request id) and answered with a generic message, never
-// SQL or driver text.
+// scalar) pass as they are, their messages cut to maxMessage runes; gqlgen's own refusals of a
+// request without a code get BAD_REQUEST; data-layer sentinels get theirs; a statement stopped at
+// the deadline is REQUEST_TIMEOUT (a warning in the log); anything else is internal: logged with
+// the request's context (and so its request id) and answered with a generic message, never SQL or
+// driver text.
 func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		path := graphql.GetPath(ctx)
@@ -61,13 +73,50 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if _, ok := gerr.Extensions["code"]; ok || gerr.Err == nil {
 				// Made by us or by gqlgen for the client: safe to show.
 				out := graphql.DefaultErrorPresenter(ctx, err)
+				forClient(out)
 				nameField(out)
 				return out
 			}
 		}
+		if db.Canceled(err) {
+			log.WarnContext(ctx, "graphql: stopped at the request's deadline or when the client left", "path", path.String(), "err", err)
+			return coded(path, "the operation ran past its deadline and was stopped", apierr.RequestTimeout)
+		}
 		log.ErrorContext(ctx, "graphql: internal error", "path", path.String(), "err", err)
 		return coded(path, "internal server error", apierr.Internal)
 	}
+}
+
+// forClient cuts what e echoes of the request: gqlgen's JSON decoding error loses the body it
+// quotes, any message is cut to maxMessage runes; and an error gqlgen made without a code (a body
+// that is not JSON, a malformed persisted query) gets BAD_REQUEST.
+func forClient(e *gqlerror.Error) {
+	if strings.HasPrefix(e.Message, jsonDecodeFailed) {
+		msg, _, _ := strings.Cut(e.Message, " body:")
+		e.Message = "the request body is not a GraphQL request in JSON: " + strings.TrimPrefix(msg, jsonDecodeFailed)
+	}
+	e.Message = truncate(e.Message, maxMessage)
+	if _, ok := e.Extensions["code"]; !ok {
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		e.Extensions["code"] = apierr.BadRequest
+	}
+}
+
+// truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n-1 {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
 }
 
 // fromDataLayer is the client's view of a data-layer sentinel, or nil for any other error.

@@ -28,6 +28,7 @@ import (
 type env struct {
 	t       testing.TB
 	x       *sqlx.DB
+	dbURL   string // the test database, for direct connections
 	store   *db.Store
 	handler http.Handler
 	issuer  *testkit.Issuer
@@ -39,7 +40,8 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &testkit.SyncBuffer{}}
-	conn, err := pq.NewConnector(testkit.NewDBURL(t))
+	e.dbURL = testkit.NewDBURL(t)
+	conn, err := pq.NewConnector(e.dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,8 @@ func TestRefusalStatusCodes(t *testing.T) {
 	deepIntrospection := func(n int) string {
 		return `{ __type(name: "Task") { ` + strings.Repeat("ofType { ", n) + "name" + strings.Repeat(" }", n) + " } }"
 	}
-	wide := "{" + strings.Repeat(" tags { id }", 1001) + " }"
+	// Three lists of all tags: 3 × 500 objects, over the limit of 1,000 set below.
+	wide := "{ a: tags { id } b: tags { id } c: tags { id } }"
 	// A four-deep document passes validation; the server under test allows 3.
 	deep := `{ tasks { edges { node { id } } } }`
 	cases := []struct {
@@ -149,11 +150,15 @@ func TestRefusalStatusCodes(t *testing.T) {
 		{"depth", deep, "DEPTH_LIMIT_EXCEEDED", 200, 200, false},
 		{"introspection 30 deep", deepIntrospection(28), "DEPTH_LIMIT_EXCEEDED", 200, 200, true},
 		{"introspection 200 deep", deepIntrospection(198), "DEPTH_LIMIT_EXCEEDED", 200, 200, true},
-		{"introspection too wide", "{ __schema {" + strings.Repeat(" types { name }", 300) + " } }", "COMPLEXITY_LIMIT_EXCEEDED", 200, 200, true},
+		// Refused before validation (graph/limits.go), like a document that does not parse.
+		{"introspection too wide", "{ __schema {" + strings.Repeat(" types { name }", 200) + " } }", "SELECTION_LIMIT_EXCEEDED", 422, 400, true},
+		{"document too large", "{" + strings.Repeat(" __typename", 1000) + " }", "DOCUMENT_TOO_LARGE", 422, 400, false},
+		{"too many aliases", "{" + strings.Repeat(" a: __typename", 16) + " }", "ALIAS_LIMIT_EXCEEDED", 422, 400, false},
+		{"too many directives", "{ __typename" + strings.Repeat(" @skip(if: false)", 51) + " }", "DIRECTIVE_LIMIT_EXCEEDED", 422, 400, false},
 	}
 	e := newEnv(t)
-	off := graph.NewServer(e.store, graph.Options{MaxDepth: 3, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
-	on := graph.NewServer(e.store, graph.Options{MaxDepth: 3, Introspection: true, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
+	off := graph.NewServer(e.store, graph.Options{MaxDepth: 3, ComplexityLimit: 1000, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
+	on := graph.NewServer(e.store, graph.Options{MaxDepth: 3, ComplexityLimit: 1000, Introspection: true, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 	for _, tc := range cases {
 		e.handler = off
 		if tc.introspection {

@@ -20,6 +20,9 @@ import (
 type Resolver struct {
 	store *db.Store
 	live  *live.Hub
+	// maxTagsPerTask bounds tagIds on createTask and updateTask; maxTagsPerUser the tags a user
+	// may create (and the tagIds of a filter).
+	maxTagsPerTask, maxTagsPerUser int
 }
 
 // userUUID is the caller's application UUID. Every field is behind @auth, so a user is present;

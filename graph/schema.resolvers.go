@@ -17,7 +17,7 @@ import (
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*model.Task, error) {
-	in, err := newTask(input)
+	in, err := newTask(input, r.maxTagsPerTask)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 	if err != nil {
 		return nil, err
 	}
-	p, err := taskPatch(input)
+	p, err := taskPatch(input, r.maxTagsPerTask)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, id string) (string, e
 
 // CreateTag is the resolver for the createTag field.
 func (r *mutationResolver) CreateTag(ctx context.Context, input model.CreateTagInput) (*model.Tag, error) {
-	in, err := newTag(input)
+	in, err := newTag(input, r.maxTagsPerUser)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +118,9 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*model.Task, error
 	if err != nil {
 		return nil, err
 	}
+	if err := spent(ctx); err != nil {
+		return nil, err
+	}
 	t, err := r.store.Task(ctx, userUUID(ctx), tid)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, nil
@@ -125,19 +128,28 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*model.Task, error
 	if err != nil {
 		return nil, err
 	}
+	if err := chargeTasks(ctx, t); err != nil {
+		return nil, err
+	}
 	return taskModel(t), nil
 }
 
 // Tasks is the resolver for the tasks field.
 func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.TaskFilter, orderBy *model.TaskOrder) (*model.TaskConnection, error) {
-	q, err := taskQuery(pageArgs{first: first, after: after, last: last, before: before}, filter, orderBy)
+	q, err := taskQuery(pageArgs{first: first, after: after, last: last, before: before}, filter, orderBy, r.maxTagsPerUser)
 	if err != nil {
 		return nil, err
 	}
 	withSelection(ctx, &q)
+	if err := spent(ctx); err != nil {
+		return nil, err
+	}
 	p, err := r.store.ListTasks(ctx, userUUID(ctx), q)
 	if err != nil {
 		return nil, &argumentError{name: cursorArgument(q), err: err}
+	}
+	if err := chargeTasks(ctx, p.Tasks...); err != nil {
+		return nil, err
 	}
 	primeTags(ctx, q, p)
 	return connection(p), nil
@@ -145,8 +157,14 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 
 // Tags is the resolver for the tags field.
 func (r *queryResolver) Tags(ctx context.Context) ([]*model.Tag, error) {
+	if err := spent(ctx); err != nil {
+		return nil, err
+	}
 	ts, err := r.store.Tags(ctx, userUUID(ctx))
 	if err != nil {
+		return nil, err
+	}
+	if err := chargeTags(ctx, ts...); err != nil {
 		return nil, err
 	}
 	return tagModels(ts), nil
@@ -190,8 +208,14 @@ func (r *taskResolver) Tags(ctx context.Context, obj *model.Task) ([]*model.Tag,
 	case obj.RowID == uuid.Nil:
 		return nil, errors.New("graph: a Task model without RowID (taskModel sets it)")
 	}
+	if err := spent(ctx); err != nil {
+		return nil, err
+	}
 	ts, err := l.tagsByTask.Load(ctx, obj.RowID)
 	if err != nil {
+		return nil, err
+	}
+	if err := chargeTags(ctx, ts...); err != nil {
 		return nil, err
 	}
 	return tagModels(ts), nil

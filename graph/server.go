@@ -3,34 +3,36 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/live"
 )
 
-// Options tune the GraphQL handler.
+// Options tune the GraphQL handler. Zero values mean the defaults (README.md, Limits).
 type Options struct {
-	Introspection   bool         // allow __schema/__type queries (development)
-	ComplexityLimit int          // 0 means DefaultComplexityLimit
-	MaxDepth        int          // 0 means MaxDepth
-	Logger          *slog.Logger // internal errors and panics; nil means slog.Default()
+	Introspection    bool          // allow __schema/__type queries (development)
+	ComplexityLimit  int           // DefaultComplexityLimit
+	MaxDepth         int           // MaxDepth
+	MaxTagsPerTask   int           // DefaultMaxTagsPerTask: tagIds of createTask and updateTask
+	MaxTagsPerUser   int           // DefaultMaxTagsPerUser: createTag refuses the next one
+	RequestTimeout   time.Duration // DefaultRequestTimeout: the deadline of a query or mutation
+	MaxResponseBytes int           // DefaultMaxResponseBytes
+	QueryCacheBytes  int           // QueryCacheBytes
+	Logger           *slog.Logger  // internal errors and panics; nil means slog.Default()
 	// Live serves Subscription (nil: subscribing fails). Transports carry subscriptions (its
-	// WebSocket and SSE ones); they are tried before GET and POST.
+	// WebSocket and SSE ones); they are tried before GET and POST, a request body checked as
+	// POST's is.
 	Live       *live.Hub
 	Transports []graphql.Transport
 }
 
 const (
-	// DefaultComplexityLimit admits a full page (100) of tasks with their tags, not much more.
-	DefaultComplexityLimit = 1000
 	// MaxDepth bounds the nesting of data fields (no path of this schema is deeper than 5).
 	MaxDepth = 10
 	// MaxIntrospectionDepth bounds the nesting under __schema and __type: the standard
@@ -40,34 +42,63 @@ const (
 	// MaxIntrospectionFields bounds the fields selected under __schema and __type, fragments
 	// expanded: the standard queries select at most 230 (getIntrospectionQuery with every option).
 	MaxIntrospectionFields = 500
+	// DefaultMaxTagsPerTask and DefaultMaxTagsPerUser bound the lists Task.tags and Query.tags.
+	DefaultMaxTagsPerTask = 50
+	DefaultMaxTagsPerUser = 500
+	// DefaultRequestTimeout bounds a query or mutation, its database work included.
+	DefaultRequestTimeout = 10 * time.Second
 )
 
-// NewServer returns the complete GraphQL handler: POST and GET transports, a parsed-query cache,
-// complexity and depth limits, the error presenter and panic recovery, and per-operation
-// dataloaders. It expects auth.Middleware in front of it to authenticate requests.
+func (o *Options) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.ComplexityLimit, DefaultComplexityLimit)
+	def(&o.MaxDepth, MaxDepth)
+	def(&o.MaxTagsPerTask, DefaultMaxTagsPerTask)
+	def(&o.MaxTagsPerUser, DefaultMaxTagsPerUser)
+	def(&o.MaxResponseBytes, DefaultMaxResponseBytes)
+	def(&o.QueryCacheBytes, QueryCacheBytes)
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+}
+
+// NewServer returns the complete GraphQL handler: POST and GET transports, the limits on a
+// document before it is validated, a parsed-query cache bounded by bytes that automatic persisted
+// queries share, complexity and depth limits, a deadline and a response size bound on each
+// operation, the error presenter and panic recovery, and per-operation dataloaders. It expects
+// auth.Middleware in front of it to authenticate requests.
 func NewServer(store *db.Store, opts Options) *handler.Server {
+	srv, _ := newServer(store, opts)
+	return srv
+}
+
+// newServer is NewServer, and its query cache for the tests.
+func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
+	opts.defaults()
 	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	limit := opts.ComplexityLimit
-	if limit == 0 {
-		limit = DefaultComplexityLimit
-	}
-	maxDepth := opts.MaxDepth
-	if maxDepth == 0 {
-		maxDepth = MaxDepth
-	}
-	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live}}
+	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
 	cfg.Directives.Auth = authDirective
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	for _, t := range opts.Transports {
-		srv.AddTransport(t)
+		srv.AddTransport(checkedBody{t})
 	}
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{})
+	srv.AddTransport(unsupported{}) // the last transport: it answers what those above do not serve
+	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
+	// Before the persisted queries: a document sent in full is measured before it is hashed.
+	srv.Use(documentLimits{cache: cache})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries{cache}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -76,11 +107,15 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	// Before the complexity limit, so that a disabled introspection is named as such.
 	srv.Use(operationLimits{
 		introspection:          opts.Introspection,
-		maxDepth:               maxDepth,
+		maxDepth:               opts.MaxDepth,
 		maxIntrospectionDepth:  MaxIntrospectionDepth,
 		maxIntrospectionFields: MaxIntrospectionFields,
+		maxSelections:          MaxSelections,
 	})
-	srv.Use(extension.FixedComplexityLimit(limit))
+	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
+	srv.AroundOperations(withDeadline(opts.RequestTimeout))
+	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
+	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -90,5 +125,5 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 		return next(ctx)
 	})
 	useSubscriptions(srv)
-	return srv
+	return srv, cache
 }

@@ -1,8 +1,12 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -139,4 +143,31 @@ func tagEventModel(ev *live.Event) *model.TagEvent {
 		m.Tag = tagModel(*ev.Tag)
 	}
 	return m
+}
+
+// checkedBody gives a transport of Options.Transports the body checks of POST's (readBody, and
+// postExecutor's coded refusal of a body that is not a GraphQL request): gqlgen's SSE transport
+// would otherwise echo an undecodable body in its answer and log it. A WebSocket upgrade has no
+// body and passes untouched.
+type checkedBody struct{ graphql.Transport }
+
+func (t checkedBody) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if r.Method != http.MethodPost {
+		t.Transport.Do(w, r, exec)
+		return
+	}
+	if !readBody(w, r) {
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var params graphql.RawParams
+	if err := json.Unmarshal(body, &params); err != nil {
+		resp := (&postExecutor{GraphExecutor: exec}).DispatchError(r.Context(), nil)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(resp)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	t.Transport.Do(w, r, &postExecutor{GraphExecutor: exec})
 }

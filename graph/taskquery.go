@@ -12,15 +12,16 @@ import (
 )
 
 // taskQuery validates the arguments of Query.tasks, in this order: the page, the ordering, the
-// filter. An error names the argument at fault (extensions.field).
-func taskQuery(page pageArgs, filter *model.TaskFilter, orderBy *model.TaskOrder) (db.TaskQuery, error) {
+// filter (whose tagIds hold at most maxTags ids). An error names the argument at fault
+// (extensions.field).
+func taskQuery(page pageArgs, filter *model.TaskFilter, orderBy *model.TaskOrder, maxTags int) (db.TaskQuery, error) {
 	if err := page.check(); err != nil {
 		return db.TaskQuery{}, err
 	}
 	q := db.TaskQuery{Order: taskOrder(orderBy)}
 	page.window(&q)
 	var err error
-	q.Filter, err = taskFilter(filter)
+	q.Filter, err = taskFilter(filter, maxTags)
 	return q, err
 }
 
@@ -85,11 +86,11 @@ func taskOrder(o *model.TaskOrder) db.TaskOrder {
 }
 
 // taskFilter validates the filter: tag ids first, then the search text.
-func taskFilter(in *model.TaskFilter) (db.TaskFilter, error) {
+func taskFilter(in *model.TaskFilter, maxTags int) (db.TaskFilter, error) {
 	if in == nil {
 		return db.TaskFilter{}, nil
 	}
-	tags, err := parseIDs("tagIds", in.TagIds)
+	tags, err := parseIDs("tagIds", in.TagIds, maxTags)
 	if err != nil {
 		return db.TaskFilter{}, err
 	}
@@ -155,7 +156,9 @@ func selects(ctx context.Context, name string) bool {
 }
 
 // selectsTaskTags reports whether the tasks connection being resolved selects the tasks' tags
-// (edges.node.tags or nodes.tags), fragments included.
+// (edges.node.tags or nodes.tags), fragments included. gqlgen's CollectFields expands each
+// fragment once per call (it keeps the names it visited), and the document holds at most
+// MaxSelections expanded selections (limits.go), so this costs at most that.
 func selectsTaskTags(ctx context.Context) bool {
 	oc := graphql.GetOperationContext(ctx)
 	has := func(set ast.SelectionSet, name string) (ast.SelectionSet, bool) {

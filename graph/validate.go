@@ -30,7 +30,8 @@ func parseID(field, s string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func parseIDs(field string, ss []string) ([]uuid.UUID, error) {
+// parseIDs parses the ids of field; more than max distinct ones is refused (0: no limit).
+func parseIDs(field string, ss []string, max int) ([]uuid.UUID, error) {
 	out := make([]uuid.UUID, len(ss))
 	for i, s := range ss {
 		id, err := parseID(field, s)
@@ -39,13 +40,28 @@ func parseIDs(field string, ss []string) ([]uuid.UUID, error) {
 		}
 		out[i] = id
 	}
+	if max > 0 && len(out) > max && len(distinct(out)) > max {
+		return nil, badInput(field, "%s may name at most %d tags", field, max)
+	}
 	return out, nil
 }
 
-// text refuses what PostgreSQL's text type cannot store.
+func distinct(ids []uuid.UUID) map[uuid.UUID]struct{} {
+	set := make(map[uuid.UUID]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return set
+}
+
+// text refuses what PostgreSQL's text type cannot store. The transports already refuse a request
+// that is not UTF-8; this keeps the rule where the data is checked.
 func text(field, s string) error {
 	if strings.ContainsRune(s, 0) {
 		return badInput(field, "%s must not contain NUL characters", field)
+	}
+	if !utf8.ValidString(s) {
+		return badInput(field, "%s is not valid UTF-8", field)
 	}
 	return nil
 }
@@ -115,7 +131,8 @@ func priority(p *model.Priority) *db.Priority {
 	return &v
 }
 
-func newTask(in model.CreateTaskInput) (db.NewTask, error) {
+// newTask validates createTask's input; a task carries at most maxTags tags.
+func newTask(in model.CreateTaskInput, maxTags int) (db.NewTask, error) {
 	t, err := title(in.Title)
 	if err != nil {
 		return db.NewTask{}, err
@@ -123,7 +140,7 @@ func newTask(in model.CreateTaskInput) (db.NewTask, error) {
 	if err := description(in.Description); err != nil {
 		return db.NewTask{}, err
 	}
-	tags, err := parseIDs("tagIds", in.TagIds)
+	tags, err := parseIDs("tagIds", in.TagIds, maxTags)
 	if err != nil {
 		return db.NewTask{}, err
 	}
@@ -133,7 +150,8 @@ func newTask(in model.CreateTaskInput) (db.NewTask, error) {
 	}, nil
 }
 
-func taskPatch(in model.UpdateTaskInput) (db.TaskPatch, error) {
+// taskPatch validates updateTask's input; a task carries at most maxTags tags.
+func taskPatch(in model.UpdateTaskInput, maxTags int) (db.TaskPatch, error) {
 	var p db.TaskPatch
 	if in.Title != nil {
 		t, err := title(*in.Title)
@@ -156,7 +174,7 @@ func taskPatch(in model.UpdateTaskInput) (db.TaskPatch, error) {
 	}
 	p.Completed = in.Completed
 	if in.TagIds != nil {
-		tags, err := parseIDs("tagIds", in.TagIds)
+		tags, err := parseIDs("tagIds", in.TagIds, maxTags)
 		if err != nil {
 			return p, err
 		}
@@ -165,7 +183,8 @@ func taskPatch(in model.UpdateTaskInput) (db.TaskPatch, error) {
 	return p, nil
 }
 
-func newTag(in model.CreateTagInput) (db.NewTag, error) {
+// newTag validates createTag's input; the user may hold at most maxTags tags.
+func newTag(in model.CreateTagInput, maxTags int) (db.NewTag, error) {
 	n, err := tagName(in.Name)
 	if err != nil {
 		return db.NewTag{}, err
@@ -174,7 +193,7 @@ func newTag(in model.CreateTagInput) (db.NewTag, error) {
 	if err != nil {
 		return db.NewTag{}, err
 	}
-	return db.NewTag{Name: n, Color: c}, nil
+	return db.NewTag{Name: n, Color: c, MaxTags: maxTags}, nil
 }
 
 func tagPatch(in model.UpdateTagInput) (db.TagPatch, error) {

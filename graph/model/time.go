@@ -2,6 +2,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,8 +11,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/apierr"
 )
+
+// maxQuoted bounds how much of a refused value an error message quotes back.
+const maxQuoted = 200
 
 // MarshalTime writes the Time scalar: RFC 3339 in UTC, always with "Z".
 func MarshalTime(t time.Time) graphql.Marshaler {
@@ -21,18 +26,61 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 }
 
 // UnmarshalTime reads the Time scalar. The value must be RFC 3339 with "Z" or an explicit offset
-// (time.RFC3339 requires one); it is converted to UTC. Anything else is BAD_USER_INPUT, never a
-// guess at a time zone.
+// (time.RFC3339 requires one) of at most 15:59, as PostgreSQL accepts, and lie between years 0001
+// and 9999 in UTC (db.MinTime, db.MaxTime); it is converted to UTC and rounded to the microsecond,
+// as PostgreSQL stores it. Anything else is BAD_USER_INPUT, never a guess at a time zone.
 func UnmarshalTime(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
-		return time.Time{}, timeError(fmt.Sprintf("Time must be an RFC 3339 string, got %T", v))
+		return time.Time{}, timeError("Time must be an RFC 3339 string, not " + kind(v))
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, timeError(fmt.Sprintf("Time %q is not RFC 3339 with a \"Z\" or an offset such as \"+05:00\"", s))
+		return time.Time{}, timeError(fmt.Sprintf("Time %s is not RFC 3339 with a \"Z\" or an offset such as \"+05:00\"", quote(s)))
 	}
-	return t.UTC(), nil
+	if _, offset := t.Zone(); time.Duration(abs(offset))*time.Second > db.MaxOffset {
+		return time.Time{}, timeError(fmt.Sprintf("Time %s has an offset beyond ±15:59", quote(s)))
+	}
+	if !db.TimeInRange(t) {
+		return time.Time{}, timeError(fmt.Sprintf("Time %s is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z", quote(s)))
+	}
+	return t.UTC().Round(time.Microsecond), nil
+}
+
+// kind names a decoded JSON or GraphQL value's type for a message.
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case json.Number, int, int64, float64:
+		return "a number"
+	}
+	return "another type"
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// quote quotes s for a message, cut to its first maxQuoted characters.
+func quote(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:i]), len(s))
+		}
+		n++
+	}
+	return strconv.Quote(s)
 }
 
 func timeError(msg string) error {

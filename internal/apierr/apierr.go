@@ -18,7 +18,8 @@ const (
 	Unauthenticated = "UNAUTHENTICATED"
 	// AuthUnavailable: HTTP 503, no JWKS key has ever been loaded, so no token can be verified.
 	AuthUnavailable = "AUTH_UNAVAILABLE"
-	// BadRequest: the HTTP request itself is refused (a body over the size limit, HTTP 413).
+	// BadRequest: the HTTP request itself is refused: a body over the size limit (HTTP 413), not
+	// application/json (415), not a GraphQL request (400), a mutation over GET (422).
 	BadRequest = "BAD_REQUEST"
 	// BadUserInput: an argument is invalid; extensions.field names it.
 	BadUserInput = "BAD_USER_INPUT"
@@ -41,15 +42,48 @@ const (
 	EventsLost = "EVENTS_LOST"
 	// TooManySubscriptions: SUBSCRIPTIONS_PER_USER or SUBSCRIPTIONS_MAX are open already.
 	TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
+	// ComplexityLimitExceeded: the operation could return more objects than the complexity limit
+	// (lists counted by their bounds), or an introspection selects too many fields (HTTP 200).
+	// The code is gqlgen's own.
+	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+
+	// Refusals of a document before it is validated (HTTP 422, or 400 under
+	// Accept: application/graphql-response+json, like a parse failure).
+	// DocumentTooLarge: more bytes or tokens than the caller's budget (smaller without a token).
+	DocumentTooLarge = "DOCUMENT_TOO_LARGE"
+	// AliasLimitExceeded: more aliases than the limit.
+	AliasLimitExceeded = "ALIAS_LIMIT_EXCEEDED"
+	// DirectiveLimitExceeded: more directives than the limit.
+	DirectiveLimitExceeded = "DIRECTIVE_LIMIT_EXCEEDED"
+	// SelectionLimitExceeded: more selections with fragments expanded than the limit, or the same
+	// field selected at the same place too often.
+	SelectionLimitExceeded = "SELECTION_LIMIT_EXCEEDED"
+
+	// Limits met while an operation runs (HTTP 200, the affected fields null).
+	// ResponseTooLarge: the answer would pass the response size limit.
+	ResponseTooLarge = "RESPONSE_TOO_LARGE"
+	// RequestTimeout: the operation ran past REQUEST_TIMEOUT (or the client went away); its
+	// database work was cancelled.
+	RequestTimeout = "REQUEST_TIMEOUT"
+	// TooManyErrors: the last error of a response whose other errors were cut at the limit.
+	TooManyErrors = "TOO_MANY_ERRORS"
 
 	// Set by gqlgen itself; listed so that this table is the whole contract. Parse and validation
 	// failures answer HTTP 422 (400 under Accept: application/graphql-response+json).
 	ParseFailed      = "GRAPHQL_PARSE_FAILED"
 	ValidationFailed = "GRAPHQL_VALIDATION_FAILED"
-	// ComplexityLimitExceeded: over the complexity limit, or an introspection selecting too many
-	// fields (HTTP 200).
-	ComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+	// PersistedQueryNotFound: an automatic persisted query's hash the server does not hold; the
+	// client sends the document with it (HTTP 200, Apollo's protocol).
+	PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
 )
+
+// Codes returns every code above: what a client may meet in extensions.code.
+func Codes() []string {
+	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
+		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded,
+		DocumentTooLarge, AliasLimitExceeded, DirectiveLimitExceeded, SelectionLimitExceeded, ResponseTooLarge,
+		RequestTimeout, TooManyErrors, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions}
+}
 
 // body is a GraphQL response carrying errors only.
 type body struct {

@@ -119,6 +119,8 @@ type Issuer struct {
 	published []*Key
 	raw       []byte // when set, served instead of the published keys
 	down      bool
+	stall     chan struct{} // when set, JWKS requests wait until it is closed (faults.go)
+	stalled   atomic.Int64  // JWKS requests waiting on stall right now
 }
 
 // NewIssuer starts an issuer signing with a fresh key for alg (EdDSA, ES256, ES512, RS256, PS256).
@@ -138,6 +140,17 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i.fetches.Add(1)
+	i.mu.Lock()
+	stall := i.stall
+	i.mu.Unlock()
+	if stall != nil {
+		i.stalled.Add(1)
+		select {
+		case <-stall:
+		case <-r.Context().Done(): // the client gave up
+		}
+		i.stalled.Add(-1)
+	}
 	i.mu.Lock()
 	down, raw, keys := i.down, i.raw, append([]*Key(nil), i.published...)
 	i.mu.Unlock()

@@ -1,0 +1,177 @@
+package testkit
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Postgres is a private PostgreSQL cluster for one test: initdb and pg_ctl of the installed
+// PostgreSQL on a free loopback port, in a temporary directory, removed when the test ends. Fault
+// tests stop and restart it; the shared server on TEST_DATABASE_URL is never touched. Its
+// superuser is postgres with trust authentication.
+type Postgres struct {
+	// URL reaches the cluster's postgres database as the superuser.
+	URL  string
+	Port int
+
+	bindir, dir, data string
+	owner             *user.User // the user that runs the cluster when we are root
+}
+
+// StartPostgres creates and starts a cluster. Binaries are taken from TEST_PG_BINDIR, else the
+// newest /usr/lib/postgresql/*/bin (Debian's layout), else pg_config --bindir. Missing binaries
+// fail the test under CI and skip it elsewhere. initdb and pg_ctl refuse to run as root, so as root
+// they run as the postgres user (runuser), in a directory that user owns.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	bindir := postgresBindir()
+	if bindir == "" {
+		msg := "testkit: no PostgreSQL server binaries (initdb, pg_ctl) found; install postgresql or set TEST_PG_BINDIR"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + " (skipping; set CI=1 to make this a failure)")
+	}
+	dir, err := os.MkdirTemp("", "taskgraph-pg-")
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	p := &Postgres{bindir: bindir, dir: dir, data: filepath.Join(dir, "data")}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		if p.owner, err = user.Lookup("postgres"); err != nil {
+			t.Fatalf("testkit: running as root and there is no postgres user to run initdb as: %v", err)
+		}
+		uid, _ := strconv.Atoi(p.owner.Uid)
+		gid, _ := strconv.Atoi(p.owner.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatalf("testkit: %v", err)
+		}
+	}
+	if out, err := p.command("initdb", "-D", p.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+		"--no-locale", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("testkit: initdb: %v\n%s", err, out)
+	}
+	p.Port = freeLoopbackPort(t)
+	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.Port)
+	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"+
+		"fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\nshared_buffers = 16MB\n",
+		p.Port, dir)
+	f, err := os.OpenFile(filepath.Join(p.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(conf)
+		_ = f.Close()
+	}
+	if err != nil {
+		t.Fatalf("testkit: postgresql.conf: %v", err)
+	}
+	p.Start(t)
+	t.Cleanup(func() {
+		_ = p.command("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "-t", "30", "stop").Run()
+	})
+	return p
+}
+
+// Start starts the (stopped) cluster and waits until it accepts connections.
+func (p *Postgres) Start(t testing.TB) {
+	t.Helper()
+	if out, err := p.command("pg_ctl", "-D", p.data, "-l", filepath.Join(p.dir, "server.log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
+		t.Fatalf("testkit: pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		db, err := sql.Open("postgres", p.URL)
+		if err == nil {
+			err = db.PingContext(ctx)
+			_ = db.Close()
+		}
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("testkit: the private PostgreSQL does not answer after start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop shuts the cluster down (fast: open sessions are terminated) and waits until it is down.
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := p.command("pg_ctl", "-D", p.data, "-m", "fast", "-w", "-t", "60", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("testkit: pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+// command runs a PostgreSQL binary, as the postgres user when we are root.
+func (p *Postgres) command(name string, args ...string) *exec.Cmd {
+	bin := filepath.Join(p.bindir, name)
+	var cmd *exec.Cmd
+	if p.owner != nil {
+		cmd = exec.Command("runuser", append([]string{"-u", p.owner.Username, "--", bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	return cmd
+}
+
+func postgresBindir() string {
+	has := func(dir string) bool {
+		for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+			if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if d := os.Getenv("TEST_PG_BINDIR"); d != "" {
+		if has(d) {
+			return d
+		}
+		return ""
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) }) // newest first
+	for _, d := range dirs {
+		if has(d) {
+			return d
+		}
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		if d := strings.TrimSpace(string(out)); has(d) {
+			return d
+		}
+	}
+	return ""
+}
+
+// versionOf reads the major version out of /usr/lib/postgresql/<major>/bin.
+func versionOf(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
+}
+
+func freeLoopbackPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

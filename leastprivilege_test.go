@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/internal/testkit"
+)
+
+// adminURL is TEST_DATABASE_URL (or its default): a user that may create roles and databases.
+func adminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return testkit.DefaultTestDatabaseURL
+}
+
+// readmeSQL returns the SQL block of README.md that follows marker.
+func readmeSQL(t *testing.T, marker string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), marker)
+	if !ok {
+		t.Fatalf("README.md has no %q", marker)
+	}
+	m := regexp.MustCompile("(?s)```sql\n(.*?)```").FindStringSubmatch(rest)
+	if m == nil {
+		t.Fatalf("no sql block after %q", marker)
+	}
+	return m[1]
+}
+
+// TestLeastPrivilegeLoginRole runs the README's least-privilege SQL (with a role and database name
+// of its own), then migrate, serve and doctor as that role: the API works, the sub lookup too,
+// and doctor finds nothing to warn about.
+func TestLeastPrivilegeLoginRole(t *testing.T) {
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", adminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.PingContext(ctx); err != nil {
+		t.Skipf("no PostgreSQL at TEST_DATABASE_URL: %v", err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "taskgraph_lp_" + hex.EncodeToString(b[:])
+	script := regexp.MustCompile(`\btaskgraph\b`).ReplaceAllString(readmeSQL(t, "<!-- least-privilege-sql"), name)
+	t.Cleanup(func() {
+		defer admin.Close()
+		for _, q := range []string{`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`, `DROP ROLE IF EXISTS ` + name} {
+			if _, err := admin.Exec(q); err != nil {
+				t.Errorf("cleanup: %s: %v", q, err)
+			}
+		}
+	})
+	// CREATE DATABASE cannot run inside the implicit transaction of a multi-statement query.
+	for _, stmt := range splitSQL(script) {
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("README SQL: %s: %v", stmt, err)
+		}
+	}
+
+	u, _ := url.Parse(adminURL())
+	u.User = url.UserPassword(name, "change-me")
+	u.Path = "/" + name
+	dbURL := u.String()
+	var super, bypass bool
+	asRole, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer asRole.Close()
+	if err := asRole.QueryRowContext(ctx, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).Scan(&super, &bypass); err != nil {
+		t.Fatal(err)
+	}
+	if super || bypass {
+		t.Fatalf("the README's role is superuser=%v bypassrls=%v", super, bypass)
+	}
+
+	var stdout, stderr testkit.SyncBuffer
+	if code := run(ctx, []string{"migrate"}, env(map[string]string{"DATABASE_URL": dbURL}), &stdout, &stderr); code != 0 {
+		t.Fatalf("migrate as %s: exit %d: %s", name, code, stderr.String())
+	}
+
+	iss := testkit.NewIssuer(t, "EdDSA")
+	base := serveInProcess(t, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()})
+
+	// Better Auth shares the role: it writes "user" as the role does here.
+	user := auth.User{ID: "lp-user", Email: "lp@example.com", Name: "LP"}
+	user.UUID = testkit.CreateUser(t, asRole, user.ID, user.Email, user.Name)
+	status, out := postGraphQL(t, base+"/graphql", iss.TokenFor(t, user), `mutation { createTask(input: {title: "least"}) { id } }`)
+	if status != http.StatusOK || out["errors"] != nil {
+		t.Fatalf("createTask as %s: %d %v", name, status, out)
+	}
+	claims := iss.Claims(user)
+	delete(claims, "uuid") // the sub lookup through taskgraph_user_uuid
+	status, out = postGraphQL(t, base+"/graphql", iss.Sign(t, claims, nil), `{ me { uuid email } tasks { totalCount } }`)
+	data, _ := json.Marshal(out["data"])
+	if status != http.StatusOK || out["errors"] != nil || !strings.Contains(string(data), user.UUID.String()) || !strings.Contains(string(data), `"totalCount":1`) {
+		t.Fatalf("me and tasks by sub as %s: %d %v", name, status, out)
+	}
+
+	var report bytes.Buffer
+	doctor(ctx, &report, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL}), "")
+	if !strings.Contains(report.String(), `ok    database role "`+name+`"`) || strings.Contains(report.String(), "WARN") {
+		t.Errorf("doctor as %s:\n%s", name, report.String())
+	}
+}
+
+// TestDoctorWarnsAboutASuperuser: doctor connected as a superuser says so, without failing.
+func TestDoctorWarnsAboutASuperuser(t *testing.T) {
+	dbURL := testkit.NewDBURL(t)
+	su, _ := url.Parse(dbURL)
+	au, _ := url.Parse(adminURL())
+	su.User = au.User
+	x, err := sql.Open("postgres", su.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	var super bool
+	if err := x.QueryRow(`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
+		t.Fatal(err)
+	}
+	if !super {
+		t.Skip("TEST_DATABASE_URL's user is no superuser")
+	}
+	var report bytes.Buffer
+	iss := testkit.NewIssuer(t, "EdDSA")
+	doctor(context.Background(), &report, env(map[string]string{"DATABASE_URL": su.String(), "BETTER_AUTH_URL": iss.URL}), "")
+	if !regexp.MustCompile(`WARN  database role "[^"]+": is a superuser`).MatchString(report.String()) || strings.Contains(report.String(), "FAIL  database role") {
+		t.Errorf("doctor as a superuser:\n%s", report.String())
+	}
+}
+
+// splitSQL splits a script into statements at semicolons that end a line outside a $$ block.
+func splitSQL(script string) []string {
+	var out []string
+	var cur strings.Builder
+	inDollar := false
+	for _, line := range strings.SplitAfter(script, "\n") {
+		if strings.Count(line, "$$")%2 == 1 {
+			inDollar = !inDollar
+		}
+		cur.WriteString(line)
+		code, _, _ := strings.Cut(line, "--")
+		if !inDollar && strings.HasSuffix(strings.TrimSpace(code), ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// serveInProcess runs the serve command on a free loopback port until the test ends and returns
+// its base URL once it is ready.
+func serveInProcess(t *testing.T, vars map[string]string) string {
+	t.Helper()
+	base, _ := serveInProcessLogs(t, vars)
+	return base
+}
+
+// serveInProcessLogs is serveInProcess that also returns the server's log.
+func serveInProcessLogs(t *testing.T, vars map[string]string) (string, *testkit.SyncBuffer) {
+	t.Helper()
+	vars["ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &testkit.SyncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), &bytes.Buffer{}, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	var addr string
+	waitFor(t, "the serving log line", 30*time.Second, func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		default:
+		}
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
+				addr, _ = l["addr"].(string)
+			}
+		}
+		return addr != ""
+	})
+	base := "http://" + addr
+	waitFor(t, "readyz", 20*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return base, stderr
+}
