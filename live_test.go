@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -916,4 +917,55 @@ func TestLiveSSEEndsWithoutLateWrites(t *testing.T) {
 		s.resp.Body.Close()
 	}
 	e.waitOpen(0)
+}
+
+// Behind a transaction-mode pooler (a real PgBouncer), the pool's writes still announce their
+// changes (pg_notify is part of each transaction) and a listener on the direct connection,
+// DATABASE_LISTEN_URL, hears them: the setup the README prescribes for a pooled DATABASE_URL.
+func TestLiveThroughPgBouncerWithADirectListener(t *testing.T) {
+	t.Parallel()
+	direct := testkit.NewDBURL(t)
+	pooled := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{}).URL(t, direct)
+	dbx, err := sqlx.Open("postgres", pooled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dbx.Close() })
+	iss := testkit.NewIssuer(t, "EdDSA")
+	m := newMetrics(dbx.DB)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := &app{logger: logger, db: dbx, metrics: m, cfg: serverConfig{ListenURL: direct},
+		verifier: testkit.StartVerifier(t, iss.Config(), db.NewStore(dbx), m.authHooks())}
+	a.live = live.NewHub(db.NewStore(dbx), live.Config{}, m.liveHooks(), logger)
+	if err := a.live.Start(context.Background(), direct); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.live.Close)
+	testkit.WaitKeysLoaded(t, a.verifier)
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	// The test's own setup goes direct: lib/pq sends a statement with arguments outside a
+	// transaction in two round trips, which a transaction pooler may give two server connections.
+	u := auth.User{ID: "pooled", Email: "p@example.com", Name: "P"}
+	directDB, err := sqlx.Open("postgres", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = directDB.Close() })
+	u.UUID = testkit.CreateUser(t, directDB, u.ID, u.Email, u.Name)
+	tok := iss.TokenFor(t, u)
+
+	ws, _, err := dialWS(t, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.connect(tok)
+	ws.subscribe("t", taskEventsQuery)
+	waitFor(t, "the subscription", wait, func() bool { return a.live.Open() == 1 })
+	for i := range 5 { // several transactions, over the pooler's shared server connections
+		id := idOf(t, mutateOK(t, srv.URL, tok, fmt.Sprintf(`mutation { createTask(input: {title: "pooled %d"}) { id } }`, i), nil, "createTask"))
+		if ev := ws.nextTaskEvent("t", wait); ev.ID != id || ev.Task == nil || ev.Task.Title != fmt.Sprintf("pooled %d", i) {
+			t.Fatalf("event %d: %+v, want task %s", i, ev, id)
+		}
+	}
 }
