@@ -228,31 +228,27 @@ const (
 	tagEventsQuery  = `subscription { tagEvents { kind id at tag { id name color createdAt } } }`
 )
 
-// nextTaskEvent reads the next message of subscription id as a task event.
+// nextTaskEvent and nextTagEvent read the next message of subscription id as an event.
 func (w *wsClient) nextTaskEvent(id string, timeout time.Duration) taskEvent {
 	w.t.Helper()
-	m := w.next(id, timeout)
-	if m.Type != "next" {
-		w.t.Fatalf("got %s %s, want next of %s", m.Type, m.Payload, id)
-	}
-	r := decodeResult(w.t, m.Payload)
-	var ev taskEvent
-	if len(r.Errors) > 0 || json.Unmarshal(r.Data["taskEvents"], &ev) != nil {
-		w.t.Fatalf("task event %s", m.Payload)
-	}
-	return ev
+	return nextEvent[taskEvent](w, id, "taskEvents", timeout)
 }
 
 func (w *wsClient) nextTagEvent(id string, timeout time.Duration) tagEvent {
 	w.t.Helper()
+	return nextEvent[tagEvent](w, id, "tagEvents", timeout)
+}
+
+func nextEvent[E any](w *wsClient, id, field string, timeout time.Duration) E {
+	w.t.Helper()
 	m := w.next(id, timeout)
 	if m.Type != "next" {
 		w.t.Fatalf("got %s %s, want next of %s", m.Type, m.Payload, id)
 	}
 	r := decodeResult(w.t, m.Payload)
-	var ev tagEvent
-	if len(r.Errors) > 0 || json.Unmarshal(r.Data["tagEvents"], &ev) != nil {
-		w.t.Fatalf("tag event %s", m.Payload)
+	var ev E
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data[field], &ev) != nil {
+		w.t.Fatalf("%s event %s", field, m.Payload)
 	}
 	return ev
 }

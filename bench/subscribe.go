@@ -281,23 +281,7 @@ func (r *runner) backendsCPU(ctx context.Context, dbName string) time.Duration {
 // profileSubscribe runs the subscribe layout against the pprof variant and keeps a CPU profile
 // of its window (BENCH_PROFILE=1), with its top entries and the shares by area.
 func (r *runner) profileSubscribe(ctx context.Context, b *build) error {
-	tmp, err := r.tempDir()
-	if err != nil {
-		return err
-	}
-	bin := filepath.Join(tmp, "taskgraph-profile")
-	if _, err := os.Stat(bin); err != nil {
-		if err := goBuild(ctx, b.src, bin, map[string]string{"zz_bench_pprof.go": pprofOverlay}); err != nil {
-			return err
-		}
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	pprofURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof"
-	env := append([]string{"BENCH_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(port)}, r.cfg.ServerEnv...)
-	srv, err := startServer(ctx, bin, b.db.url, b.iss, filepath.Join(b.out, "server-profile-subscribe.log"), env)
+	srv, bin, pprofURL, err := r.startProfiling(ctx, b, "server-profile-subscribe.log")
 	if err != nil {
 		return err
 	}

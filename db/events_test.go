@@ -18,6 +18,18 @@ import (
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
+// openURL is a fresh database's URL (for a listener) and a pool on it.
+func openURL(t *testing.T) (string, *sqlx.DB) {
+	t.Helper()
+	url := testkit.NewDBURL(t)
+	x, err := sqlx.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Close() })
+	return url, x
+}
+
 // listen opens a real LISTEN connection on the events channel of the database at url.
 func listen(t *testing.T, url string) <-chan *pq.Notification {
 	t.Helper()
@@ -50,12 +62,7 @@ func nextNotification(t *testing.T, ch <-chan *pq.Notification) (db.Notification
 func TestWritesNotifyTheirIDsAtCommitOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = x.Close() })
+	url, x := openURL(t)
 	a := testkit.CreateUser(t, x, "sub-a", "a@example.com", "A")
 	b := testkit.CreateUser(t, x, "sub-b", "b@example.com", "B")
 	s := db.NewStore(x)
@@ -147,12 +154,7 @@ func TestWritesNotifyTheirIDsAtCommitOnly(t *testing.T) {
 func TestDeletedTagOnManyTasksIsChunked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = x.Close() })
+	url, x := openURL(t)
 	a := testkit.CreateUser(t, x, "sub-a", "a@example.com", "A")
 	s := db.NewStore(x)
 	tag, err := s.CreateTag(ctx, a, db.NewTag{Name: "many"})
