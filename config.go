@@ -11,6 +11,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Defaults of the server's own settings; auth.NewConfig holds those of the auth settings.
@@ -37,6 +38,9 @@ type serverConfig struct {
 	CORSOrigins   []string
 	Introspection bool
 	Playground    bool
+	// ListenURL is DATABASE_LISTEN_URL: the direct connection the live-updates listener uses.
+	ListenURL string
+	Live      live.Config
 	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
@@ -101,18 +105,36 @@ func (e environment) bool(key string) (bool, error) {
 
 func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
 
+// positive reads a positive integer, def when unset.
+func (e environment) positive(key string, def int) (int, error) {
+	v := e(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a positive integer", key, v)
+	}
+	return n, nil
+}
+
 // database reads the pool's settings: DATABASE_MAX_CONNS, a positive number of sessions
 // (default db.DefaultMaxConns()).
 func (e environment) database() (db.Options, error) {
-	var o db.Options
-	if v := e("DATABASE_MAX_CONNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("DATABASE_MAX_CONNS: %q is not a positive number of connections", v)
-		}
-		o.MaxConns = n
+	n, err := e.positive("DATABASE_MAX_CONNS", db.DefaultMaxConns())
+	return db.Options{MaxConns: n}, err
+}
+
+// live reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct connection, not a
+// transaction-mode pooler), SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX into c.
+func (e environment) live(c *serverConfig) error {
+	c.ListenURL = e.or("DATABASE_LISTEN_URL", c.DatabaseURL)
+	var err error
+	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
+		return err
 	}
-	return o, nil
+	c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax)
+	return err
 }
 
 // auth reads BETTER_AUTH_URL and the AUTH_* variables (auth.ConfigFromEnv).
@@ -146,7 +168,7 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Limits, err = e.limits(); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c, e.live(&c)
 }
 
 // corsOrigins is CORS_ORIGINS (comma-separated) or, by default, Better Auth's origin: the
@@ -168,7 +190,7 @@ func corsOrigins(list string, authCfg auth.Config) []string {
 }
 
 // dev reads what dev takes from the environment: APP_ENV (production refuses), ADDR (loopback
-// only), DATABASE_URL and DATABASE_MAX_CONNS. The rest is fixed for local exploration; Auth is set by dev itself.
+// only), DATABASE_URL, DATABASE_MAX_CONNS and the live-updates settings. The rest is fixed for local exploration; Auth is set by dev itself.
 func (e environment) dev() (serverConfig, error) {
 	if strings.EqualFold(e("APP_ENV"), "production") {
 		return serverConfig{}, errors.New("refusing to start: APP_ENV=production, and dev trusts a development key; use 'serve'")
@@ -185,7 +207,8 @@ func (e environment) dev() (serverConfig, error) {
 	if err != nil {
 		return serverConfig{}, err
 	}
-	return serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}, nil
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}
+	return c, e.live(&c)
 }
 
 func requireLoopback(addr string) error {

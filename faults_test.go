@@ -31,6 +31,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // faultEnv is app.handler() in-process on a real database, trusting a real issuer.
@@ -55,6 +56,7 @@ func newFaultEnv(t *testing.T, iss *testkit.Issuer, cfg auth.Config, dbx *sqlx.D
 		metrics:  m,
 		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},
 	}
+	f.a.live = live.NewHub(db.NewStore(dbx), live.Config{}, m.liveHooks(), f.a.logger) // not started: no subscriptions here
 	testkit.WaitKeysLoaded(t, f.a.verifier)
 	f.srv = httptest.NewServer(f.a.handler())
 	t.Cleanup(f.srv.Close)

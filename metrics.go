@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // metrics holds the server's Prometheus collectors in a registry of its own, so tests can build
@@ -23,6 +24,11 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	authFailure *prometheus.CounterVec
 	jwksFetches *prometheus.CounterVec
+
+	subscriptions      prometheus.Gauge
+	eventsDelivered    prometheus.Counter
+	eventsDropped      prometheus.Counter
+	listenerReconnects prometheus.Counter
 
 	mu         sync.Mutex
 	operations map[string]bool // operation names seen, capped to bound label cardinality
@@ -51,9 +57,26 @@ func newMetrics(pool *sql.DB) *metrics {
 			Name: "taskgraph_jwks_fetches_total",
 			Help: "JWKS fetches by result (ok, error).",
 		}, []string{"result"}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "taskgraph_subscriptions_open",
+			Help: "Open GraphQL subscriptions (WebSocket and SSE).",
+		}),
+		eventsDelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskgraph_subscription_events_delivered_total",
+			Help: "Change events queued for subscribers.",
+		}),
+		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskgraph_subscription_events_dropped_total",
+			Help: "Change events not delivered: their subscriber was too slow (and was disconnected), or its worker's queue was full.",
+		}),
+		listenerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskgraph_events_listener_reconnects_total",
+			Help: "Times the LISTEN connection (DATABASE_LISTEN_URL) was lost and re-established.",
+		}),
 		operations: map[string]bool{},
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches,
+		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, "taskgraph"),
@@ -76,6 +99,16 @@ func (m *metrics) authHooks() auth.Hooks {
 			}
 			m.jwksFetches.WithLabelValues(result).Inc()
 		},
+	}
+}
+
+// liveHooks lets the live package count without importing Prometheus.
+func (m *metrics) liveHooks() live.Hooks {
+	return live.Hooks{
+		Subscriptions:       func(delta int) { m.subscriptions.Add(float64(delta)) },
+		Delivered:           func(n int) { m.eventsDelivered.Add(float64(n)) },
+		Dropped:             func(n int) { m.eventsDropped.Add(float64(n)) },
+		ListenerReconnected: m.listenerReconnects.Inc,
 	}
 }
 

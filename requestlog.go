@@ -25,6 +25,9 @@ type requestInfo struct {
 	parsed    bool   // the GraphQL layer saw the request (false when auth refused it first)
 	signedIn  bool   // the request carried a verified token
 	gqlErrors bool
+	// socket: a WebSocket upgrade, whose many operations run concurrently for as long as it is
+	// open; observeGraphQL leaves it alone (the request is logged as the upgrade it was).
+	socket bool
 }
 
 type requestInfoKey struct{}
@@ -76,7 +79,7 @@ func routed(h http.Handler) http.Handler {
 func observeGraphQL(srv *handler.Server) {
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		if info := infoFrom(ctx); info != nil {
+		if info := infoFrom(ctx); info != nil && !info.socket {
 			info.parsed = true
 			_, info.signedIn = auth.UserFrom(ctx)
 			if graphql.HasOperationContext(ctx) {
@@ -140,6 +143,14 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush lets an event stream (gqlgen's SSE transport asks for an http.Flusher) through.
+func (r *statusRecorder) Flush() {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	_ = http.NewResponseController(r.ResponseWriter).Flush()
+}
 
 // contextHandler adds the request id to every log record made with a request's context, so a
 // resolver's error log line can be matched with the request line.

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
 	"github.com/rs/cors"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/internal/apierr"
+	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
@@ -58,6 +61,10 @@ type app struct {
 	verifier *auth.Verifier
 	metrics  *metrics
 	cfg      serverConfig
+	live     *live.Hub
+	// inflight counts the HTTP requests being served, streams aside: shutdown lets them finish
+	// before it delivers the last events and closes the sockets.
+	inflight atomic.Int64
 	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
 	// with the API.
 	metricsAddr string
@@ -115,9 +122,14 @@ func start(ctx context.Context, s startup) error {
 	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.metrics.authHooks()); err != nil {
 		return err
 	}
+	a.live = live.NewHub(a.store, a.cfg.Live, a.metrics.liveHooks(), a.logger)
+	if err := a.live.Start(ctx, a.cfg.ListenURL); err != nil {
+		return err
+	}
+	defer a.live.Close()
 	s.serving(a, addr)
 	if metricsLn == nil {
-		return serveHTTP(ctx, ln, a.handler(), a.logger)
+		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
 	}
 	return a.serveWithMetrics(ctx, ln, metricsLn)
 }
@@ -131,16 +143,47 @@ func (a *app) serveWithMetrics(ctx context.Context, ln, metricsLn net.Listener) 
 	mux.Handle("GET /metrics", a.metrics.handler())
 	metricsDone := make(chan error, 1)
 	go func() {
-		err := serveHTTP(ctx, metricsLn, mux, a.logger)
+		err := serveHTTP(ctx, metricsLn, mux, a.logger, nil)
 		cancel()
 		metricsDone <- err
 	}()
-	err := serveHTTP(ctx, ln, a.handler(), a.logger)
+	err := serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
 	cancel()
 	if merr := <-metricsDone; err == nil {
 		err = merr
 	}
 	return err
+}
+
+// drain is the live part of a graceful shutdown: once the requests in flight have finished
+// (their commits are the last events), every subscriber gets what was committed, then sockets
+// close with 1001 and event streams end.
+func (a *app) drain(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for a.inflight.Load() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	a.live.Shutdown(ctx)
+}
+
+// counted tracks the requests drain waits for; an event stream is not one of them.
+func (a *app) counted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if live.IsSSE(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		a.inflight.Add(1)
+		defer a.inflight.Add(-1)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // openDatabase opens the pool and applies the migrations (under an advisory lock, so replicas
@@ -158,22 +201,46 @@ func openDatabase(ctx context.Context, databaseURL string, opts db.Options) (*sq
 }
 
 // handler is the routes and the middleware stack, outermost first: the request log and metrics
-// (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen.
+// (observe), CORS, the mux; on /graphql, auth.Middleware, the body limit, then gqlgen. A
+// WebSocket upgrade of GET /graphql skips auth.Middleware: the socket authenticates itself
+// (live.Websocket), so a refused token closes it with 4403 and the reason, which a browser's
+// WebSocket can read, where it could not read a 401.
 func (a *app) handler() http.Handler {
+	c := cors.New(cors.Options{
+		AllowedOrigins: a.cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Request-Id"},
+		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
+		MaxAge:         600,
+	})
+	ws := a.live.Websocket(a.verifier, c.OriginAllowed)
+	sse := a.live.SSE()
 	gql := graph.NewServer(a.store, graph.Options{
 		Introspection:  a.cfg.Introspection,
 		RequestTimeout: a.cfg.Limits.RequestTimeout,
 		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,
 		MaxTagsPerUser: a.cfg.Limits.MaxTagsPerUser,
 		Logger:         a.logger,
+		Live:           a.live,
+		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 	})
 	observeGraphQL(gql)
-	api := auth.Middleware(a.verifier)(limitBody(gql))
+	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))
+	socket := ws.Handler(gql)
 
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, routed(h)) }
 	route("POST /graphql", api)
-	route("GET /graphql", api)
+	route("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if live.IsUpgrade(r) {
+			if info := infoFrom(r.Context()); info != nil {
+				info.socket = true
+			}
+			socket.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
 	route("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
@@ -197,13 +264,6 @@ func (a *app) handler() http.Handler {
 	if a.routes != nil {
 		a.routes(route)
 	}
-	c := cors.New(cors.Options{
-		AllowedOrigins: a.cfg.CORSOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Request-Id"},
-		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
-		MaxAge:         600,
-	})
 	return observe(a.logger, a.metrics, c.Handler(mux))
 }
 
@@ -248,8 +308,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // serveHTTP serves until ctx is done, then stops accepting, lets in-flight requests finish (up to
-// shutdownGrace) and returns nil.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+// shutdownGrace) and returns nil. drain, if set, ends the long-lived connections meanwhile
+// (http.Server.Shutdown neither waits for nor closes hijacked ones, and would wait for streams).
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, drain func(context.Context)) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -269,7 +330,12 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 	logger.Info("shutting down: finishing in-flight requests", "grace", shutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(sctx) }()
+	if drain != nil {
+		drain(sctx)
+	}
+	if err := <-shutdown; err != nil {
 		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -21,9 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // env turns a map into a getenv function, so tests never depend on the process environment.
@@ -45,9 +48,11 @@ func TestServeWithoutBetterAuthURL(t *testing.T) {
 
 func TestInvalidConfigurationNamesTheVariable(t *testing.T) {
 	for name, vars := range map[string]map[string]string{
-		"AUTH_CLOCK_SKEW":       {"BETTER_AUTH_URL": "http://localhost:3000", "AUTH_CLOCK_SKEW": "soon"},
-		"GRAPHQL_INTROSPECTION": {"BETTER_AUTH_URL": "http://localhost:3000", "GRAPHQL_INTROSPECTION": "maybe"},
-		"DATABASE_MAX_CONNS":    {"BETTER_AUTH_URL": "http://localhost:3000", "DATABASE_MAX_CONNS": "0"},
+		"AUTH_CLOCK_SKEW":        {"BETTER_AUTH_URL": "http://localhost:3000", "AUTH_CLOCK_SKEW": "soon"},
+		"GRAPHQL_INTROSPECTION":  {"BETTER_AUTH_URL": "http://localhost:3000", "GRAPHQL_INTROSPECTION": "maybe"},
+		"DATABASE_MAX_CONNS":     {"BETTER_AUTH_URL": "http://localhost:3000", "DATABASE_MAX_CONNS": "0"},
+		"SUBSCRIPTIONS_PER_USER": {"BETTER_AUTH_URL": "http://localhost:3000", "SUBSCRIPTIONS_PER_USER": "0"},
+		"SUBSCRIPTIONS_MAX":      {"BETTER_AUTH_URL": "http://localhost:3000", "SUBSCRIPTIONS_MAX": "lots"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), []string{"serve"}, env(vars), io.Discard, &stderr); code == 0 {
@@ -187,19 +192,41 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 // newTestApp builds the serve handler in-process against a fresh database and a real issuer.
 func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 	t.Helper()
-	dbx := testkit.NewDB(t)
+	return newLiveApp(t, iss, live.Config{}, nil), iss
+}
+
+// newLiveApp is newTestApp with the live hub's settings (and authCfg, if set, changing the
+// verifier's): its listener is connected to the test database and closed when the test ends.
+// The verifier looks users up by sub, as serve's does.
+func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
+	t.Helper()
+	dbURL := testkit.NewDBURL(t)
+	dbx, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dbx.Close() })
 	m := newMetrics(dbx.DB)
 	cfg := iss.Config()
-	verifier := testkit.StartVerifier(t, cfg, nil, m.authHooks())
+	if authCfg != nil {
+		authCfg(&cfg)
+	}
+	verifier := testkit.StartVerifier(t, cfg, db.NewStore(dbx), m.authHooks())
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &app{
-		logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		logger:   logger,
 		db:       dbx,
 		store:    db.NewStore(dbx),
 		verifier: verifier,
 		metrics:  m,
-		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},
+		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}, ListenURL: dbURL, Live: liveCfg},
 	}
-	return a, iss
+	a.live = live.NewHub(db.NewStore(dbx), liveCfg, m.liveHooks(), logger)
+	if err := a.live.Start(context.Background(), dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.live.Close)
+	return a
 }
 
 func scrape(t *testing.T, base string) string {

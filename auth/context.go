@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -13,6 +14,9 @@ type User struct {
 	ID    string    // Better Auth's user id (the token's sub)
 	Email string
 	Name  string
+	// Expiry is when the verifier starts refusing the token: its exp plus AUTH_CLOCK_SKEW. A
+	// long-lived connection (a WebSocket, an SSE stream) ends then.
+	Expiry time.Time
 }
 
 // userKey is unexported so that no package but this one can place a user in a context.

@@ -11,6 +11,10 @@
 //     package can put a User in a context.
 //   - A request without an Authorization header goes on anonymously: requiring a user is the
 //     caller's part (a handler checking UserFrom, graph's @auth directive).
+//   - Verifier.Authenticate is Middleware's path for callers outside HTTP (a WebSocket's
+//     connection_init): the same checks, reasons and AuthFailure counts; there, no token is
+//     refused as missing_token. User.Expiry says when the token stops being accepted (exp plus
+//     the clock skew), for connections that outlive a request.
 //   - A refused token is answered 401 with WWW-Authenticate (RFC 6750) and a GraphQL-shaped body
 //     whose extensions carry the code UNAUTHENTICATED and one of the Reason constants; while no key
 //     has ever been loaded, or the sub lookup fails, 503 AUTH_UNAVAILABLE with Retry-After. Tokens

@@ -20,6 +20,9 @@ const (
 	ReasonMissingClaim        = "missing_claim"
 	ReasonInvalidClaim        = "invalid_claim"
 	ReasonUserNotFound        = "user_not_found"
+	// ReasonMissingToken: no token where one is required (a WebSocket's connection_init and
+	// upgrade request both without one); an HTTP request without a token goes on anonymously.
+	ReasonMissingToken = "missing_token"
 	// ReasonUnavailable is not a token fault: no key could be loaded yet, or the user lookup failed.
 	// It is answered with 503 AUTH_UNAVAILABLE and only passed to Hooks.AuthFailure.
 	ReasonUnavailable = "unavailable"
@@ -70,6 +73,8 @@ var fixes = map[string]string{
 		"exp, iat and nbf must be numbers.",
 	ReasonUserNotFound: "The token's sub has no row in Better Auth's \"user\" table: the user was deleted, or this server reads " +
 		"another database than Better Auth does. Adding the uuid claim in definePayload avoids the lookup.",
+	ReasonMissingToken: "Send the JWT in the WebSocket's connection_init payload, {\"Authorization\": \"Bearer <jwt>\"} " +
+		"(graphql-ws: connectionParams as a function, so a reconnect sends a fresh token), or in the upgrade request's Authorization header.",
 	ReasonUnavailable: "The JWKS could not be fetched: check AUTH_JWKS_URL (run verify-jwks) and that Better Auth is running.",
 }
 

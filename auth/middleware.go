@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -21,25 +22,40 @@ func Middleware(v *Verifier) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			user, e := v.authenticate(r, values)
+			ctx, e := v.Authenticate(r.Context(), values)
 			if e != nil {
-				if v.hooks.AuthFailure != nil {
-					v.hooks.AuthFailure(e.Reason)
-				}
 				writeAuthError(w, e, v.cfg)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(withUser(r.Context(), user)))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
 
-func (v *Verifier) authenticate(r *http.Request, values []string) (User, *Error) {
+// Authenticate verifies the Authorization values of a request (or of a WebSocket's
+// connection_init) exactly as Middleware does: one "Bearer <jwt>", verified, a refusal counted in
+// Hooks.AuthFailure. It returns ctx carrying the User, or the refusal; no value at all is refused
+// as ReasonMissingToken (Middleware never asks: it lets such a request go on anonymously).
+func (v *Verifier) Authenticate(ctx context.Context, values []string) (context.Context, *Error) {
+	user, e := v.authenticate(ctx, values)
+	if e != nil {
+		if v.hooks.AuthFailure != nil {
+			v.hooks.AuthFailure(e.Reason)
+		}
+		return ctx, e
+	}
+	return withUser(ctx, user), nil
+}
+
+func (v *Verifier) authenticate(ctx context.Context, values []string) (User, *Error) {
+	if len(values) == 0 {
+		return User{}, refuse(ReasonMissingToken, "no token: send 'Authorization: Bearer <jwt>' with a token from Better Auth")
+	}
 	token, e := bearerToken(values)
 	if e != nil {
 		return User{}, e
 	}
-	user, err := v.Verify(r.Context(), token)
+	user, err := v.Verify(ctx, token)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {

@@ -290,6 +290,9 @@ func (v *Verifier) user(ctx context.Context, claims jwt.MapClaims) (User, error)
 		return User{}, refuse(ReasonInvalidClaim, "the sub claim is not a non-empty string")
 	}
 	u := User{ID: sub}
+	if exp, _ := claims.GetExpirationTime(); exp != nil { // required, so present once verified
+		u.Expiry = exp.Add(v.cfg.ClockSkew)
+	}
 	u.Email, _ = claims["email"].(string)
 	u.Name, _ = claims["name"].(string)
 

@@ -67,6 +67,11 @@ func TestVerifyGoodTokenEveryAlgorithm(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
+			// Expiry is the token's exp (an hour) plus the clock skew.
+			if d := time.Until(got.Expiry) - time.Hour - auth.DefaultClockSkew; d > 2*time.Second || d < -2*time.Second {
+				t.Fatalf("Expiry %v is not exp + skew", got.Expiry)
+			}
+			got.Expiry = time.Time{}
 			if got != want {
 				t.Fatalf("user = %+v, want %+v", got, want)
 			}

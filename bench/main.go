@@ -38,6 +38,7 @@ type config struct {
 	Conns      int           // BENCH_CONNS
 	Baseline   string        // BENCH_BASELINE: a git revision to compare with
 	Scenarios  []string      // BENCH_SCENARIOS: a subset, comma-separated
+	Subscribe  bool          // the subscribe scenario (bench/subscribe.go) is among them
 	Profile    bool          // BENCH_PROFILE: CPU and allocation profiles of page1
 	Keep       bool          // BENCH_KEEP: keep the databases
 	PGURL      string        // BENCH_PG_URL: the PostgreSQL to create the databases on
@@ -55,7 +56,7 @@ func configFromEnv() (config, error) {
 		Duration: 10 * time.Second, Warmup: time.Second, Conns: 20, Samples: 20,
 		PGURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		Users: 2000, Tasks: 200, HeavyTasks: 50000, TokenUsers: 200,
-		Scenarios: scenarioNames(),
+		Scenarios: scenarioNames(), Subscribe: true,
 	}
 	var errs []error
 	dur := func(key string, dst *time.Duration) {
@@ -99,11 +100,15 @@ func configFromEnv() (config, error) {
 		}
 	}
 	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
-		c.Scenarios = nil
+		c.Scenarios, c.Subscribe = nil, false
 		for _, s := range strings.Split(v, ",") {
 			s = strings.TrimSpace(s)
+			if s == liveScenario {
+				c.Subscribe = true
+				continue
+			}
 			if scenarioByName(s) == nil {
-				errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s)", s, strings.Join(scenarioNames(), ", ")))
+				errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s, %s)", s, strings.Join(scenarioNames(), ", "), liveScenario))
 			}
 			c.Scenarios = append(c.Scenarios, s)
 		}
@@ -159,6 +164,15 @@ func run(ctx context.Context) error {
 	if err := r.measureAll(ctx); err != nil {
 		return err
 	}
+	if cfg.Subscribe { // the current build only: a baseline may predate subscriptions
+		for _, layout := range liveLayouts {
+			row, err := r.measureSubscribe(ctx, cur, cur.srv, layout, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", layout.name, err)
+			}
+			r.live = append(r.live, row)
+		}
+	}
 	report := r.report(time.Since(started))
 	fmt.Println()
 	fmt.Print(report)
@@ -169,8 +183,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 	if cfg.Profile {
-		if err := r.profile(ctx, cur); err != nil {
-			return fmt.Errorf("profile: %w", err)
+		if len(cfg.Scenarios) > 0 {
+			if err := r.profile(ctx, cur); err != nil {
+				return fmt.Errorf("profile: %w", err)
+			}
+		}
+		if cfg.Subscribe {
+			if err := r.profileSubscribe(ctx, cur); err != nil {
+				return fmt.Errorf("profile %s: %w", liveScenario, err)
+			}
 		}
 	}
 	r.log.printf("bench: done in %s; results in %s", time.Since(started).Round(time.Second), cfg.Out)

@@ -45,22 +45,7 @@ func init() {
 // profile builds the profiling variant of b, drives page1 against it as the measured run does,
 // and keeps a CPU profile of the window and the allocation profile, with their top entries.
 func (r *runner) profile(ctx context.Context, b *build) error {
-	tmp, err := r.tempDir()
-	if err != nil {
-		return err
-	}
-	bin := filepath.Join(tmp, "taskgraph-profile")
-	r.log.printf("profile: building the pprof variant of %s", b.rev)
-	if err := goBuild(ctx, b.src, bin, map[string]string{"zz_bench_pprof.go": pprofOverlay}); err != nil {
-		return err
-	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	pprofURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof"
-	env := append([]string{"BENCH_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(port)}, r.cfg.ServerEnv...)
-	srv, err := startServer(ctx, bin, b.db.url, b.iss, filepath.Join(b.out, "server-profile.log"), env)
+	srv, bin, pprofURL, err := r.startProfiling(ctx, b, "server-profile.log")
 	if err != nil {
 		return err
 	}
@@ -125,12 +110,40 @@ func (r *runner) profile(ctx context.Context, b *build) error {
 	return nil
 }
 
+// startProfiling builds the pprof variant of b once and starts it on b's database; it returns
+// the server, the binary (for pprof's symbols) and its pprof URL.
+func (r *runner) startProfiling(ctx context.Context, b *build, logName string) (*serverProc, string, string, error) {
+	tmp, err := r.tempDir()
+	if err != nil {
+		return nil, "", "", err
+	}
+	bin := filepath.Join(tmp, "taskgraph-profile")
+	if _, err := os.Stat(bin); err != nil {
+		r.log.printf("profile: building the pprof variant of %s", b.rev)
+		if err := goBuild(ctx, b.src, bin, map[string]string{"zz_bench_pprof.go": pprofOverlay}); err != nil {
+			return nil, "", "", err
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, "", "", err
+	}
+	env := append([]string{"BENCH_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(port)}, r.cfg.ServerEnv...)
+	srv, err := startServer(ctx, bin, b.db.url, b.iss, filepath.Join(b.out, logName), env)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return srv, bin, "http://127.0.0.1:" + strconv.Itoa(port) + "/debug/pprof", nil
+}
+
 // cpuAreas group a profile's samples by what they were doing; a sample counts in each area one
 // of whose functions is on its stack, so shares overlap (GC inside allocation, lib/pq inside
 // resolvers).
 var cpuAreas = []struct{ name, focus string }{
 	{"HTTP handler, all of it (net/http conn serve)", `net/http\.\(\*conn\)\.serve`},
 	{"token verification (auth Verify)", `auth\.\(\*Verifier\)\.Verify`},
+	{"live updates: the hub's row loads (live Hub.load)", `live\.\(\*Hub\)\.load`},
+	{"live updates: events to subscribers (gqlgen WebSocket subscribe loop)", `transport\.\(\*wsConnection\)\.subscribe`},
 	{"GraphQL parse + validate (gqlparser)", `gqlparser`},
 	{"GraphQL execution (gqlgen executor, resolvers, marshalling)", `graphql/executor\.\(\*Executor\)\.DispatchOperation`},
 	{"database driver (lib/pq, database/sql, sqlx)", `github\.com/lib/pq|database/sql|jmoiron/sqlx`},

@@ -235,6 +235,11 @@ func (r *runner) report(elapsed time.Duration) string {
 			readScenarios: readScenarios,
 		})))
 	}
+	if len(r.live) > 0 {
+		fmt.Fprintf(&b, "\n### subscribe (%s: %d users × %d taskEvents subscriptions, %d changes/s for %s after %s of warm-up)\n\n",
+			cur.name, liveUsers, liveSubsPerUser, liveRate, r.cfg.Duration, r.cfg.Warmup)
+		b.WriteString(formatLive(r.live))
+	}
 	if len(r.builds) == 2 {
 		fmt.Fprintf(&b, "\n### baseline → current (×: current / baseline)\n\n")
 		b.WriteString(formatCompare(r.builds[0].orderedRows(r.cfg.Scenarios), cur.orderedRows(r.cfg.Scenarios)))
@@ -257,8 +262,9 @@ func (r *runner) writeJSON(path string) error {
 			Conns, Users, Tasks, Heavy int
 			ServerEnv                  []string
 		} `json:"config"`
-		Builds []buildJSON `json:"builds"`
-	}{Machine: r.machine}
+		Builds    []buildJSON `json:"builds"`
+		Subscribe []*liveRow  `json:"subscribe,omitempty"`
+	}{Machine: r.machine, Subscribe: r.live}
 	doc.Config.Duration, doc.Config.Warmup, doc.Config.Pgbench = r.cfg.Duration.String(), r.cfg.Warmup.String(), r.cfg.PgbenchDur.String()
 	doc.Config.Conns, doc.Config.Users, doc.Config.Tasks, doc.Config.Heavy = r.cfg.Conns, r.cfg.Users, r.cfg.Tasks, r.cfg.HeavyTasks
 	doc.Config.ServerEnv = r.cfg.ServerEnv

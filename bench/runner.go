@@ -27,6 +27,7 @@ type runner struct {
 	key     *signingKey
 	builds  []*build
 	tmp     string
+	live    []*liveRow // the subscribe scenarios, when run
 
 	mu       sync.Mutex
 	cleanups []func()

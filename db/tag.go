@@ -97,16 +97,19 @@ func (s *Store) CreateTag(ctx context.Context, user uuid.UUID, in NewTag) (Tag, 
 	var t Tag
 	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		if in.MaxTags > 0 {
-			return createTagWithin(ctx, tx, user, in, now, &t)
+			if err := createTagWithin(ctx, tx, user, in, now, &t); err != nil {
+				return err
+			}
+		} else {
+			const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
+				RETURNING ` + tagColumns
+			var r tagRow
+			if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now); err != nil {
+				return fmt.Errorf("db: create tag: %w", mapErr(err))
+			}
+			t = r.tag()
 		}
-		const q = `INSERT INTO tags (user_uuid, name, color, created_at) VALUES ($1, $2, $3, $4)
-			RETURNING ` + tagColumns
-		var r tagRow
-		if err := sqlx.GetContext(ctx, tx, &r, q, user, in.Name, in.Color, now); err != nil {
-			return fmt.Errorf("db: create tag: %w", mapErr(err))
-		}
-		t = r.tag()
-		return nil
+		return notify(tx, user, now, change{KindTag, OpCreated, []uuid.UUID{t.ID}})
 	})
 	return t, err
 }
@@ -140,24 +143,34 @@ func createTagWithin(ctx context.Context, tx *txn, user uuid.UUID, in NewTag, no
 // the new name is taken.
 func (s *Store) UpdateTag(ctx context.Context, user, id uuid.UUID, p TagPatch) (Tag, error) {
 	var t Tag
-	err := s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
+	err := s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		const q = `UPDATE tags SET
 				name  = COALESCE($3, name),
 				color = CASE WHEN $4 THEN $5 ELSE color END
 			WHERE user_uuid = $1 AND id = $2
 			RETURNING ` + tagColumns
 		var err error
-		t, err = getOne(ctx, tx, "update tag", tagRow.tag, q, user, id, p.Name, p.Color.Set, p.Color.Value)
-		return err
+		if t, err = getOne(ctx, tx, "update tag", tagRow.tag, q, user, id, p.Name, p.Color.Set, p.Color.Value); err != nil {
+			return err
+		}
+		return notify(tx, user, now, change{KindTag, OpUpdated, []uuid.UUID{id}})
 	})
 	return t, err
 }
 
-// DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound.
+// DeleteTag deletes the user's tag id (and its place on tasks), or returns ErrNotFound. The tasks
+// it was on are announced as updated.
 func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
+		tasks, err := taggedTasks(ctx, tx, user, id)
+		if err != nil {
+			return err
+		}
 		const q = `DELETE FROM tags WHERE user_uuid = $1 AND id = $2`
-		return execOne(ctx, tx, "delete tag", q, user, id)
+		if err := execOne(ctx, tx, "delete tag", q, user, id); err != nil {
+			return err
+		}
+		return notify(tx, user, now, change{KindTag, OpDeleted, []uuid.UUID{id}}, change{KindTask, OpUpdated, tasks})
 	})
 }
 

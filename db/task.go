@@ -199,8 +199,10 @@ func (s *Store) CreateTask(ctx context.Context, user uuid.UUID, in NewTask) (Tas
 		if tagged != len(ids) {
 			return fmt.Errorf("db: create task: %w", ErrTagNotFound)
 		}
-		t, err = r.task()
-		return err
+		if t, err = r.task(); err != nil {
+			return err
+		}
+		return notify(tx, user, now, change{KindTask, OpCreated, []uuid.UUID{t.ID}})
 	})
 	return t, err
 }
@@ -274,17 +276,22 @@ func (s *Store) UpdateTask(ctx context.Context, user, id uuid.UUID, p TaskPatch)
 		const q = `UPDATE tasks t SET title = $3, description = $4, completed_at = $5, priority = $6, due_at = $7, updated_at = $8
 			WHERE t.user_uuid = $1 AND t.id = $2
 			RETURNING ` + taskColumns + `, ` + tagsColumn
-		t, err = getTask(ctx, tx, "update task", true, q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now)
-		return err
+		if t, err = getTask(ctx, tx, "update task", true, q, user, id, cur.Title, cur.Description, cur.CompletedAt, cur.Priority, cur.DueAt, now); err != nil {
+			return err
+		}
+		return notify(tx, user, now, change{KindTask, OpUpdated, []uuid.UUID{id}})
 	})
 	return t, err
 }
 
 // DeleteTask deletes the user's task id, or returns ErrNotFound.
 func (s *Store) DeleteTask(ctx context.Context, user, id uuid.UUID) error {
-	return s.withTx(ctx, user, readWrite, func(tx *txn, _ time.Time) error {
+	return s.withTx(ctx, user, readWrite, func(tx *txn, now time.Time) error {
 		const q = `DELETE FROM tasks WHERE user_uuid = $1 AND id = $2`
-		return execOne(ctx, tx, "delete task", q, user, id)
+		if err := execOne(ctx, tx, "delete task", q, user, id); err != nil {
+			return err
+		}
+		return notify(tx, user, now, change{KindTask, OpDeleted, []uuid.UUID{id}})
 	})
 }
 

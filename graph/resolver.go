@@ -12,11 +12,13 @@ import (
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Resolver holds the resolvers' dependencies. Per-request state (the user) lives in the context.
 type Resolver struct {
 	store *db.Store
+	live  *live.Hub
 	// maxTagsPerTask bounds tagIds on createTask and updateTask; maxTagsPerUser the tags a user
 	// may create (and the tagIds of a filter).
 	maxTagsPerTask, maxTagsPerUser int

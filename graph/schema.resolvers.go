@@ -11,6 +11,7 @@ import (
 
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph/model"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -183,13 +184,27 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*model.Tag, error) 
 	return tagModel(t), nil
 }
 
+// TaskEvents is the resolver for the taskEvents field.
+func (r *subscriptionResolver) TaskEvents(ctx context.Context) (<-chan *model.TaskEvent, error) {
+	return stream(ctx, r.live, live.TaskEvents, taskEventModel)
+}
+
+// TagEvents is the resolver for the tagEvents field.
+func (r *subscriptionResolver) TagEvents(ctx context.Context) (<-chan *model.TagEvent, error) {
+	return stream(ctx, r.live, live.TagEvents, tagEventModel)
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
 )

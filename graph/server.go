@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // Options tune the GraphQL handler. Zero values mean the defaults (README.md, Limits).
@@ -21,6 +23,11 @@ type Options struct {
 	MaxResponseBytes int           // DefaultMaxResponseBytes
 	QueryCacheBytes  int           // QueryCacheBytes
 	Logger           *slog.Logger  // internal errors and panics; nil means slog.Default()
+	// Live serves Subscription (nil: subscribing fails). Transports carry subscriptions (its
+	// WebSocket and SSE ones); they are tried before GET and POST, a request body checked as
+	// POST's is.
+	Live       *live.Hub
+	Transports []graphql.Transport
 }
 
 const (
@@ -74,10 +81,13 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	opts.defaults()
 	log := opts.Logger
-	cfg := Config{Resolvers: &Resolver{store: store, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
+	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
 	cfg.Directives.Auth = authDirective
 
 	srv := handler.New(NewExecutableSchema(cfg))
+	for _, t := range opts.Transports {
+		srv.AddTransport(checkedBody{t})
+	}
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
 	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
@@ -106,5 +116,6 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
+	useSubscriptions(srv)
 	return srv, cache
 }

@@ -41,24 +41,33 @@ var requestParams = []string{"query", "operationName", "variables", "extensions"
 type postTransport struct{ transport.POST }
 
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if !readBody(w, r) {
+		return
+	}
+	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
+	// it are dropped.
+	fw := &dropWriter{ResponseWriter: w}
+	t.POST.Do(fw, r, directExec{GraphExecutor: &postExecutor{GraphExecutor: exec}, w: fw})
+}
+
+// readBody reads r's body within the limit and checks that it is UTF-8, putting it back for the
+// transport; false when it has answered the request itself.
+func readBody(w http.ResponseWriter, r *http.Request) bool {
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), nil)
-		return
+		return false
 	case err != nil:
 		apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "the request body could not be read", nil)
-		return
+		return false
 	case !utf8.Valid(body):
 		writeNotUTF8(w, "the request body", memberAt(body, invalidUTF8At(body)))
-		return
+		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
-	// it are dropped.
-	fw := &dropWriter{ResponseWriter: w}
-	t.POST.Do(fw, r, directExec{GraphExecutor: &postExecutor{GraphExecutor: exec}, w: fw})
+	return true
 }
 
 // postExecutor gives a code to the one uncoded error gqlgen's POST transport dispatches: a body

@@ -6,15 +6,18 @@
 //     Better Auth servers on the same database, secret and public URL, i.e. replicas of ba-main
 //     with other settings: "ba-short" (tokens live 2s) and "ba-nouuid" (no uuid claim); taskgraph
 //     "api" trusting ba-main's URL (AUTH_CLOCK_SKEW=1s so the expiry test is quick); taskgraph
-//     "api-wrongaud" with AUTH_AUDIENCE set to something else.
+//     "api-wrongaud" with AUTH_AUDIENCE set to something else; "api-live", a second replica of
+//     "api" (same settings, same database), where the live-update scenarios subscribe.
 //   rotation database: Better Auth "ba-rot" (migrates first here, RS256 keys rotated every 3s)
 //     and taskgraph "api-rot" trusting it with AUTH_ALGORITHMS=RS256.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { WebSocket } from "ws";
 import {
   betterAuthToken,
   createCookieFetch,
+  createSubscriptionClient,
   createTagMutation,
   createTaskMutation,
   createTaskgraphAuthClient,
@@ -22,6 +25,8 @@ import {
   deleteTagMutation,
   deleteTaskMutation,
   meQuery,
+  tagEventsSubscription,
+  taskEventsSubscription,
   tagQuery,
   tagsQuery,
   taskQuery,
@@ -35,6 +40,7 @@ import {
   type TaskOrder,
   type TasksQueryVariables,
   type TaskgraphAuthClient,
+  type WsClient,
 } from "../../examples/urql-client/dist/index.js";
 import {
   buildServer,
@@ -53,6 +59,8 @@ interface Env {
   bin: string;
   mainDatabaseURL: string;
   api: string; // taskgraph GraphQL URL
+  liveAPI: string; // a second replica of api
+  liveBase: string; // its base URL (/metrics)
   wrongAudAPI: string;
   rotAPI: string;
   mainURL: string; // Better Auth public URL (iss, aud)
@@ -62,7 +70,7 @@ interface Env {
   drops: Array<() => Promise<void>>;
 }
 
-const env: Env = { bin: "", mainDatabaseURL: "", api: "", wrongAudAPI: "", rotAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
+const env: Env = { bin: "", mainDatabaseURL: "", api: "", liveAPI: "", liveBase: "", wrongAudAPI: "", rotAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
 let failed = false;
 const timings: string[] = [];
 
@@ -99,8 +107,8 @@ before(
       // Main database: our migrations first (they create "user" with its uuid), then Better Auth's.
       await run("migrate", bin, ["migrate"], { cwd: workDir, env: { DATABASE_URL: main.url } });
       timings.push(`setup: taskgraph migrate: ${Date.now() - t0} ms`);
-      const [pMain, pShort, pNoUUID, pRot, pAPI, pWrong, pRotAPI] = await Promise.all(
-        Array.from({ length: 7 }, () => freePort()),
+      const [pMain, pShort, pNoUUID, pRot, pAPI, pWrong, pRotAPI, pLive] = await Promise.all(
+        Array.from({ length: 8 }, () => freePort()),
       );
       env.mainURL = `http://127.0.0.1:${pMain}`;
       // All four at once: the example takes an advisory lock around its migrations.
@@ -122,14 +130,10 @@ before(
       env.noUUIDURL = nouuid.url;
       env.rotURL = rotBA.url;
 
-      const [api, wrong, rotAPI] = await Promise.all([
-        startServer("api", {
-          bin,
-          port: pAPI!,
-          databaseURL: main.url,
-          betterAuthURL: env.mainURL,
-          env: { AUTH_CLOCK_SKEW: "1s" },
-        }),
+      const apiSettings = { bin, databaseURL: main.url, betterAuthURL: env.mainURL, env: { AUTH_CLOCK_SKEW: "1s" } };
+      const [api, live, wrong, rotAPI] = await Promise.all([
+        startServer("api", { ...apiSettings, port: pAPI! }),
+        startServer("api-live", { ...apiSettings, port: pLive! }),
         startServer("api-wrongaud", {
           bin,
           port: pWrong!,
@@ -146,6 +150,8 @@ before(
         }),
       ]);
       env.api = api.graphql;
+      env.liveAPI = live.graphql;
+      env.liveBase = live.url;
       env.wrongAudAPI = wrong.graphql;
       env.rotAPI = rotAPI.graphql;
       timings.push(`setup: all servers ready: ${Date.now() - t0} ms`);
@@ -565,6 +571,147 @@ step("isolation: each user sees only their own; the other's IDs behave as nonexi
 });
 
 let expiredToken = "";
+
+// ---------------------------------------------------------------------------------------------
+// Live updates: subscriptions over graphql-ws on one replica, mutations through the other.
+
+/** The open subscriptions api-live reports (so a test mutates only once its subscribers listen). */
+async function openSubscriptions(): Promise<number> {
+  const text = await (await fetch(`${env.liveBase}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("taskgraph_subscriptions_open "));
+  return line ? Number(line.split(" ")[1]) : -1;
+}
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+interface Heard {
+  kind: string;
+  id: string;
+  title?: string;
+  tagIds?: string[];
+}
+
+/** A user's subscriptions to both fields on api-live, through the urql client over graphql-ws. */
+function listen(user: User, getToken: GetToken = user.getToken) {
+  const closes: Array<{ code: number; reason: string }> = [];
+  let connects = 0;
+  const ws: WsClient = createSubscriptionClient({
+    url: env.liveAPI.replace(/^http/, "ws"),
+    getToken,
+    webSocketImpl: WebSocket,
+    options: {
+      on: {
+        connected: () => void connects++,
+        closed: (e) => void closes.push({ code: (e as { code: number }).code, reason: (e as { reason: string }).reason }),
+      },
+      retryWait: async () => sleep(200),
+    },
+  });
+  const client = createTaskgraphClient({ url: env.api, getToken, subscriptions: ws });
+  const tasks: Heard[] = [];
+  const tags: Heard[] = [];
+  const errors: unknown[] = [];
+  const subs = [
+    client.subscription(taskEventsSubscription, {}).subscribe((r) => {
+      if (r.error) return void errors.push(r.error);
+      const e = r.data!.taskEvents;
+      tasks.push({ kind: e.kind, id: e.id, ...(e.task ? { title: e.task.title, tagIds: e.task.tags.map((t) => t.id) } : {}) });
+    }),
+    client.subscription(tagEventsSubscription, {}).subscribe((r) => {
+      if (r.error) return void errors.push(r.error);
+      const e = r.data!.tagEvents;
+      tags.push({ kind: e.kind, id: e.id, ...(e.tag ? { title: e.tag.name } : {}) });
+    }),
+  ];
+  return {
+    tasks,
+    tags,
+    errors,
+    closes,
+    connects: () => connects,
+    stop: async () => {
+      for (const s of subs) s.unsubscribe();
+      await ws.dispose();
+    },
+  };
+}
+
+step("live updates: two users subscribed on one replica, mutating through another, each hear exactly their own", async () => {
+  const before = await openSubscriptions();
+  const ears = { alice: listen(alice), bob: listen(bob) };
+  await until("four subscriptions on api-live", async () => (await openSubscriptions()) === before + 4);
+  try {
+    // Both users' changes, interleaved, through api (the other replica).
+    const want = { alice: { tasks: [] as Heard[], tags: [] as Heard[] }, bob: { tasks: [] as Heard[], tags: [] as Heard[] } };
+    // Each change waits for its events before the next (an event shows the row as loaded after
+    // the commit); the two users run at the same time.
+    const run = async (name: "alice" | "bob", user: User) => {
+      const c = user.client;
+      const w = want[name];
+      const ear = ears[name];
+      const heard = () => until(`${name}'s events`, () => ear.tasks.length >= w.tasks.length && ear.tags.length >= w.tags.length);
+      const tag = (await c.mutation(createTagMutation, { input: { name: `live ${name}` } }).toPromise()).data!.createTag;
+      w.tags.push({ kind: "CREATED", id: tag.id, title: `live ${name}` });
+      await heard();
+      const task = (await c.mutation(createTaskMutation, { input: { title: `${name} live`, tagIds: [tag.id] } }).toPromise()).data!.createTask;
+      w.tasks.push({ kind: "CREATED", id: task.id, title: `${name} live`, tagIds: [tag.id] });
+      await heard();
+      await c.mutation(updateTaskMutation, { id: task.id, input: { title: `${name} live 2` } }).toPromise();
+      w.tasks.push({ kind: "UPDATED", id: task.id, title: `${name} live 2`, tagIds: [tag.id] });
+      await heard();
+      await c.mutation(updateTagMutation, { id: tag.id, input: { name: `live ${name} 2` } }).toPromise();
+      w.tags.push({ kind: "UPDATED", id: tag.id, title: `live ${name} 2` });
+      await heard();
+      await c.mutation(deleteTagMutation, { id: tag.id }).toPromise();
+      w.tags.push({ kind: "DELETED", id: tag.id });
+      w.tasks.push({ kind: "UPDATED", id: task.id, title: `${name} live 2`, tagIds: [] });
+      await heard();
+      await c.mutation(deleteTaskMutation, { id: task.id }).toPromise();
+      w.tasks.push({ kind: "DELETED", id: task.id });
+      // A refused change sends nothing: the other user's task.
+      const other = seeded.get(name === "alice" ? "bob" : "alice")!.taskIds[1]!;
+      const refused = await c.mutation(updateTaskMutation, { id: other, input: { title: "hijack" } }).toPromise();
+      assert.equal(codeOf(refused.error), "NOT_FOUND");
+    };
+    await Promise.all([run("alice", alice), run("bob", bob)]);
+    for (const name of ["alice", "bob"] as const) {
+      const ear = ears[name];
+      await until(`${name}'s events`, () => ear.tasks.length >= want[name].tasks.length && ear.tags.length >= want[name].tags.length);
+      await sleep(300); // anything extra would arrive now
+      assert.deepEqual(ear.errors, []);
+      assert.deepEqual(ear.tasks, want[name].tasks, `${name}'s task events`);
+      assert.deepEqual(ear.tags, want[name].tags, `${name}'s tag events`);
+    }
+  } finally {
+    await ears.alice.stop();
+    await ears.bob.stop();
+  }
+});
+
+step("live updates: a socket whose token expires closes with 4403 token_expired, and graphql-ws reconnects with a fresh token", async () => {
+  const before = await openSubscriptions();
+  // Tokens from ba-short live 2 s (api-live allows 1 s of skew): the socket is closed under the client.
+  const ear = listen(alice, tokenFrom(alice, env.shortURL));
+  try {
+    await until("two subscriptions", async () => (await openSubscriptions()) === before + 2);
+    await until("the expiry close", () => ear.closes.length > 0, 10_000);
+    assert.equal(ear.closes[0]!.code, 4403);
+    assert.equal(ear.closes[0]!.reason, "token_expired");
+    await until("the reconnect and resubscribe", async () => ear.connects() >= 2 && (await openSubscriptions()) === before + 2);
+    const task = (await alice.client.mutation(createTaskMutation, { input: { title: "after the reconnect" } }).toPromise()).data!.createTask;
+    await until("the event after the reconnect", () => ear.tasks.some((e) => e.id === task.id));
+    assert.deepEqual(ear.errors, [], "the subscription survived the reconnect");
+    await alice.client.mutation(deleteTaskMutation, { id: task.id }).toPromise(); // later scenarios count Alice's tasks
+  } finally {
+    await ear.stop();
+  }
+});
 
 step("an expired token gets 401 token_expired, and the client refreshes and recovers", async () => {
   const shortToken = tokenFrom(alice, env.shortURL);

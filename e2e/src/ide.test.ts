@@ -1,7 +1,7 @@
 // The IDE in a real browser: Debian's Chromium, driven by playwright-core, opens `taskgraph dev`'s
 // GraphiQL with every request to anything but 127.0.0.1 aborted, and uses it as a person would:
 // the editor, the Docs, the starter query, a createTask mutation and the tasks query after it,
-// autocomplete. No console error, no request off the machine. A screenshot of each step goes to
+// autocomplete, a subscription that shows a change made over plain HTTP. No console error, no request off the machine. A screenshot of each step goes to
 // e2e/output/ide/ (gitignored).
 //
 // Processes: database taskgraph_ide_<random>; `taskgraph dev` on a free loopback port; Chromium.
@@ -243,6 +243,42 @@ step("a new tab and a reload keep the token; tabs and history stay in the browse
   const history = page.locator(".graphiql-history");
   await history.getByText("CreateTask").first().waitFor();
   assert.match(await history.innerText(), /Tasks/);
+});
+
+/** The dev server's open subscriptions (its /metrics). */
+async function openSubscriptions(): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("taskgraph_subscriptions_open "));
+  return line ? Number(line.split(" ")[1]) : -1;
+}
+
+step("a subscription runs in GraphiQL over the socket and shows a change made elsewhere", async () => {
+  // The starter document's last operation (Monaco renders only the lines in view; the menu lists all).
+  await page.locator(".graphiql-tab-button", { hasText: "Tasks" }).click();
+  await waitForText(queryEditor(), "the starter document", (t) => t.includes("mutation CreateTask("));
+  // GraphiQL parses the operations for the Execute menu after the editor shows them.
+  await page.waitForFunction(() => document.querySelector(".graphiql-execute-button")?.getAttribute("aria-haspopup") === "menu", undefined, { timeout: 10_000 });
+  await execute("TaskEvents");
+  // graphql-ws from the page itself: the headers editor's token in connection_init.
+  const deadline = Date.now() + 15_000;
+  while ((await openSubscriptions()) !== 1) {
+    assert.ok(Date.now() < deadline, "the subscription did not open on the server");
+    await page.waitForTimeout(100);
+  }
+  const seen = `Seen live ${randomBytes(3).toString("hex")}`;
+  const res = await fetch(`${base}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: `mutation { createTask(input: {title: ${JSON.stringify(seen)}}) { id } }` }),
+  });
+  assert.equal(res.status, 200);
+  const text = await waitForText(resultEditor(), "the event in the result pane", (t) => t.includes(seen));
+  assert.match(text, /"kind": "CREATED"/);
+  await page.getByRole("button", { name: /^Stop query/ }).click();
+  while ((await openSubscriptions()) !== 0) {
+    assert.ok(Date.now() < deadline + 10_000, "the stopped subscription is still open on the server");
+    await page.waitForTimeout(100);
+  }
 });
 
 step("nothing went wrong and nothing left 127.0.0.1", async () => {

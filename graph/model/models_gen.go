@@ -40,12 +40,22 @@ type PageInfo struct {
 type Query struct {
 }
 
+type Subscription struct {
+}
+
 type Tag struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// #rrggbb, lowercase.
 	Color     *string   `json:"color,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
+}
+
+type TagEvent struct {
+	Kind TagEventKind `json:"kind"`
+	ID   string       `json:"id"`
+	Tag  *Tag         `json:"tag,omitempty"`
+	At   time.Time    `json:"at"`
 }
 
 type Task struct {
@@ -73,6 +83,16 @@ type TaskConnection struct {
 type TaskEdge struct {
 	Cursor string `json:"cursor"`
 	Node   *Task  `json:"node"`
+}
+
+type TaskEvent struct {
+	Kind TaskEventKind `json:"kind"`
+	// The task's id (also for DELETED).
+	ID string `json:"id"`
+	// The task as committed; null for DELETED.
+	Task *Task `json:"task,omitempty"`
+	// When the change was committed, UTC.
+	At time.Time `json:"at"`
 }
 
 // Empty lists filter nothing. dueAfter is inclusive, dueBefore exclusive; both exclude tasks without a
@@ -232,6 +252,63 @@ func (e SortDirection) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type TagEventKind string
+
+const (
+	TagEventKindCreated TagEventKind = "CREATED"
+	TagEventKindUpdated TagEventKind = "UPDATED"
+	TagEventKindDeleted TagEventKind = "DELETED"
+)
+
+var AllTagEventKind = []TagEventKind{
+	TagEventKindCreated,
+	TagEventKindUpdated,
+	TagEventKindDeleted,
+}
+
+func (e TagEventKind) IsValid() bool {
+	switch e {
+	case TagEventKindCreated, TagEventKindUpdated, TagEventKindDeleted:
+		return true
+	}
+	return false
+}
+
+func (e TagEventKind) String() string {
+	return string(e)
+}
+
+func (e *TagEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TagEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TagEventKind", str)
+	}
+	return nil
+}
+
+func (e TagEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TagEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TagEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type TagMatch string
 
 const (
@@ -282,6 +359,63 @@ func (e *TagMatch) UnmarshalJSON(b []byte) error {
 }
 
 func (e TagMatch) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TaskEventKind string
+
+const (
+	TaskEventKindCreated TaskEventKind = "CREATED"
+	TaskEventKindUpdated TaskEventKind = "UPDATED"
+	TaskEventKindDeleted TaskEventKind = "DELETED"
+)
+
+var AllTaskEventKind = []TaskEventKind{
+	TaskEventKindCreated,
+	TaskEventKindUpdated,
+	TaskEventKindDeleted,
+}
+
+func (e TaskEventKind) IsValid() bool {
+	switch e {
+	case TaskEventKindCreated, TaskEventKindUpdated, TaskEventKindDeleted:
+		return true
+	}
+	return false
+}
+
+func (e TaskEventKind) String() string {
+	return string(e)
+}
+
+func (e *TaskEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskEventKind", str)
+	}
+	return nil
+}
+
+func (e TaskEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskEventKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -35,6 +35,13 @@ const (
 	// IntrospectionDisabled: __schema or __type where introspection is off (HTTP 422, or 400 under
 	// Accept: application/graphql-response+json, like a validation failure).
 	IntrospectionDisabled = "INTROSPECTION_DISABLED"
+	// Forbidden: HTTP 403, a WebSocket upgrade from an Origin that CORS_ORIGINS does not allow.
+	Forbidden = "FORBIDDEN"
+	// EventsLost: a subscription's last event: changes may have been missed (the server lost its
+	// database listener, or is shutting down); refetch, then subscribe again.
+	EventsLost = "EVENTS_LOST"
+	// TooManySubscriptions: SUBSCRIPTIONS_PER_USER or SUBSCRIPTIONS_MAX are open already.
+	TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS"
 	// ComplexityLimitExceeded: the operation could return more objects than the complexity limit
 	// (lists counted by their bounds), or an introspection selects too many fields (HTTP 200).
 	// The code is gqlgen's own.
@@ -75,7 +82,7 @@ func Codes() []string {
 	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
 		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded,
 		DocumentTooLarge, AliasLimitExceeded, DirectiveLimitExceeded, SelectionLimitExceeded, ResponseTooLarge,
-		RequestTimeout, TooManyErrors, PersistedQueryNotFound}
+		RequestTimeout, TooManyErrors, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions}
 }
 
 // body is a GraphQL response carrying errors only.

@@ -1,6 +1,7 @@
 // An urql Client for taskgraph that authenticates with a Better Auth JWT.
-import { Client, fetchExchange, type CombinedError } from "@urql/core";
+import { Client, fetchExchange, subscriptionExchange, type CombinedError, type Exchange } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
+import type { WsClient } from "./subscriptions.js";
 
 /** Returns a fresh JWT from Better Auth (never the session token), or null when signed out. */
 export type GetToken = () => Promise<string | null>;
@@ -18,6 +19,11 @@ export interface TaskgraphClientOptions {
   refreshBeforeExpirySeconds?: number | null;
   /** A fetch to use instead of the global one (tests count requests with it). */
   fetch?: typeof fetch;
+  /**
+   * Sends subscriptions over this graphql-ws client (createSubscriptionClient); without one,
+   * subscriptions fail. Queries and mutations stay on HTTP.
+   */
+  subscriptions?: WsClient;
 }
 
 /**
@@ -80,7 +86,23 @@ export function createTaskgraphClient(opts: TaskgraphClientOptions): Client {
           },
         };
       }),
+      ...(opts.subscriptions ? [wsExchange(opts.subscriptions)] : []),
       fetchExchange,
     ],
+  });
+}
+
+/** urql's subscriptionExchange over graphql-ws: subscriptions go to the socket. */
+function wsExchange(ws: WsClient): Exchange {
+  return subscriptionExchange({
+    forwardSubscription(request) {
+      const input = { ...request, query: request.query ?? "" };
+      return {
+        subscribe(sink) {
+          const unsubscribe = ws.subscribe(input, sink);
+          return { unsubscribe };
+        },
+      };
+    },
   });
 }

@@ -151,3 +151,31 @@ export const deleteTaskMutation = graphql(`
     deleteTask(id: $id)
   }
 `) satisfies DocumentNode;
+
+// Live updates (over the socket: createSubscriptionClient). A task event carries the task as
+// committed (null for DELETED); a deleted tag is also an UPDATED event of each task it was on.
+export const taskEventsSubscription = graphql(`
+  subscription TaskEvents {
+    taskEvents {
+      kind
+      id
+      at
+      task {
+        ...TaskFields
+      }
+    }
+  }
+`) satisfies DocumentNode;
+
+export const tagEventsSubscription = graphql(`
+  subscription TagEvents {
+    tagEvents {
+      kind
+      id
+      at
+      tag {
+        ...TagFields
+      }
+    }
+  }
+`) satisfies DocumentNode;

@@ -31,8 +31,18 @@ async function loadConfig(): Promise<Config> {
 /** No tabs saved yet (GraphiQL's storage key, "graphiql:" + STORAGE_KEY.tabs). */
 const firstVisit = localStorage.getItem("graphiql:tabState") === null;
 
+/** The endpoint as a WebSocket URL on this origin (ws: or wss: like the page). */
+function socketURL(endpoint: string): string {
+  const url = new URL(endpoint, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
+}
+
 function App({ config }: { config: Config }) {
-  const fetcher = createGraphiQLFetcher({ url: config.endpoint });
+  // Subscriptions go over graphql-ws (graphql-transport-ws) to the same endpoint; the toolkit
+  // sends the headers editor's values as connection_init's payload, so the Authorization header
+  // there authenticates the socket too.
+  const fetcher = createGraphiQLFetcher({ url: config.endpoint, subscriptionUrl: socketURL(config.endpoint) });
   return (
     <GraphiQL
       fetcher={fetcher}

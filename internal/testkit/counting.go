@@ -1,0 +1,77 @@
+package testkit
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// CountingDB opens url through a driver that counts every statement sent to PostgreSQL
+// (queries, execs, prepares and BEGINs), for tests that count work instead of timing it.
+func CountingDB(t testing.TB, url string) (*sqlx.DB, *atomic.Int64) {
+	t.Helper()
+	conn, err := pq.NewConnector(url)
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	n := &atomic.Int64{}
+	x := sqlx.NewDb(sql.OpenDB(countingConnector{conn, n}), "postgres")
+	t.Cleanup(func() { _ = x.Close() })
+	return x, n
+}
+
+type countingConnector struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{pqConn: conn.(pqConn), n: c.n}, nil
+}
+
+// pqConn is what lib/pq's connection implements beyond driver.Conn.
+type pqConn interface {
+	driver.Conn
+	driver.QueryerContext
+	driver.ExecerContext
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+type countingConn struct {
+	pqConn
+	n *atomic.Int64
+}
+
+func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.Add(1)
+	return c.pqConn.QueryContext(ctx, q, args)
+}
+
+func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.Add(1)
+	return c.pqConn.ExecContext(ctx, q, args)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.n.Add(1)
+	return c.pqConn.PrepareContext(ctx, q)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.n.Add(1)
+	return c.pqConn.BeginTx(ctx, opts)
+}

@@ -1,0 +1,379 @@
+package live_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/internal/testkit"
+	"github.com/taskgraph/taskgraph/live"
+)
+
+// env is a hub on a fresh database, its reads counted, and users signed in with real tokens.
+type env struct {
+	t      *testing.T
+	url    string
+	x      *sqlx.DB      // for the writes (not counted)
+	loads  *atomic.Int64 // statements the hub sent
+	hub    *live.Hub
+	store  *db.Store
+	issuer *testkit.Issuer
+	v      *auth.Verifier
+}
+
+func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) *env {
+	t.Helper()
+	e := &env{t: t, url: testkit.NewDBURL(t)}
+	var err error
+	if e.x, err = sqlx.Open("postgres", e.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.x.Close() })
+	counted, n := testkit.CountingDB(t, e.url)
+	e.loads = n
+	e.store = db.NewStore(e.x)
+	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lu := e.url
+	if listenURL != nil {
+		lu = listenURL(e.url)
+	}
+	if err := e.hub.Start(context.Background(), lu); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.hub.Close)
+	e.issuer = testkit.NewIssuer(t, "EdDSA")
+	e.v = e.issuer.Verifier(t, nil)
+	return e
+}
+
+// user creates a user and returns a context authenticated as them, as the middleware does.
+func (e *env) user(name string) (uuid.UUID, context.Context) {
+	e.t.Helper()
+	u := auth.User{ID: name, Email: name + "@example.com", Name: name}
+	u.UUID = testkit.CreateUser(e.t, e.x, u.ID, u.Email, u.Name)
+	ctx, err := e.v.Authenticate(context.Background(), []string{"Bearer " + e.issuer.TokenFor(e.t, u)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.UUID, ctx
+}
+
+// sub is a subscription and the channel of its events, as a transport reads them.
+type sub struct {
+	*live.Subscription
+	events <-chan *live.Event
+}
+
+func identity(ev *live.Event) *live.Event { return ev }
+
+func (e *env) subscribe(ctx context.Context, topic live.Topic) sub {
+	e.t.Helper()
+	s, ch, err := live.Subscribe(ctx, e.hub, topic, identity)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(s.Close)
+	return sub{s, ch}
+}
+
+func next(t *testing.T, s sub) *live.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			t.Fatalf("no event: ended with %v", s.Err())
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return nil
+}
+
+func ended(t *testing.T, s sub, want error) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if ok {
+				t.Logf("an event before the end: %+v", ev)
+				continue
+			}
+			if !errors.Is(s.Err(), want) {
+				t.Fatalf("ended with %v, want %v", s.Err(), want)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("not ended within 10s (want %v)", want)
+		}
+	}
+}
+
+// A changed row is loaded once per user on a replica, however many of that user's
+// subscriptions there are; users without subscribers cost nothing.
+func TestRowsAreLoadedOncePerUser(t *testing.T) {
+	e := newEnv(t, live.Config{}, nil)
+	a, actx := e.user("a")
+	b, bctx := e.user("b")
+	c, _ := e.user("c")
+	bsub := e.subscribe(bctx, live.TaskEvents)
+
+	cost := func(subs int) int64 {
+		t.Helper()
+		var ss []sub
+		for range subs {
+			ss = append(ss, e.subscribe(actx, live.TaskEvents))
+		}
+		e.subscribe(actx, live.TagEvents) // another topic: nothing to load for it
+		if err := e.hub.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.loads.Store(0)
+		task, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.CreateTask(context.Background(), c, db.NewTask{Title: "nobody listens"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
+			if ev := next(t, s); ev.ID != task.ID || ev.Task.Title != "x" {
+				t.Fatalf("event %+v", ev)
+			}
+		}
+		if err := e.hub.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n := e.loads.Load() - 1 // Sync's own NOTIFY
+		for _, s := range ss {
+			s.Close()
+		}
+		return n
+	}
+	one, five := cost(1), cost(5)
+	t.Logf("statements to deliver one change: %d for 1 subscriber, %d for 5", one, five)
+	if one != five || one == 0 {
+		t.Fatalf("%d statements for one subscriber, %d for five: want the same, once", one, five)
+	}
+	select {
+	case ev := <-bsub.events:
+		t.Fatalf("B got A's event %+v", ev)
+	case <-time.After(100 * time.Millisecond):
+	}
+	_ = b
+}
+
+// proxy forwards TCP to PostgreSQL and can be cut: its connections dropped and new ones refused.
+type proxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if p.down.Load() {
+				c.Close()
+				continue
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); s.Close() }()
+			go func() { _, _ = io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// While the listener cannot reconnect, open subscriptions have ended with ErrEventsLost; one
+// opened meanwhile waits, and ends with ErrEventsLost once the listener is back (what was
+// committed in between was not heard); after that, subscriptions hear changes again.
+func TestSubscriptionOpenedWhileTheListenerIsDown(t *testing.T) {
+	var p *proxy
+	e := newEnv(t, live.Config{}, func(dbURL string) string {
+		p = newProxy(t, "127.0.0.1:5432")
+		return replaceHost(t, dbURL, p.ln.Addr().String())
+	})
+	a, actx := e.user("a")
+	before := e.subscribe(actx, live.TaskEvents)
+
+	p.down.Store(true)
+	p.cut()
+	ended(t, before, live.ErrEventsLost)
+	during := e.subscribe(actx, live.TaskEvents)
+	if _, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: "unheard"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the listener tries to reconnect, and is refused
+	select {
+	case ev := <-during.events:
+		t.Fatalf("an event while the listener was down: %+v", ev)
+	default:
+	}
+	p.down.Store(false)
+	ended(t, during, live.ErrEventsLost)
+
+	after := e.subscribe(actx, live.TaskEvents)
+	task, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: "heard"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, after); ev.ID != task.ID {
+		t.Fatalf("after the reconnect: %+v", ev)
+	}
+}
+
+func replaceHost(t *testing.T, dbURL, host string) string {
+	t.Helper()
+	u, err := urlParse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = host
+	return u.String()
+}
+
+// When a worker falls too far behind (its loads blocked), the users whose notifications it
+// cannot queue lose their subscriptions with ErrEventsLost instead of the listener stalling
+// everyone, and the hub goes on.
+func TestWorkerQueueOverflowEndsWithEventsLost(t *testing.T) {
+	e := newEnv(t, live.Config{Workers: 1, Queue: 2}, nil)
+	a, actx := e.user("a")
+	sub := e.subscribe(actx, live.TaskEvents)
+
+	// Block the worker's loads: it waits on the lock while notifications pile up.
+	ctx := context.Background()
+	lock, err := e.x.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, `LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		payload, _ := json.Marshal(db.Notification{User: a, At: time.Now(), Kind: db.KindTask, Op: db.OpUpdated, IDs: []uuid.UUID{uuid.New()}})
+		if err := e.store.Notify(ctx, string(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended(t, sub, live.ErrEventsLost)
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.Sync(ctx); err != nil { // the overflowed notifications are behind us
+		t.Fatal(err)
+	}
+	again := e.subscribe(actx, live.TaskEvents)
+	task, err := e.store.CreateTask(ctx, a, db.NewTask{Title: "later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, again); ev.ID != task.ID {
+		t.Fatalf("after the overflow: %+v", ev)
+	}
+}
+
+// The limits, and a closed subscription freeing its place.
+func TestLimits(t *testing.T) {
+	e := newEnv(t, live.Config{PerUser: 2, Max: 3}, nil)
+	_, actx := e.user("a")
+	_, bctx := e.user("b")
+	s1 := e.subscribe(actx, live.TaskEvents)
+	e.subscribe(actx, live.TagEvents)
+	if _, _, err := live.Subscribe(actx, e.hub, live.TaskEvents, identity); !errors.Is(err, live.ErrTooManySubscriptions) {
+		t.Fatalf("third of A: %v", err)
+	}
+	e.subscribe(bctx, live.TaskEvents)
+	if _, _, err := live.Subscribe(bctx, e.hub, live.TaskEvents, identity); !errors.Is(err, live.ErrTooManySubscriptions) {
+		t.Fatalf("fourth on the server: %v", err)
+	}
+	s1.Close()
+	e.subscribe(bctx, live.TaskEvents)
+
+	if e.hub.Open() != 3 {
+		t.Fatalf("open = %d", e.hub.Open())
+	}
+}
+
+// A subscription opened with a token ends with ErrTokenExpired at its expiry (outside a
+// WebSocket, which closes as a whole).
+func TestSubscriptionEndsAtTokenExpiry(t *testing.T) {
+	e := newEnv(t, live.Config{}, nil)
+	u := auth.User{ID: "a", Email: "a@example.com"}
+	u.UUID = testkit.CreateUser(t, e.x, u.ID, u.Email, "A")
+	c := e.issuer.Claims(u)
+	c["exp"] = time.Now().Add(time.Second).Unix()
+	cfg := e.issuer.Config()
+	cfg.ClockSkew = time.Second
+	v := testkit.StartVerifier(t, cfg, nil, auth.Hooks{})
+	testkit.WaitKeysLoaded(t, v)
+	ctx, aerr := v.Authenticate(context.Background(), []string{"Bearer " + e.issuer.Sign(t, c, nil)})
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	s := e.subscribe(ctx, live.TaskEvents)
+	ended(t, s, live.ErrTokenExpired)
+}
+
+func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
+
+// A subscription ends with its context (the operation's: the client stopped it or left), and
+// its place is free again.
+func TestSubscriptionEndsWithItsContext(t *testing.T) {
+	e := newEnv(t, live.Config{}, nil)
+	_, actx := e.user("a")
+	ctx, cancel := context.WithCancel(actx)
+	s, ch, err := live.Subscribe(ctx, e.hub, live.TaskEvents, identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	ended(t, sub{s, ch}, nil)
+	if s.Err() != nil || e.hub.Open() != 0 {
+		t.Fatalf("after cancel: err %v, open %d", s.Err(), e.hub.Open())
+	}
+}

@@ -1,0 +1,50 @@
+package live
+
+import (
+	"context"
+	"time"
+)
+
+// Shutdown ends every live connection after the work in flight, within ctx: new subscriptions
+// end at once; every notification committed before the call is delivered (Sync); then each
+// subscription ends, an SSE one with a final ErrShuttingDown event, a WebSocket one quietly; a
+// socket closes with 1001 once everything it owed is written and the queries and mutations it
+// carries have completed. When ctx ends first, the sockets left close with 1001 at once. Call it
+// after the HTTP requests in flight (mutations) have finished, and Close after it.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	if err := h.Sync(ctx); err != nil {
+		h.log.Warn("live: shutdown without the last events", "err", err)
+	}
+	for _, s := range h.liveSessions() {
+		if s.kind == wsSession {
+			s.drain()
+		}
+	}
+	h.endAll(nil, func(s *Subscription) error { return drainErr(s.session) })
+
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for len(h.liveSessions()) > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			for _, s := range h.liveSessions() {
+				s.disconnect(closeGoingAway, "server shutting down")
+			}
+			return
+		}
+	}
+}
+
+func (h *Hub) liveSessions() []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+)
+
+// subprotocol is the only WebSocket subprotocol served: graphql-ws's (urql's subscriptionExchange
+// and Apollo's GraphQLWsLink use it). gqlgen's older "graphql-ws" subprotocol is not offered.
+const subprotocol = "graphql-transport-ws"
+
+// acceptor is the transport's WebsocketImplementation: gqlgen's coder/websocket adapter, plus
+// the session's close codes, a write timeout and the operation bookkeeping Shutdown needs.
+type acceptor struct{ hub *Hub }
+
+func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	s := sessionFrom(r.Context())
+	for k, vs := range opts.ResponseHeader {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	// The origin was checked against CORS_ORIGINS before (Websocket.Handler).
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{subprotocol}, InsecureSkipVerify: true})
+	if err != nil {
+		return nil, err
+	}
+	conn := &wsConn{c: c, s: s, writeTimeout: a.hub.cfg.WriteTimeout}
+	s.conn = conn
+	return conn, nil
+}
+
+// wsConn is gqlgen's coderWebsocketConn with three changes: WriteClose sends the code the
+// session decided (gqlgen closes a cancelled connection with 1000 "terminated"), a write that
+// takes longer than writeTimeout drops the socket, and the operations' starts and ends are noted.
+type wsConn struct {
+	c            *websocket.Conn
+	s            *session
+	writeTimeout time.Duration
+
+	mu           sync.Mutex
+	readDeadline *time.Timer
+	closing      bool
+}
+
+var (
+	_ transport.WebsocketConn          = (*wsConn)(nil)
+	_ transport.WebsocketReadLimiter   = (*wsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*wsConn)(nil)
+)
+
+// header is the part of a graphql-transport-ws message the bookkeeping reads.
+type header struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+func (c *wsConn) NextReader() (int, io.Reader, error) {
+	typ, data, err := c.c.Read(context.Background())
+	if err != nil {
+		if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusNoStatusRcvd {
+			return int(typ), nil, transport.ErrWebsocketClosed
+		}
+		return int(typ), nil, err
+	}
+	var h header
+	if json.Unmarshal(data, &h) == nil {
+		c.s.received(h.Type, h.ID)
+	}
+	return int(typ), bytes.NewReader(data), nil
+}
+
+// gqlgen's messages end with their type (its struct's last field).
+var (
+	completeSuffix = []byte(`"type":"complete"}`)
+	errorSuffix    = []byte(`"type":"error"}`)
+)
+
+func (c *wsConn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
+	defer cancel()
+	err = c.c.Write(ctx, websocket.MessageText, data)
+	if bytes.HasSuffix(data, completeSuffix) || bytes.HasSuffix(data, errorSuffix) {
+		var h header
+		if json.Unmarshal(data, &h) == nil {
+			c.s.opEnded(h.ID)
+		}
+	}
+	return err
+}
+
+// writeRaw writes a message of our own beside gqlgen's (coder's writes may be concurrent).
+func (c *wsConn) writeRaw(msg []byte, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = c.c.Write(ctx, websocket.MessageText, msg)
+}
+
+func (c *wsConn) WriteClose(code int, reason string) error {
+	c.stopReadDeadline()
+	code, reason = c.s.closeStatus(code, reason)
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closing = true
+	c.mu.Unlock()
+	// The close handshake waits up to 5s for the peer: not on gqlgen's teardown path.
+	go func() { _ = c.c.Close(websocket.StatusCode(code), reason) }()
+	return nil
+}
+
+func (c *wsConn) Close() error {
+	c.stopReadDeadline()
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return nil // the close handshake owns the connection
+	}
+	return c.c.CloseNow()
+}
+
+func (c *wsConn) Subprotocol() string { return c.c.Subprotocol() }
+
+func (c *wsConn) SetReadLimit(limit int64) { c.c.SetReadLimit(limit) }
+
+// SetReadDeadline lets gqlgen drop a client that stops answering pings.
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readDeadline != nil {
+		c.readDeadline.Stop()
+		c.readDeadline = nil
+	}
+	if !t.IsZero() {
+		c.readDeadline = time.AfterFunc(time.Until(t), func() { _ = c.c.CloseNow() })
+	}
+	return nil
+}
+
+func (c *wsConn) stopReadDeadline() { _ = c.SetReadDeadline(time.Time{}) }
