@@ -5,9 +5,9 @@ GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 NODE_DIRS = examples/better-auth examples/urql-client e2e ide/web
 
-.PHONY: test vet fmt-check unit fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak
+.PHONY: test vet fmt-check unit unit-pgbouncer fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak
 
-test: vet fmt-check unit fuzz ide-check e2e
+test: vet fmt-check unit unit-pgbouncer fuzz ide-check e2e
 
 vet:
 	$(GO) vet ./...
@@ -17,6 +17,14 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The data suites again with the server's pool going through a real PgBouncer in transaction
+# pooling mode (4 server connections per test database; needs Debian's pgbouncer): every query
+# and mutation, the isolation and cursor cases, the sub lookup, live updates with a direct
+# listener. The three-replica test (replicas_test.go) runs through PgBouncer in `unit` already.
+PGBOUNCER_SUITES = ./db ./graph ./live
+unit-pgbouncer:
+	TEST_POOLER=pgbouncer $(GO) test -race -count=1 $(PGBOUNCER_SUITES)
 
 # A short run of every fuzz target (package:target), FUZZTIME each; `unit` already replays their
 # seeds and testdata/fuzz corpora. A failing input is written to the package's testdata/fuzz.

@@ -19,7 +19,7 @@ func TestNotifyIsDeliveredOnlyAtCommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", url)
+	x, err := sqlx.Open("postgres", testkit.Route(t, url)) // the listener keeps the direct URL
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,11 @@ import (
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
-// openURL is a fresh database's URL (for a listener) and a pool on it.
+// openURL is a fresh database's direct URL (for a listener) and a pool on it (through Route).
 func openURL(t *testing.T) (string, *sqlx.DB) {
 	t.Helper()
 	url := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", url)
+	x, err := sqlx.Open("postgres", testkit.Route(t, url))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ func TestRowLevelSecurity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dbURL := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", dbURL)
+	x, err := sqlx.Open("postgres", testkit.Route(t, dbURL))
 	if err != nil {
 		t.Fatal(err)
 	}

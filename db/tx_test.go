@@ -37,7 +37,7 @@ func TestPreludeIsMadeOfTypedValuesOnly(t *testing.T) {
 // session an earlier one used.
 func oneSession(t *testing.T) (*Store, uuid.UUID) {
 	t.Helper()
-	x, err := Open(context.Background(), testkit.NewDBURL(t), Options{MaxConns: 1})
+	x, err := Open(context.Background(), testkit.Route(t, testkit.NewDBURL(t)), Options{MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestNotifyIsSentWithTheCommitOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := testkit.NewDBURL(t)
-	x, err := Open(ctx, url, Options{MaxConns: 1})
+	x, err := Open(ctx, testkit.Route(t, url), Options{MaxConns: 1}) // the listener keeps the direct URL
 	if err != nil {
 		t.Fatal(err)
 	}

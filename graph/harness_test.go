@@ -40,7 +40,7 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &testkit.SyncBuffer{}}
 	e.dbURL = testkit.NewDBURL(t)
-	conn, err := db.NewConnector(e.dbURL) // as the server talks to PostgreSQL
+	conn, err := db.NewConnector(testkit.Route(t, e.dbURL)) // as the server talks to PostgreSQL
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,12 @@ func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) 
 	t.Helper()
 	e := &env{t: t, url: testkit.NewDBURL(t)}
 	var err error
-	if e.x, err = sqlx.Open("postgres", e.url); err != nil {
+	routed := testkit.Route(t, e.url) // the listener below keeps the direct URL
+	if e.x, err = sqlx.Open("postgres", routed); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.x.Close() })
-	counted, n := testkit.CountingDB(t, e.url)
+	counted, n := testkit.CountingDB(t, routed)
 	e.loads = n
 	e.store = db.NewStore(e.x)
 	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(io.Discard, nil)))

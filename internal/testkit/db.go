@@ -33,10 +33,11 @@ var testRole = pgtestdb.Role{
 }
 
 // NewDB returns a connection pool to a fresh, fully migrated database of its own, dropped when the
-// test passes. Databases are cloned from a template migrated once per migration set, so this is fast.
+// test passes. Databases are cloned from a template migrated once per migration set, so this is
+// fast. The pool goes through Route: through PgBouncer when TEST_POOLER=pgbouncer.
 func NewDB(t testing.TB) *sqlx.DB {
 	t.Helper()
-	x, err := sqlx.Open("postgres", NewDBURL(t))
+	x, err := sqlx.Open("postgres", Route(t, NewDBURL(t)))
 	if err != nil {
 		t.Fatalf("testkit: open test database: %v", err)
 	}

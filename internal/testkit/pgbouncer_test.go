@@ -3,6 +3,8 @@ package testkit_test
 import (
 	"context"
 	"database/sql"
+	"net/url"
+	"strings"
 	"testing"
 
 	_ "github.com/lib/pq"
@@ -64,4 +66,34 @@ func TestPgBouncerSharesServerConnectionsBetweenClients(t *testing.T) {
 		t.Fatalf("admin console: %v\n%s", err, pgb.Log())
 	}
 	rows.Close()
+}
+
+// Route sends the code under test through a PgBouncer of the test's own when TEST_POOLER says so,
+// and leaves the URL alone otherwise.
+func TestRouteGoesThroughPgBouncerWhenAsked(t *testing.T) {
+	direct := testkit.NewDBURL(t)
+	t.Setenv(testkit.PoolerEnv, "")
+	if got := testkit.Route(t, direct); got != direct {
+		t.Fatalf("without %s: Route = %s, want the direct URL", testkit.PoolerEnv, got)
+	}
+	t.Setenv(testkit.PoolerEnv, "pgbouncer")
+	routed := testkit.Route(t, direct)
+	if routed == direct {
+		t.Fatal("with TEST_POOLER=pgbouncer: Route returned the direct URL")
+	}
+	// What listens there is a PgBouncer: its admin console (database "pgbouncer") answers SHOW VERSION.
+	u, err := url.Parse(routed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path, u.User, u.RawQuery = "/pgbouncer", url.User("postgres"), "sslmode=disable"
+	admin, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var version string
+	if err := admin.QueryRowContext(context.Background(), `SHOW VERSION`).Scan(&version); err != nil || !strings.HasPrefix(version, "PgBouncer") {
+		t.Fatalf("SHOW VERSION through the routed address: %q, %v; want PgBouncer's", version, err)
+	}
 }
