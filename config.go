@@ -105,6 +105,10 @@ func (e environment) bool(key string) (bool, error) {
 
 func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
 
+// sessionURL is DATABASE_LISTEN_URL, by default DATABASE_URL: the connection that must be a
+// PostgreSQL session of its own (the listener's LISTEN, the migrations' advisory lock).
+func (e environment) sessionURL() string { return e.or("DATABASE_LISTEN_URL", e.databaseURL()) }
+
 // positive reads a positive integer, def when unset.
 func (e environment) positive(key string, def int) (int, error) {
 	v := e(key)
@@ -128,7 +132,7 @@ func (e environment) database() (db.Options, error) {
 // live reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct connection, not a
 // transaction-mode pooler), SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX into c.
 func (e environment) live(c *serverConfig) error {
-	c.ListenURL = e.or("DATABASE_LISTEN_URL", c.DatabaseURL)
+	c.ListenURL = e.sessionURL()
 	var err error
 	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
 		return err

@@ -80,6 +80,7 @@ func doctor(ctx context.Context, w io.Writer, e environment, token string) int {
 	dbx := checkDatabase(ctx, r, e.databaseURL())
 	if dbx != nil {
 		defer dbx.Close()
+		checkPooling(ctx, r, e, dbx)
 	}
 	cfg, err := e.auth()
 	if err != nil {

@@ -541,7 +541,7 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 // and once PostgreSQL is back /readyz is 200 and requests succeed, without restarting our server.
 func TestFaultPostgresRestarted(t *testing.T) {
 	pg := testkit.StartPostgres(t)
-	dbx, err := openDatabase(context.Background(), pg.URL, db.Options{}) // db.Open and the migrations, as serve does
+	dbx, err := openDatabase(context.Background(), pg.URL, pg.URL, db.Options{}) // db.Open and the migrations, as serve does
 	if err != nil {
 		t.Fatal(err)
 	}
