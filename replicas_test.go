@@ -2,16 +2,21 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
@@ -144,4 +149,210 @@ func TestTwoReplicas(t *testing.T) {
 func jsonContains(raw json.RawMessage, s string) bool {
 	var v struct{ ID string }
 	return json.Unmarshal(raw, &v) == nil && v.ID == s
+}
+
+// TestThreeReplicasThroughPgBouncer: three serve processes share one PgBouncer in transaction
+// pooling mode with 4 server connections (DATABASE_URL), each listening on its own direct
+// connection (DATABASE_LISTEN_URL). Six users' requests are spread round-robin over the replicas
+// by 12 clients at once: every answer is the asking user's, what one replica wrote the others
+// read back, a subscriber on each replica hears every change of its user made through any of
+// them, and afterwards no server connection keeps a role or a user from the transactions it ran.
+func TestThreeReplicasThroughPgBouncer(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const poolSize = 4
+	iss := testkit.NewIssuer(t, "EdDSA")
+	direct := testkit.NewDBURL(t)
+	pgb := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{PoolSize: poolSize})
+	vars := []string{"DATABASE_URL=" + pgb.URL(t, direct), "DATABASE_LISTEN_URL=" + direct, "DATABASE_MAX_CONNS=6",
+		"BETTER_AUTH_URL=" + iss.URL, "AUTH_JWKS_URL=" + iss.JWKSURL()}
+	replicas := []string{startReplica(t, bin, vars...), startReplica(t, bin, vars...), startReplica(t, bin, vars...)}
+
+	x, err := sqlx.Open("postgres", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	users := make([]string, 6) // tokens
+	for i := range users {
+		u := auth.User{ID: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i)}
+		u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
+		users[i] = iss.TokenFor(t, u)
+	}
+	// User 0 subscribes on every replica.
+	var subs []*wsClient
+	for _, r := range replicas {
+		ws, _, err := dialWS(t, r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.connect(users[0])
+		ws.subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
+		subs = append(subs, ws)
+		waitFor(t, "the subscription", wait, func() bool { return metricValue(scrape(t, r), "taskgraph_subscriptions_open") == "1" })
+	}
+
+	const clients, rounds = 12, 25
+	created := make([][]string, clients) // ids each client created, in order
+	g, ctx := errgroup.WithContext(context.Background())
+	for c := range clients {
+		g.Go(func() error {
+			user := c % len(users)
+			p := replicaClient{ctx: ctx, token: users[user]}
+			for i := range rounds {
+				write, read, list := replicas[(c+i)%3], replicas[(c+i+1)%3], replicas[(c+i+2)%3]
+				title := fmt.Sprintf("u%d c%d #%d", user, c, i)
+				id, err := p.createTask(write, title)
+				if err != nil {
+					return err
+				}
+				created[c] = append(created[c], id)
+				if err := p.expectTask(read, id, title); err != nil {
+					return err
+				}
+				if i%5 == 4 { // an update through a third replica, read back through the first
+					title += " (edited)"
+					if err := p.updateTask(list, id, title); err != nil {
+						return err
+					}
+					if err := p.expectTask(write, id, title); err != nil {
+						return err
+					}
+				}
+				if err := p.expectOnlyOwn(list, fmt.Sprintf("u%d ", user), id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each user's tasks, counted through each replica, are exactly the ones created for them.
+	for user, token := range users {
+		want := 0
+		for c := range clients {
+			if c%len(users) == user {
+				want += len(created[c])
+			}
+		}
+		for _, r := range replicas {
+			var page struct{ TotalCount int }
+			if err := json.Unmarshal(mutateOK(t, r, token, `{ tasks(first: 1) { totalCount } }`, nil, "tasks"), &page); err != nil || page.TotalCount != want {
+				t.Fatalf("user %d through %s: totalCount %d (%v), want %d", user, r, page.TotalCount, err, want)
+			}
+		}
+	}
+	// Every subscriber of user 0 heard each of user 0's creates, whichever replica made them, and
+	// nothing of anyone else's.
+	var want []string
+	for c := range clients {
+		if c%len(users) == 0 {
+			want = append(want, created[c]...)
+		}
+	}
+	for r, ws := range subs {
+		heard := map[string]bool{}
+		for len(heard) < len(want) {
+			ev := ws.nextTaskEvent("t", wait)
+			if ev.Task == nil || !strings.HasPrefix(ev.Task.Title, "u0 ") {
+				t.Fatalf("replica %d: event %+v is not user 0's", r, ev)
+			}
+			if ev.Kind == "CREATED" {
+				heard[ev.ID] = true
+			}
+		}
+		for _, id := range want {
+			if !heard[id] {
+				t.Fatalf("replica %d: no event for task %s", r, id)
+			}
+		}
+	}
+
+	// No server connection keeps what a transaction set, and there are only the pooler's.
+	states := pgb.SessionStates(t, direct, poolSize)
+	for _, st := range states {
+		if st.Role != "none" || st.UserUUID != "" {
+			t.Fatalf("server session %d keeps role %q and app.user_uuid %q after the run", st.PID, st.Role, st.UserUUID)
+		}
+	}
+	t.Logf("%d clients × %d rounds over 3 replicas and %d server connections (%v): every answer its user's", clients, rounds, len(states), states)
+}
+
+// replicaClient sends one user's requests to whichever replica it is given, returning errors
+// (it runs in its own goroutine, where a test may not fail itself).
+type replicaClient struct {
+	ctx   context.Context
+	token string
+}
+
+func (p replicaClient) do(base, query string, vars map[string]any, field string, out any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r result
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || len(r.Errors) > 0 || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s via %s: status %d, errors %+v, %v", firstWords(query), base, resp.StatusCode, r.Errors, err)
+	}
+	return json.Unmarshal(r.Data[field], out)
+}
+
+func (p replicaClient) createTask(base, title string) (string, error) {
+	var task struct{ ID string }
+	err := p.do(base, `mutation($t: String!) { createTask(input: {title: $t}) { id } }`, map[string]any{"t": title}, "createTask", &task)
+	return task.ID, err
+}
+
+func (p replicaClient) updateTask(base, id, title string) error {
+	var task struct{ Title string }
+	if err := p.do(base, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { title } }`, map[string]any{"id": id, "t": title}, "updateTask", &task); err != nil {
+		return err
+	}
+	if task.Title != title {
+		return fmt.Errorf("updateTask via %s answered %q, want %q", base, task.Title, title)
+	}
+	return nil
+}
+
+func (p replicaClient) expectTask(base, id, title string) error {
+	var task *struct{ Title string }
+	if err := p.do(base, `query($id: ID!) { task(id: $id) { title } }`, map[string]any{"id": id}, "task", &task); err != nil {
+		return err
+	}
+	if task == nil || task.Title != title {
+		return fmt.Errorf("task %s via %s: %+v, want title %q", id, base, task, title)
+	}
+	return nil
+}
+
+// expectOnlyOwn lists the newest tasks: every one must carry the user's prefix, and the one just
+// created must be among them.
+func (p replicaClient) expectOnlyOwn(base, prefix, id string) error {
+	var page struct {
+		Edges []struct{ Node struct{ ID, Title string } }
+	}
+	if err := p.do(base, `{ tasks(first: 50) { edges { node { id title } } } }`, nil, "tasks", &page); err != nil {
+		return err
+	}
+	found := false
+	for _, e := range page.Edges {
+		if !strings.HasPrefix(e.Node.Title, prefix) {
+			return fmt.Errorf("via %s a %q user was shown %q", base, prefix, e.Node.Title)
+		}
+		found = found || e.Node.ID == id
+	}
+	if !found {
+		return fmt.Errorf("via %s the newest 50 tasks lack %s, just created", base, id)
+	}
+	return nil
 }

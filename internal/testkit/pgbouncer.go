@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/taskgraph/taskgraph/internal/pgbouncer"
@@ -141,4 +142,107 @@ func testServer(t testing.TB) *url.URL {
 		u.User = url.User(conf.User)
 	}
 	return u
+}
+
+// SessionState is what one PostgreSQL session behind the pooler keeps between transactions.
+type SessionState struct {
+	PID      int
+	Role     string // current_setting('role'): "none" unless a session-level SET ROLE stuck
+	UserUUID string // current_setting('app.user_uuid', true): "" unless a session-level set stuck
+}
+
+// ServerPIDs are the PostgreSQL backends of the pooler's server connections (SHOW SERVERS on its
+// admin console), each checked through a direct connection to be a session on databaseURL's
+// database.
+func (p *PgBouncer) ServerPIDs(t testing.TB, databaseURL string) []int {
+	t.Helper()
+	admin, err := sql.Open("postgres", p.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	rows, err := admin.QueryContext(context.Background(), `SHOW SERVERS`)
+	if err != nil {
+		t.Fatalf("testkit: SHOW SERVERS: %v", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var pids []int
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range cols {
+			if c == "remote_pid" {
+				pid, err := strconv.Atoi(vals[i].String)
+				if err != nil {
+					t.Fatalf("testkit: SHOW SERVERS remote_pid %q", vals[i].String)
+				}
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sessions := map[int]bool{}
+	for _, pid := range ServerSessions(t, databaseURL) {
+		sessions[pid] = true
+	}
+	for _, pid := range pids {
+		if !sessions[pid] {
+			t.Fatalf("testkit: the pooler's server connection %d is no session on the database (sessions %v)", pid, sessions)
+		}
+	}
+	return pids
+}
+
+// SessionStates opens as many transactions through the pooler at once as it may have server
+// connections for databaseURL (poolSize), so each runs on a different one, and reads in each
+// what the session carries over from earlier transactions. It fails the test unless every server
+// connection the pooler had (ServerPIDs) was inspected.
+func (p *PgBouncer) SessionStates(t testing.TB, databaseURL string, poolSize int) []SessionState {
+	t.Helper()
+	ctx := context.Background()
+	before := p.ServerPIDs(t, databaseURL)
+	pool, err := sql.Open("postgres", p.URL(t, databaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var states []SessionState
+	var txs []*sql.Tx
+	defer func() {
+		for _, tx := range txs {
+			_ = tx.Rollback()
+		}
+	}()
+	for range poolSize {
+		tx, err := pool.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+		var s SessionState
+		const q = `SELECT pg_backend_pid(), current_setting('role'), coalesce(current_setting('app.user_uuid', true), '')`
+		if err := tx.QueryRowContext(ctx, q).Scan(&s.PID, &s.Role, &s.UserUUID); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, s)
+	}
+	seen := map[int]bool{}
+	for _, s := range states {
+		seen[s.PID] = true
+	}
+	for _, pid := range before {
+		if !seen[pid] {
+			t.Fatalf("testkit: server session %d was not inspected (inspected %v): is the pool larger than %d?", pid, states, poolSize)
+		}
+	}
+	return states
 }
