@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,7 +32,7 @@ func requireSessions(ctx context.Context, databaseURL, sessionURL string) error 
 	name := sessionVariable(databaseURL, sessionURL)
 	p, err := db.DetectPooling(ctx, sessionURL)
 	if err != nil {
-		return fmt.Errorf("%s: cannot connect: %w", name, err)
+		return poolingError(name, err)
 	}
 	if p.SharesSessions {
 		return fmt.Errorf("%s goes through a pooler that shares PostgreSQL sessions between clients (%s; "+
@@ -39,6 +40,23 @@ func requireSessions(ctx context.Context, databaseURL, sessionURL string) error 
 			"need a session of their own: %s (README.md, Scaling out)", name, describePooling(p), sessionFix(name))
 	}
 	return nil
+}
+
+// requireTransactions refuses a databaseURL that cannot open a transaction (PgBouncer's statement
+// pooling); it is called only when DATABASE_LISTEN_URL is set, requireSessions checks it otherwise.
+func requireTransactions(ctx context.Context, databaseURL string) error {
+	if _, err := db.DetectPooling(ctx, databaseURL); err != nil {
+		return poolingError("DATABASE_URL", err)
+	}
+	return nil
+}
+
+// poolingError is a DetectPooling failure as a message naming the variable and the fix.
+func poolingError(name string, err error) error {
+	if errors.Is(err, db.ErrNoTransactions) {
+		return fmt.Errorf("%s: %w; every request is a transaction: with PgBouncer, set pool_mode = transaction (README.md, Scaling out)", name, err)
+	}
+	return fmt.Errorf("%s: cannot connect: %w", name, err)
 }
 
 // sessionFix is what to set when the URL named name shares sessions.
@@ -76,6 +94,8 @@ func checkPooling(ctx context.Context, r *doctorReport, e environment, dbx *sqlx
 		check := u.name + " sessions"
 		p, err := db.DetectPooling(ctx, u.url)
 		switch {
+		case errors.Is(err, db.ErrNoTransactions):
+			r.fail(check, err, "with PgBouncer, set pool_mode = transaction: every request is a transaction")
 		case err != nil:
 			r.fail(check, err, "check "+u.name)
 		case !p.SharesSessions:

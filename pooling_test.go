@@ -12,26 +12,28 @@ import (
 
 // serve behind a transaction pooler with no direct connection for LISTEN and the migrations
 // refuses to start, naming the setting that fixes it; a DATABASE_LISTEN_URL through the pooler
-// is refused too.
+// is refused too, and so is a statement-mode pooler, which cannot carry a transaction.
 func TestServeRefusesSessionsThroughATransactionPooler(t *testing.T) {
 	t.Parallel()
 	iss := testkit.NewIssuer(t, "EdDSA")
 	direct := testkit.NewDBURL(t)
 	pooled := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{}).URL(t, direct)
+	statement := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{Mode: "statement"}).URL(t, direct)
 	for _, c := range []struct {
-		listenURL string
-		want      []string
+		databaseURL, listenURL string
+		want                   []string
 	}{
-		{"", []string{"DATABASE_URL goes through a pooler that shares PostgreSQL sessions", "set DATABASE_LISTEN_URL to a direct connection"}},
-		{pooled + "&application_name=listener", []string{"DATABASE_LISTEN_URL goes through a pooler", "set DATABASE_LISTEN_URL to a direct connection"}},
+		{pooled, "", []string{"DATABASE_URL goes through a pooler that shares PostgreSQL sessions", "set DATABASE_LISTEN_URL to a direct connection"}},
+		{pooled, pooled + "&application_name=listener", []string{"DATABASE_LISTEN_URL goes through a pooler", "set DATABASE_LISTEN_URL to a direct connection"}},
+		{statement, direct, []string{"DATABASE_URL: db: cannot open a transaction", "set pool_mode = transaction"}},
 	} {
 		var stderr testkit.SyncBuffer
 		code := run(context.Background(), []string{"serve"}, env(map[string]string{
-			"ADDR": "127.0.0.1:0", "DATABASE_URL": pooled, "DATABASE_LISTEN_URL": c.listenURL, "BETTER_AUTH_URL": iss.URL,
+			"ADDR": "127.0.0.1:0", "DATABASE_URL": c.databaseURL, "DATABASE_LISTEN_URL": c.listenURL, "BETTER_AUTH_URL": iss.URL,
 		}), io.Discard, &stderr)
 		for _, want := range c.want {
 			if code != 1 || !strings.Contains(stderr.String(), want) {
-				t.Errorf("DATABASE_LISTEN_URL %q: exit %d, want 1 and %q in:\n%s", c.listenURL, code, want, stderr.String())
+				t.Errorf("DATABASE_URL %s, DATABASE_LISTEN_URL %q: exit %d, want 1 and %q in:\n%s", c.databaseURL, c.listenURL, code, want, stderr.String())
 			}
 		}
 	}

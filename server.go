@@ -196,6 +196,11 @@ func openDatabase(ctx context.Context, databaseURL, sessionURL string, opts db.O
 	if err := requireSessions(ctx, databaseURL, sessionURL); err != nil {
 		return nil, err
 	}
+	if sessionURL != databaseURL {
+		if err := requireTransactions(ctx, databaseURL); err != nil {
+			return nil, err
+		}
+	}
 	if err := migrate(ctx, sessionURL); err != nil {
 		return nil, err
 	}

@@ -82,3 +82,26 @@ func TestPooledSessionCarriesNothingBetweenUsers(t *testing.T) {
 		}
 	}
 }
+
+// PgBouncer's statement pooling cannot carry the server's transactions: a request fails (it never
+// runs outside its transaction, without the user's settings), and DetectPooling says why, which
+// is how serve refuses to start on it.
+func TestStatementPoolingIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	direct := testkit.NewDBURL(t)
+	pgb := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{Mode: "statement"})
+	x, err := db.Open(ctx, pgb.URL(t, direct), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Close() })
+	user := testkit.CreateUser(t, x, "sub", "s@example.com", "S") // one statement: that works
+	tags, err := db.NewStore(x).Tags(ctx, user)
+	if err == nil {
+		t.Fatalf("a read through statement pooling answered %v", tags)
+	}
+	if _, err := db.DetectPooling(ctx, pgb.URL(t, direct)); !errors.Is(err, db.ErrNoTransactions) {
+		t.Fatalf("DetectPooling through statement pooling: %v, want ErrNoTransactions", err)
+	}
+}

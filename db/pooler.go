@@ -3,8 +3,13 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
+
+// ErrNoTransactions is DetectPooling's error when a connection cannot open a transaction, as
+// behind PgBouncer's statement pooling, which the server cannot work through.
+var ErrNoTransactions = errors.New("cannot open a transaction (behind a pooler in statement mode?)")
 
 // Pooling is what DetectPooling saw of the way a URL reaches PostgreSQL.
 type Pooling struct {
@@ -69,7 +74,7 @@ func backendPID(ctx context.Context, c *sql.Conn, inTx bool) (int, error) {
 	}
 	tx, err := c.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, fmt.Errorf("db: begin: %w", err)
+		return 0, fmt.Errorf("db: %w: %v", ErrNoTransactions, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {

@@ -1,4 +1,5 @@
-// Package pgbouncer runs a real PgBouncer (Debian's package) in transaction pooling mode in front
+// Package pgbouncer runs a real PgBouncer (Debian's package), in transaction pooling mode unless
+// told otherwise, in front
 // of a PostgreSQL server, for the pooler tests (internal/testkit) and the benchmark's
 // page1-pgbouncer scenario (bench). It writes its own configuration, listens on a free port of
 // 127.0.0.1 and is stopped by PID.
@@ -40,6 +41,9 @@ type Options struct {
 	PoolSize int
 	// MaxClients is max_client_conn. Default 1000.
 	MaxClients int
+	// Mode is pool_mode: "transaction" (the default) or "statement" (which the server cannot
+	// use: its transactions are refused there).
+	Mode string
 }
 
 // Process is a running PgBouncer.
@@ -73,6 +77,9 @@ func Start(opts Options) (*Process, error) {
 	}
 	if opts.MaxClients <= 0 {
 		opts.MaxClients = 1000
+	}
+	if opts.Mode == "" {
+		opts.Mode = "transaction"
 	}
 	port, err := freePort()
 	if err != nil {
@@ -112,7 +119,7 @@ func Start(opts Options) (*Process, error) {
 	return p, nil
 }
 
-// config is PgBouncer's configuration: transaction pooling, no reset query (a transaction-mode
+// config is PgBouncer's configuration: transaction pooling by default, no reset query (a transaction-mode
 // pool runs none between clients anyway, and the tests must see what a session really keeps),
 // no idle server checks, connections logged off.
 const config = `[databases]
@@ -125,7 +132,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = %s
 admin_users = postgres
-pool_mode = transaction
+pool_mode = %s
 default_pool_size = %d
 min_pool_size = 0
 reserve_pool_size = 0
@@ -147,7 +154,7 @@ func (p *Process) writeConfig(server *url.URL, port int, opts Options) error {
 		serverPort = "5432"
 	}
 	auth := filepath.Join(p.dir, "userlist.txt")
-	ini := fmt.Sprintf(config, server.Hostname(), serverPort, port, auth, opts.PoolSize, opts.MaxClients)
+	ini := fmt.Sprintf(config, server.Hostname(), serverPort, port, auth, opts.Mode, opts.PoolSize, opts.MaxClients)
 	var users strings.Builder
 	users.WriteString(`"postgres" ""` + "\n")
 	for name, password := range opts.Users {

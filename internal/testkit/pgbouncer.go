@@ -27,6 +27,8 @@ type PgBouncerOptions struct {
 	// PoolSize is default_pool_size: server connections per (database, user). Default 4, small
 	// enough that transactions of different users really share server connections.
 	PoolSize int
+	// Mode is pool_mode; default "transaction".
+	Mode string
 }
 
 // StartPgBouncer starts PgBouncer in front of the PostgreSQL of TEST_DATABASE_URL. A missing
@@ -39,7 +41,7 @@ func StartPgBouncer(t testing.TB, opts PgBouncerOptions) *PgBouncer {
 		pw, _ := server.User.Password()
 		users[u] = pw
 	}
-	p, err := pgbouncer.Start(pgbouncer.Options{Server: server.String(), Users: users, PoolSize: opts.PoolSize})
+	p, err := pgbouncer.Start(pgbouncer.Options{Server: server.String(), Users: users, PoolSize: opts.PoolSize, Mode: opts.Mode})
 	if errors.Is(err, pgbouncer.ErrNotInstalled) {
 		msg := "testkit: " + err.Error()
 		if os.Getenv("CI") != "" {
