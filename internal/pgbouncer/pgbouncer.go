@@ -1,12 +1,10 @@
 // Package pgbouncer runs a real PgBouncer (Debian's package), in transaction pooling mode unless
-// told otherwise, in front
-// of a PostgreSQL server, for the pooler tests (internal/testkit) and the benchmark's
-// page1-pgbouncer scenario (bench). It writes its own configuration, listens on a free port of
-// 127.0.0.1 and is stopped by PID.
+// told otherwise, in front of a PostgreSQL server, for the pooler tests (internal/testkit) and
+// the benchmark's page1-pgbouncer scenario (bench). It writes its own configuration, listens on a
+// free port of 127.0.0.1 and is stopped by PID.
 package pgbouncer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -55,32 +52,21 @@ type Process struct {
 	AdminURL string
 	cmd      *exec.Cmd
 	dir      string
-	log      syncBuffer
+	log      *os.File // what PgBouncer prints, in dir
 	exited   chan struct{}
 }
 
 // Start starts PgBouncer and waits until it accepts connections.
 func Start(opts Options) (*Process, error) {
-	bin, err := exec.LookPath("pgbouncer")
+	bin, err := binary()
 	if err != nil {
-		bin = Binary
-		if _, err := os.Stat(bin); err != nil {
-			return nil, ErrNotInstalled
-		}
+		return nil, err
 	}
 	server, err := url.Parse(opts.Server)
 	if err != nil || server.Hostname() == "" {
 		return nil, fmt.Errorf("pgbouncer: server %q is not a postgres:// URL with a host", opts.Server)
 	}
-	if opts.PoolSize <= 0 {
-		opts.PoolSize = 4
-	}
-	if opts.MaxClients <= 0 {
-		opts.MaxClients = 1000
-	}
-	if opts.Mode == "" {
-		opts.Mode = "transaction"
-	}
+	opts = opts.withDefaults()
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -92,24 +78,9 @@ func Start(opts Options) (*Process, error) {
 	}
 	p := &Process{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, exited: make(chan struct{})}
 	p.AdminURL = "postgres://postgres@" + p.Addr + "/pgbouncer?sslmode=disable"
-	if err := p.writeConfig(server, port, opts); err != nil {
+	if err := p.start(bin, server, port, opts); err != nil {
 		p.cleanup()
 		return nil, err
-	}
-	args := []string{filepath.Join(dir, "pgbouncer.ini")}
-	if os.Geteuid() == 0 {
-		// PgBouncer refuses to run as root; Debian's PostgreSQL packages come with the postgres user.
-		if _, err := user.Lookup("postgres"); err != nil {
-			p.cleanup()
-			return nil, fmt.Errorf("pgbouncer: running as root and there is no postgres user for pgbouncer -u: %w", err)
-		}
-		args = append([]string{"-u", "postgres"}, args...)
-	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
-	if err := p.cmd.Start(); err != nil {
-		p.cleanup()
-		return nil, fmt.Errorf("pgbouncer: start: %w", err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	if err := p.waitReady(10 * time.Second); err != nil {
@@ -119,9 +90,58 @@ func Start(opts Options) (*Process, error) {
 	return p, nil
 }
 
-// config is PgBouncer's configuration: transaction pooling by default, no reset query (a transaction-mode
-// pool runs none between clients anyway, and the tests must see what a session really keeps),
-// no idle server checks, connections logged off.
+// binary is the pgbouncer on PATH, or Debian's.
+func binary() (string, error) {
+	if bin, err := exec.LookPath("pgbouncer"); err == nil {
+		return bin, nil
+	}
+	if _, err := os.Stat(Binary); err != nil {
+		return "", ErrNotInstalled
+	}
+	return Binary, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.PoolSize <= 0 {
+		o.PoolSize = 4
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = 1000
+	}
+	if o.Mode == "" {
+		o.Mode = "transaction"
+	}
+	return o
+}
+
+// start writes the configuration and starts the process, its output going to pgbouncer.log.
+func (p *Process) start(bin string, server *url.URL, port int, opts Options) error {
+	if err := p.writeConfig(server, port, opts); err != nil {
+		return err
+	}
+	args := []string{filepath.Join(p.dir, "pgbouncer.ini")}
+	if os.Geteuid() == 0 {
+		// PgBouncer refuses to run as root; Debian's PostgreSQL packages come with the postgres user.
+		if _, err := user.Lookup("postgres"); err != nil {
+			return fmt.Errorf("pgbouncer: running as root and there is no postgres user for pgbouncer -u: %w", err)
+		}
+		args = append([]string{"-u", "postgres"}, args...)
+	}
+	var err error
+	if p.log, err = os.Create(filepath.Join(p.dir, "pgbouncer.log")); err != nil {
+		return fmt.Errorf("pgbouncer: %w", err)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("pgbouncer: start: %w", err)
+	}
+	return nil
+}
+
+// config is PgBouncer's configuration: transaction pooling by default, no reset query (a
+// transaction-mode pool runs none between clients anyway, and the tests must see what a session
+// really keeps), no idle server checks, connections logged off.
 const config = `[databases]
 * = host=%s port=%s
 
@@ -191,7 +211,10 @@ func (p *Process) URL(databaseURL string) (string, error) {
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Log is what PgBouncer has printed so far.
-func (p *Process) Log() string { return p.log.String() }
+func (p *Process) Log() string {
+	b, _ := os.ReadFile(filepath.Join(p.dir, "pgbouncer.log"))
+	return string(b)
+}
 
 // Stop interrupts PgBouncer (SIGINT: immediate shutdown), kills it if it has not exited within 5
 // seconds, and removes its configuration.
@@ -208,7 +231,12 @@ func (p *Process) Stop() {
 	p.cleanup()
 }
 
-func (p *Process) cleanup() { _ = os.RemoveAll(p.dir) }
+func (p *Process) cleanup() {
+	if p.log != nil {
+		_ = p.log.Close()
+	}
+	_ = os.RemoveAll(p.dir)
+}
 
 func (p *Process) waitReady(within time.Duration) error {
 	deadline := time.Now().Add(within)
@@ -236,22 +264,4 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(b)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
