@@ -27,6 +27,7 @@ type row struct {
 	RSSMB          float64  `json:"server_peak_rss_mb"`
 	SessionsPerSec float64  `json:"new_pg_sessions_per_sec"`
 	LoadgenCPUms   float64  `json:"loadgen_cpu_ms_per_request"`
+	PoolerCPUms    float64  `json:"pgbouncer_cpu_ms_per_request,omitempty"` // page1-pgbouncer only
 	HostBusyPct    float64  `json:"host_cpu_busy_pct"`
 	PgA            float64  `json:"pgbench_a_tps"`
 	PgB            float64  `json:"pgbench_b_tps"`
@@ -191,14 +192,22 @@ func (b *build) orderedRows(names []string) []*row {
 // jwksInterval is the AUTH_JWKS_REFRESH the servers ran with.
 func (r *runner) jwksInterval() time.Duration {
 	d := 30 * time.Second
-	for _, kv := range r.cfg.ServerEnv {
-		if v, ok := strings.CutPrefix(kv, "AUTH_JWKS_REFRESH="); ok {
-			if p, err := time.ParseDuration(v); err == nil {
-				d = p
-			}
+	if v, ok := r.serverEnv("AUTH_JWKS_REFRESH"); ok {
+		if p, err := time.ParseDuration(v); err == nil {
+			d = p
 		}
 	}
 	return d
+}
+
+// serverEnv is the value BENCH_SERVER_ENV gives key (the last one, as the server sees it).
+func (r *runner) serverEnv(key string) (v string, ok bool) {
+	for _, kv := range r.cfg.ServerEnv {
+		if val, found := strings.CutPrefix(kv, key+"="); found {
+			v, ok = val, true
+		}
+	}
+	return v, ok
 }
 
 var readScenarios = []string{"page1", "page500", "filter", "search", "task"}
@@ -223,6 +232,9 @@ func (r *runner) report(elapsed time.Duration) string {
 		b.WriteString(formatTable(rows))
 		b.WriteString("\n")
 		b.WriteString(formatDetails(rows))
+		if direct, pooled := bl.rows["page1"], bl.rows[pooledScenario]; direct != nil && pooled != nil {
+			b.WriteString("\n\n" + formatPooled(direct, pooled, r.poolSize()))
+		}
 		fmt.Fprintf(&b, "\n\nRound trips per request (proxy, %d requests each):", r.cfg.Samples)
 		for _, name := range append(append([]string(nil), r.cfg.Scenarios...), "page100") {
 			fmt.Fprintf(&b, " %s %.1f;", name, meanRoundTrips(bl.captures[name]))

@@ -81,3 +81,21 @@ func TestJudgeTargets(t *testing.T) {
 		t.Errorf("formatted targets:\n%s", out)
 	}
 }
+
+func TestFormatPooled(t *testing.T) {
+	direct := &row{Scenario: "page1", RPS: 1000, P50: 10, P99: 40, CPUms: 0.6, RoundTrips: 3}
+	pooled := &row{Scenario: pooledScenario, RPS: 900, P50: 11, P99: 50, CPUms: 0.62, PoolerCPUms: 0.0812, RoundTrips: 3}
+	got := formatPooled(direct, pooled, 8)
+	for _, want := range []string{
+		"page1-pgbouncer / page1 (PgBouncer in transaction pooling, default_pool_size 8 = the server's DATABASE_MAX_CONNS)",
+		"req/s 900 / 1000 = ×0.90", "p50 11.00 / 10.00 ms = ×1.10", "p99 50.00 / 40.00 ms = ×1.25",
+		"PgBouncer CPU 0.081 ms/req", "round trips PgBouncer → PostgreSQL 3.0/req (server → PostgreSQL 3.0)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pooled comparison\n%s\nlacks %q", got, want)
+		}
+	}
+	if got := formatPooled(&row{}, pooled, 8); !strings.Contains(got, "req/s 900 / 0 = -") {
+		t.Errorf("no direct figures: %s", got)
+	}
+}

@@ -222,10 +222,13 @@ func (r *runner) calibrate(ctx context.Context, b *build) error {
 	if st.cursor500, err = walkToPage(ctx, srv.url, b.toks.heavy[0], pageDepth); err != nil {
 		return err
 	}
+	var pooled *pooledServer // started for the first scenario through PgBouncer
+	defer func() { pooled.stop() }()
 	client := load.NewClient(1)
 	defer client.CloseIdleConnections()
+	url := srv.url
 	send := func(q request) error {
-		status, body, err := load.Do(ctx, client, srv.url, q.Request)
+		status, body, err := load.Do(ctx, client, url, q.Request)
 		if err == nil {
 			err = q.checkAnswer(status, body)
 		}
@@ -234,7 +237,17 @@ func (r *runner) calibrate(ctx context.Context, b *build) error {
 	names := append([]string(nil), r.cfg.Scenarios...)
 	names = append(names, "page100")
 	for _, name := range names {
-		reqs, err := scenarioByName(name).prepare(b, &st)
+		s := scenarioByName(name)
+		url = srv.url
+		if s.pooled { // PgBouncer in front of the proxy: its round trips are what PostgreSQL sees
+			if pooled == nil {
+				if pooled, err = r.startPooled(ctx, b, "postgres://"+proxy.Addr(), "-calibration"); err != nil {
+					return err
+				}
+			}
+			url = pooled.srv.url
+		}
+		reqs, err := s.prepare(b, &st)
 		if err != nil {
 			return err
 		}
@@ -352,7 +365,7 @@ func (r *runner) measureAll(ctx context.Context) error {
 	for _, name := range r.cfg.Scenarios {
 		s := scenarioByName(name)
 		for _, b := range r.builds {
-			row, err := r.loadOne(ctx, b, s)
+			row, err := r.loadScenario(ctx, b, s)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", b.name, name, err)
 			}
@@ -409,13 +422,14 @@ func pgbList(builds []*build, name string) string {
 	return strings.Join(parts, ", ")
 }
 
-// loadOne drives one scenario against one build's server and samples the server's process and
-// PostgreSQL's session count at the window's edges.
-func (r *runner) loadOne(ctx context.Context, b *build, s *scenario) (*row, error) {
+// loadOne drives one scenario against srv, a server of build b, and samples the server's process,
+// PostgreSQL's session count and, when poolerPid is not 0, PgBouncer's CPU at the window's edges.
+func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *serverProc, poolerPid int) (*row, error) {
 	reqs := b.requests[s.name]
-	pid := b.srv.pid()
+	pid := srv.pid()
 	var (
 		cpu0, cpu1, self0, self1 time.Duration
+		pooler0, pooler1         time.Duration
 		sess0, sess1             int64
 		busy0, total0, busy, tot int64
 		m0, m1                   goMetrics
@@ -428,30 +442,38 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario) (*row, erro
 		}
 	}
 	res, err := load.Run(ctx, load.Options{
-		URL: b.srv.url, Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration,
+		URL: srv.url, Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration,
 		Next: func(i uint64) load.Request { return reqs[i%uint64(len(reqs))].Request },
 		Window: func(open bool) {
 			var err error
 			if open {
-				m0 = scrapeGoMetrics(b.srv.base)
+				m0 = scrapeGoMetrics(srv.base)
 				note(resetPeakRSS(pid))
 				sess0, err = sessions(ctx, r.admin, b.db.name)
 				note(err)
 				busy0, total0 = hostBusy()
 				self0, _ = cpuTime(os.Getpid())
+				if poolerPid != 0 {
+					pooler0, err = cpuTime(poolerPid)
+					note(err)
+				}
 				cpu0, err = cpuTime(pid)
 				note(err)
 				return
 			}
 			cpu1, err = cpuTime(pid)
 			note(err)
+			if poolerPid != 0 {
+				pooler1, err = cpuTime(poolerPid)
+				note(err)
+			}
 			self1, _ = cpuTime(os.Getpid())
 			busy, tot = hostBusy()
 			rss, err = peakRSS(pid)
 			note(err)
 			sess1, err = sessions(ctx, r.admin, b.db.name)
 			note(err)
-			m1 = scrapeGoMetrics(b.srv.base)
+			m1 = scrapeGoMetrics(srv.base)
 		},
 	})
 	if err != nil {
@@ -469,6 +491,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario) (*row, erro
 		Statements:     meanStatements(b.captures[s.name]),
 		CPUms:          ms(cpu1-cpu0) / n,
 		LoadgenCPUms:   ms(self1-self0) / n,
+		PoolerCPUms:    ms(pooler1-pooler0) / n,
 		RSSMB:          float64(rss) / (1 << 20),
 		SessionsPerSec: float64(sess1-sess0) / r.cfg.Duration.Seconds(),
 		AllocKB:        -1,

@@ -125,6 +125,9 @@ type scenario struct {
 	pick func(i int) *kind
 	// calibrationOnly scenarios are captured (round trips) but not loaded.
 	calibrationOnly bool
+	// pooled scenarios run against a server whose DATABASE_URL goes through PgBouncer
+	// (bench/pgbouncer.go); their round trips are what PgBouncer sends PostgreSQL.
+	pooled bool
 }
 
 // mixedPattern is 90% reads, 10% writes: of ten requests, six pages, two single tasks, one
@@ -133,6 +136,7 @@ var mixedPattern = []*kind{kindPage1, kindTask, kindPage1, kindFilter, kindPage1
 
 var scenarios = []*scenario{
 	{name: "page1", pick: only(kindPage1)},
+	{name: pooledScenario, pick: only(kindPage1), pooled: true},
 	{name: "page500", pick: only(kindPage500)},
 	{name: "filter", pick: only(kindFilter)},
 	{name: "search", pick: only(kindSearch)},
