@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -327,20 +328,30 @@ func (s *sseStream) next(timeout time.Duration) sseEvent {
 // mutateOK posts a query as token and fails the test on any error; it returns data[field].
 func mutateOK(t testing.TB, base, token, query string, vars map[string]any, field string) json.RawMessage {
 	t.Helper()
+	r, err := postOK(context.Background(), base, token, query, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Data[field]
+}
+
+// postOK posts a query as token; any error in the answer, or a status other than 200, is an
+// error. It only returns errors, so it may run off the test's goroutine.
+func postOK(ctx context.Context, base, token, query string, vars map[string]any) (result, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST: %v", err)
+		return result{}, fmt.Errorf("POST %s: %w", base, err)
 	}
 	defer resp.Body.Close()
 	var r result
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || len(r.Errors) > 0 || resp.StatusCode != 200 {
-		t.Fatalf("%s: status %d, %+v, %v", firstWords(query), resp.StatusCode, r.Errors, err)
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || len(r.Errors) > 0 || resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("%s via %s: status %d, %+v, %v", firstWords(query), base, resp.StatusCode, r.Errors, err)
 	}
-	return r.Data[field]
+	return r, nil
 }
 
 func firstWords(s string) string {

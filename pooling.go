@@ -26,6 +26,18 @@ func sessionVariable(databaseURL, sessionURL string) string {
 	return "DATABASE_LISTEN_URL"
 }
 
+// requirePooling is the start-up check: sessionURL has sessions of its own, and databaseURL,
+// which may go through a transaction pooler, can open transactions.
+func requirePooling(ctx context.Context, databaseURL, sessionURL string) error {
+	if err := requireSessions(ctx, databaseURL, sessionURL); err != nil || sessionURL == databaseURL {
+		return err // requireSessions has tried databaseURL's transactions too
+	}
+	if _, err := db.DetectPooling(ctx, databaseURL); err != nil {
+		return poolingError("DATABASE_URL", err)
+	}
+	return nil
+}
+
 // requireSessions refuses a sessionURL behind a pooler that shares PostgreSQL sessions between
 // clients (db.DetectPooling), saying which setting fixes it.
 func requireSessions(ctx context.Context, databaseURL, sessionURL string) error {
@@ -38,15 +50,6 @@ func requireSessions(ctx context.Context, databaseURL, sessionURL string) error 
 		return fmt.Errorf("%s goes through a pooler that shares PostgreSQL sessions between clients (%s; "+
 			"e.g. PgBouncer with pool_mode = transaction): live updates (LISTEN) and the migrations' lock "+
 			"need a session of their own: %s (README.md, Scaling out)", name, describePooling(p), sessionFix(name))
-	}
-	return nil
-}
-
-// requireTransactions refuses a databaseURL that cannot open a transaction (PgBouncer's statement
-// pooling); it is called only when DATABASE_LISTEN_URL is set, requireSessions checks it otherwise.
-func requireTransactions(ctx context.Context, databaseURL string) error {
-	if _, err := db.DetectPooling(ctx, databaseURL); err != nil {
-		return poolingError("DATABASE_URL", err)
 	}
 	return nil
 }

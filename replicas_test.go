@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -291,18 +290,9 @@ type replicaClient struct {
 }
 
 func (p replicaClient) do(base, query string, vars map[string]any, field string, out any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := http.DefaultClient.Do(req)
+	r, err := postOK(p.ctx, base, p.token, query, vars)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	var r result
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || len(r.Errors) > 0 || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s via %s: status %d, errors %+v, %v", firstWords(query), base, resp.StatusCode, r.Errors, err)
 	}
 	return json.Unmarshal(r.Data[field], out)
 }

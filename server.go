@@ -193,13 +193,8 @@ func (a *app) counted(next http.Handler) http.Handler {
 // pooler does not give, so a sessionURL that shares sessions is refused. databaseURL may go
 // through one.
 func openDatabase(ctx context.Context, databaseURL, sessionURL string, opts db.Options) (*sqlx.DB, error) {
-	if err := requireSessions(ctx, databaseURL, sessionURL); err != nil {
+	if err := requirePooling(ctx, databaseURL, sessionURL); err != nil {
 		return nil, err
-	}
-	if sessionURL != databaseURL {
-		if err := requireTransactions(ctx, databaseURL); err != nil {
-			return nil, err
-		}
 	}
 	if err := migrate(ctx, sessionURL); err != nil {
 		return nil, err

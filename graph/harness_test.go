@@ -2,9 +2,7 @@ package graph_test
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -44,7 +42,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.x = sqlx.NewDb(sql.OpenDB(countingConnector{conn, &e.stmts}), "postgres")
+	e.x = sqlx.NewDb(sql.OpenDB(testkit.CountingConnector(conn, &e.stmts)), "postgres")
 	t.Cleanup(func() { _ = e.x.Close() })
 	e.store = db.NewStore(e.x)
 	e.a = e.user("sub-a", "a@example.com", "Alice")
@@ -129,67 +127,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// countingConnector counts every statement the pool sends: queries, execs, prepares and BEGINs.
-type countingConnector struct {
-	driver.Connector
-	n *atomic.Int64
-}
-
-func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &countingConn{Conn: conn, n: c.n}, nil
-}
-
-// pqConn is what lib/pq's connection implements beyond driver.Conn.
-type pqConn interface {
-	driver.Conn
-	driver.QueryerContext
-	driver.ExecerContext
-	driver.ConnPrepareContext
-	driver.ConnBeginTx
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-	driver.NamedValueChecker
-}
-
-type countingConn struct {
-	driver.Conn
-	n *atomic.Int64
-}
-
-func (c *countingConn) pq() pqConn { return c.Conn.(pqConn) }
-
-func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.n.Add(1)
-	return c.pq().QueryContext(ctx, q, args)
-}
-
-func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.n.Add(1)
-	return c.pq().ExecContext(ctx, q, args)
-}
-
-func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	c.n.Add(1)
-	return c.pq().PrepareContext(ctx, q)
-}
-
-func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	c.n.Add(1)
-	return c.pq().BeginTx(ctx, opts)
-}
-
-func (c *countingConn) Ping(ctx context.Context) error         { return c.pq().Ping(ctx) }
-func (c *countingConn) ResetSession(ctx context.Context) error { return c.pq().ResetSession(ctx) }
-func (c *countingConn) IsValid() bool                          { return c.pq().IsValid() }
-func (c *countingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	return c.pq().CheckNamedValue(nv)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -20,9 +20,15 @@ func CountingDB(t testing.TB, url string) (*sqlx.DB, *atomic.Int64) {
 		t.Fatalf("testkit: %v", err)
 	}
 	n := &atomic.Int64{}
-	x := sqlx.NewDb(sql.OpenDB(countingConnector{conn, n}), "postgres")
+	x := sqlx.NewDb(sql.OpenDB(CountingConnector(conn, n)), "postgres")
 	t.Cleanup(func() { _ = x.Close() })
 	return x, n
+}
+
+// CountingConnector wraps a lib/pq connector (e.g. db.NewConnector's, configured as the server's
+// pool is) so that every statement it sends adds one to n.
+func CountingConnector(c driver.Connector, n *atomic.Int64) driver.Connector {
+	return countingConnector{c, n}
 }
 
 type countingConnector struct {
