@@ -376,13 +376,14 @@ func (s *Subscription) end(err error) {
 	s.closed = s.closed || closeNow
 	expiry := s.expiry
 	s.mu.Unlock()
-	if closeNow {
-		s.sink.close(dropsEvents(err))
-	}
 	if expiry != nil {
 		expiry.Stop()
 	}
+	// Its place is free before the reader sees the channel close.
 	s.hub.unregister(s)
+	if closeNow {
+		s.sink.close(dropsEvents(err))
+	}
 }
 
 // deliver puts ev in the reader's channel, waiting up to SlowReader for room: a reader that does
