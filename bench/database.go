@@ -102,8 +102,21 @@ func seed(ctx context.Context, cfg config, d *benchDB) error {
 		return err
 	}
 	defer conn.Close()
+	// The seed drops and rebuilds the secondary indexes: measuring without one would mislead.
+	const indexes = `SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY indexrelid::regclass::text)
+		FROM pg_index WHERE indrelid IN ('tasks'::regclass, 'task_tags'::regclass)`
+	var before, after string
+	if err := conn.GetContext(ctx, &before, indexes); err != nil {
+		return err
+	}
 	if _, err := conn.ExecContext(ctx, sql.String()); err != nil {
 		return fmt.Errorf("seed: %w", err)
+	}
+	if err := conn.GetContext(ctx, &after, indexes); err != nil {
+		return err
+	}
+	if after != before {
+		return fmt.Errorf("seed: the indexes differ after the seed:\nbefore: %s\nafter:  %s", before, after)
 	}
 	if _, err := conn.ExecContext(ctx, "VACUUM (ANALYZE)"); err != nil {
 		return fmt.Errorf("vacuum: %w", err)

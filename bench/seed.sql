@@ -6,6 +6,19 @@ SET synchronous_commit = off;
 SET session_replication_role = replica;
 SET maintenance_work_mem = '256MB';
 
+-- The secondary indexes of tasks and task_tags (those backing no constraint) are dropped for the
+-- load and built again after it: building the nine indexes of 450,000 tasks once is about twice
+-- as fast as maintaining them row by row. Their definitions come from the catalog, so a migration
+-- that adds or changes one needs no change here.
+CREATE TEMP TABLE seed_indexes AS
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+WHERE c.relname IN ('tasks', 'task_tags') AND c.relnamespace = 'public'::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid);
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT name FROM seed_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
+END $$;
+
 -- Users 1..Users are regular; user 0 is the heavy one.
 INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt", uuid)
 SELECT 'bench-user-' || u, 'Bench User ' || u, 'user' || u || '@bench.example', true,
@@ -83,4 +96,9 @@ SELECT md5('user' || u)::uuid, md5('task' || u || '-' || j)::uuid, md5('tag' || 
 FROM seed_tasks, LATERAL generate_series(0, (h3 / 11) % 4 - 1) s;
 
 DROP TABLE seed_tasks;
+
+DO $$ DECLARE r record; BEGIN
+  FOR r IN SELECT def FROM seed_indexes LOOP EXECUTE r.def; END LOOP;
+END $$;
+DROP TABLE seed_indexes;
 RESET session_replication_role;
