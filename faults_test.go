@@ -639,9 +639,8 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "serving" {
-				addrCh <- line["addr"].(string)
+			if l := servingLine(sc.Text()); l != nil {
+				addrCh <- l["addr"].(string)
 			}
 		}
 		exited <- cmd.Wait()
@@ -653,14 +652,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("server did not start: %s", logs.String())
 	}
 	gql := "http://" + addr + "/graphql"
-	waitFor(t, "readyz", 20*time.Second, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, "http://"+addr)
 
 	// Three requests in flight: headers and half the body sent.
 	type slowReq struct {

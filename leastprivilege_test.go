@@ -204,22 +204,10 @@ func serveInProcessLogs(t *testing.T, vars map[string]string) (string, *testkit.
 			t.Fatalf("serve exited %d: %s", code, stderr.String())
 		default:
 		}
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			var l map[string]any
-			if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
-				addr, _ = l["addr"].(string)
-			}
-		}
+		addr, _ = servingLine(stderr.String())["addr"].(string)
 		return addr != ""
 	})
 	base := "http://" + addr
-	waitFor(t, "readyz", 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 	return base, stderr
 }

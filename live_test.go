@@ -173,23 +173,28 @@ func TestLiveIsolationEveryMutationEveryField(t *testing.T) {
 	e.waitOpen(12)
 
 	const taskFields = `id title description completed completedAt priority dueAt createdAt updatedAt tags { id name color createdAt }`
-	// checkTask reads one task event on each of p's task feeds and compares it with want (the
-	// mutation's own answer, or nil for DELETED).
-	checkTask := func(p *person, kind, id string, want json.RawMessage) {
+	// checkEvent reads one event on each of feeds and compares it with want (the mutation's own
+	// answer, or nil for DELETED); an id of another user anywhere in it fails the test.
+	checkEvent := func(p *person, feeds []feed, field, kind, id string, want json.RawMessage) {
 		t.Helper()
-		for _, f := range p.tasks {
+		for _, f := range feeds {
 			var ev struct {
 				Kind string
 				ID   string
 				At   time.Time
-				Task json.RawMessage
+				Task json.RawMessage // taskEvents
+				Tag  json.RawMessage // tagEvents
 			}
-			raw := f.event(t, "taskEvents", &ev)
+			raw := f.event(t, field, &ev)
 			if ev.Kind != kind || ev.ID != id {
 				t.Fatalf("%s %s: %s %s, want %s %s", p.name, f.name, ev.Kind, ev.ID, kind, id)
 			}
-			if want == nil && string(ev.Task) != "null" || want != nil && !jsonEqual(ev.Task, want) {
-				t.Fatalf("%s %s: task %s, want %s", p.name, f.name, ev.Task, want)
+			got := ev.Task
+			if field == "tagEvents" {
+				got = ev.Tag
+			}
+			if want == nil && string(got) != "null" || want != nil && !jsonEqual(got, want) {
+				t.Fatalf("%s %s: %s %s, want %s", p.name, f.name, field, got, want)
 			}
 			for _, x := range uuidRE.FindAllString(raw, -1) {
 				if !p.own[x] {
@@ -198,27 +203,13 @@ func TestLiveIsolationEveryMutationEveryField(t *testing.T) {
 			}
 		}
 	}
+	checkTask := func(p *person, kind, id string, want json.RawMessage) {
+		t.Helper()
+		checkEvent(p, p.tasks, "taskEvents", kind, id, want)
+	}
 	checkTag := func(p *person, kind, id string, want json.RawMessage) {
 		t.Helper()
-		for _, f := range p.tgs {
-			var ev struct {
-				Kind string
-				ID   string
-				Tag  json.RawMessage
-			}
-			raw := f.event(t, "tagEvents", &ev)
-			if ev.Kind != kind || ev.ID != id {
-				t.Fatalf("%s %s: %s %s, want %s %s", p.name, f.name, ev.Kind, ev.ID, kind, id)
-			}
-			if want == nil && string(ev.Tag) != "null" || want != nil && !jsonEqual(ev.Tag, want) {
-				t.Fatalf("%s %s: tag %s, want %s", p.name, f.name, ev.Tag, want)
-			}
-			for _, x := range uuidRE.FindAllString(raw, -1) {
-				if !p.own[x] {
-					t.Fatalf("%s %s: a foreign id %s in %s", p.name, f.name, x, raw)
-				}
-			}
-		}
+		checkEvent(p, p.tgs, "tagEvents", kind, id, want)
 	}
 	tagOp := func(p *person, q string, vars map[string]any, field string) json.RawMessage {
 		raw := e.mutate(p.token, q, vars, field)
@@ -787,23 +778,11 @@ func startServe(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[strin
 	t.Cleanup(cancel)
 	var addr string
 	waitFor(t, "the serving log line", 30*time.Second, func() bool {
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			var l map[string]any
-			if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
-				addr, _ = l["addr"].(string)
-			}
-		}
+		addr, _ = servingLine(stderr.String())["addr"].(string)
 		return addr != ""
 	})
 	base := "http://" + addr
-	waitFor(t, "readyz", 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 	return base, cancel, done
 }
 

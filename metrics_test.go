@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -73,13 +71,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	vars := map[string]string{"DATABASE_URL": testkit.NewDBURL(t), "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL(), "METRICS_ADDR": "127.0.0.1:0"}
 	base, logs := serveInProcessLogs(t, vars)
-	var metricsAddr string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var l map[string]any
-		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
-			metricsAddr, _ = l["metrics_addr"].(string)
-		}
-	}
+	metricsAddr, _ := servingLine(logs.String())["metrics_addr"].(string)
 	if metricsAddr == "" || "http://"+metricsAddr == base {
 		t.Fatalf("the serving line names no metrics address of its own: %s", logs.String())
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -47,9 +46,8 @@ func startReplica(t *testing.T, bin string, vars ...string) string {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "serving" {
-				addr <- line["addr"].(string)
+			if l := servingLine(sc.Text()); l != nil {
+				addr <- l["addr"].(string)
 			}
 		}
 		_ = cmd.Wait()
@@ -57,14 +55,7 @@ func startReplica(t *testing.T, bin string, vars ...string) string {
 	select {
 	case a := <-addr:
 		base := "http://" + a
-		waitFor(t, "readyz", 20*time.Second, func() bool {
-			resp, err := http.Get(base + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		waitReady(t, base)
 		return base
 	case <-time.After(60 * time.Second):
 		t.Fatalf("replica did not start: %s", logs.String())

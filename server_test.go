@@ -101,6 +101,31 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// servingLine returns the fields of the JSON log's "serving" line (the address serve took) found
+// in logs, one line or many; nil when it is not there yet.
+func servingLine(logs string) map[string]any {
+	for _, line := range strings.Split(logs, "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
+			return l
+		}
+	}
+	return nil
+}
+
+// waitReady waits until base's /readyz answers 200.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	waitFor(t, "readyz", 20*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
 func postGraphQL(t *testing.T, url, token, query string) (int, map[string]any) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"query": query})
@@ -412,9 +437,8 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "serving" {
-				addrCh <- line["addr"].(string)
+			if l := servingLine(sc.Text()); l != nil {
+				addrCh <- l["addr"].(string)
 			}
 		}
 	}()
@@ -425,14 +449,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("server did not start: %s", logs.String())
 	}
 	base := "http://" + addr
-	waitFor(t, "readyz", 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, base)
 
 	// The anonymous query needs no user row: { __typename } answers without @auth.
 	body := `{"query":"{ __typename }"}`
