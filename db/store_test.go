@@ -371,24 +371,17 @@ func TestTaskSearchKeepsToTheTransactionUser(t *testing.T) {
 	if _, err := s.CreateTask(ctx, b, db.NewTask{Title: "b needle"}); err != nil {
 		t.Fatal(err)
 	}
-	search := func(user string) []uuid.UUID {
+	search := func(user string) (ids []uuid.UUID) {
 		t.Helper()
-		tx, err := x.BeginTxx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user); err != nil {
-			t.Fatal(err)
-		}
-		var ids []uuid.UUID
-		if err := tx.SelectContext(ctx, &ids, `SELECT task_search('%needle%')`); err != nil {
-			t.Fatal(err)
-		}
-		var member bool
-		if err := tx.QueryRowxContext(ctx, `SELECT pg_has_role('taskgraph_app', 'taskgraph_search', 'USAGE')`).Scan(&member); err != nil || member {
-			t.Errorf("taskgraph_app has taskgraph_search's privileges (%v)", err)
-		}
+		asApp(t, x, user, func(tx *sqlx.Tx) {
+			if err := tx.SelectContext(ctx, &ids, `SELECT task_search('%needle%')`); err != nil {
+				t.Fatal(err)
+			}
+			var member bool
+			if err := tx.QueryRowxContext(ctx, `SELECT pg_has_role('taskgraph_app', 'taskgraph_search', 'USAGE')`).Scan(&member); err != nil || member {
+				t.Errorf("taskgraph_app has taskgraph_search's privileges (%v)", err)
+			}
+		})
 		return ids
 	}
 	if got := search(a.String()); len(got) != 1 || got[0] != aTask.ID {
