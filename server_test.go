@@ -146,27 +146,32 @@ func postGraphQL(t *testing.T, url, token, query string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// TestDevAnswersWithThePrintedToken is the README's first command: start dev, take the printed
-// curl line's token, ask for the user and the task count.
-func TestDevAnswersWithThePrintedToken(t *testing.T) {
-	dbURL := testkit.NewDBURL(t)
+// startDev runs the dev command with vars until stop is called (or the test ends) and returns
+// the token and GraphQL URL its banner printed, and the banner itself.
+func startDev(t *testing.T, vars map[string]string) (token, gqlURL, banner string, stop func()) {
+	t.Helper()
+	if vars["DEV_KEY_FILE"] == "" {
+		vars["DEV_KEY_FILE"] = filepath.Join(t.TempDir(), "dev-key.pem")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testkit.SyncBuffer
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"dev"}, env(map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL}), &stdout, &stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("dev exited %d after cancel: %s", code, stderr.String())
+	go func() { done <- run(ctx, []string{"dev"}, env(vars), &stdout, &stderr) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("dev exited %d after cancel: %s", code, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("dev did not stop")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("dev did not stop")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 
 	tokenRE := regexp.MustCompile(`Authorization: Bearer ([A-Za-z0-9_.-]+)`)
 	urlRE := regexp.MustCompile(`GraphQL:\s+(http://\S+/graphql)`)
@@ -178,8 +183,15 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 		}
 		return tokenRE.MatchString(stdout.String()) && urlRE.MatchString(stdout.String())
 	})
-	token := tokenRE.FindStringSubmatch(stdout.String())[1]
-	gqlURL := urlRE.FindStringSubmatch(stdout.String())[1]
+	banner = stdout.String()
+	return tokenRE.FindStringSubmatch(banner)[1], urlRE.FindStringSubmatch(banner)[1], banner, stop
+}
+
+// TestDevAnswersWithThePrintedToken is the README's first command: start dev, take the printed
+// curl line's token, ask for the user and the task count.
+func TestDevAnswersWithThePrintedToken(t *testing.T) {
+	dbURL := testkit.NewDBURL(t)
+	token, gqlURL, _, _ := startDev(t, map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL})
 
 	var status int
 	var out map[string]any
@@ -273,6 +285,57 @@ func metricValue(exposition, series string) string {
 		}
 	}
 	return ""
+}
+
+// TestDevKeySurvivesARestart: a token printed by one dev start still works after dev is
+// restarted on the same address (the key is kept in DEV_KEY_FILE), and the banner names the
+// BETTER_AUTH_URL the diagnostics commands need.
+func TestDevKeySurvivesARestart(t *testing.T) {
+	dbURL := testkit.NewDBURL(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	keyFile := filepath.Join(t.TempDir(), "keys", "dev-key.pem")
+	vars := func() map[string]string {
+		return map[string]string{"ADDR": addr, "DATABASE_URL": dbURL, "DEV_KEY_FILE": keyFile}
+	}
+	first, gqlURL, banner, stop := startDev(t, vars())
+	if !strings.Contains(banner, "BETTER_AUTH_URL=http://"+addr+"\n") || !strings.Contains(banner, "created in "+keyFile) {
+		t.Errorf("the banner does not name BETTER_AUTH_URL and the new key file:\n%s", banner)
+	}
+	stop()
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want 0600", err, fi)
+	}
+
+	_, _, banner, _ = startDev(t, vars())
+	if !strings.Contains(banner, "kept in "+keyFile) {
+		t.Errorf("the second start did not reuse the key file:\n%s", banner)
+	}
+	var status int
+	var out map[string]any
+	waitFor(t, "the first start's token to work", 10*time.Second, func() bool {
+		status, out = postGraphQL(t, gqlURL, first, `{ me { email } }`)
+		return status == http.StatusOK && out["errors"] == nil
+	})
+	if got := out["data"].(map[string]any)["me"].(map[string]any)["email"]; got != devUserEmail {
+		t.Errorf("me.email = %v, want %s", got, devUserEmail)
+	}
+
+	// A key file that is not a key stops dev with a message naming DEV_KEY_FILE.
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	v := vars()
+	v["DEV_KEY_FILE"], v["ADDR"] = bad, "127.0.0.1:0"
+	if code := run(context.Background(), []string{"dev"}, env(v), io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "DEV_KEY_FILE") {
+		t.Errorf("dev with a bad key file exited %d: %s", code, stderr.String())
+	}
 }
 
 func TestMetricsMoveAfterRequests(t *testing.T) {
