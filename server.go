@@ -119,7 +119,7 @@ func start(ctx context.Context, s startup) error {
 			return err
 		}
 	}
-	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.metrics.authHooks()); err != nil {
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, warnJWKS(a.metrics.authHooks(), a.logger, a.cfg.Auth.JWKSURL)); err != nil {
 		return err
 	}
 	a.live = live.NewHub(a.store, a.cfg.Live, a.metrics.liveHooks(), a.logger)
@@ -359,4 +359,24 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// warnJWKS adds to hooks a WARN naming the JWKS URL when a fetch fails after a success or at start
+// (the server starts anyway and refuses tokens until keys arrive), and an INFO when keys arrive
+// again: one line per change of state, not per retry.
+func warnJWKS(hooks auth.Hooks, logger *slog.Logger, url string) auth.Hooks {
+	count := hooks.JWKSFetch
+	var failing atomic.Bool
+	hooks.JWKSFetch = func(err error) {
+		if count != nil {
+			count(err)
+		}
+		switch {
+		case err != nil && !failing.Swap(true):
+			logger.Warn("the JWKS cannot be fetched; tokens signed with keys not yet loaded are refused until it can", "jwks", url, "error", err.Error())
+		case err == nil && failing.Swap(false):
+			logger.Info("the JWKS is fetched again", "jwks", url)
+		}
+	}
+	return hooks
 }

@@ -415,6 +415,35 @@ func TestReadyzFollowsTheJWKS(t *testing.T) {
 	}
 }
 
+// TestServeWarnsWhenTheJWKSCannotBeFetched: serve starts while the JWKS is down, says so once at
+// WARN with the URL, and once at INFO when the keys arrive.
+func TestServeWarnsWhenTheJWKSCannotBeFetched(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	iss.SetDown(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &testkit.SyncBuffer{}
+	done := make(chan int, 1)
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": testkit.NewDBURL(t), "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()}
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), io.Discard, stderr) }()
+	defer func() { cancel(); <-done }()
+	lines := func(level string) (n int) {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var l map[string]any
+			if json.Unmarshal([]byte(line), &l) == nil && l["level"] == level && l["jwks"] == iss.JWKSURL() && l["msg"] != "serving" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "a WARN naming the JWKS URL", 20*time.Second, func() bool { return lines("WARN") > 0 })
+	time.Sleep(1500 * time.Millisecond) // retries happen meanwhile (backoff from 500 ms)
+	iss.SetDown(false)
+	waitFor(t, "an INFO once the JWKS is fetched", 40*time.Second, func() bool { return lines("INFO") > 0 })
+	if n := lines("WARN"); n != 1 {
+		t.Errorf("%d WARN lines for one outage, want 1:\n%s", n, stderr.String())
+	}
+}
+
 func TestCORSPreflightAllowsAuthorization(t *testing.T) {
 	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
 	srv := httptest.NewServer(a.handler())
