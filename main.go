@@ -17,17 +17,40 @@ import (
 	"github.com/taskgraph/taskgraph/db"
 )
 
-// commands are the subcommands, in the order usage lists them.
+// commands are the subcommands, in the order usage lists them, with the environment each reads
+// and an example for its --help.
 var commands = []struct {
 	name, summary string
 	run           func(context.Context, commandLine) error
+	env           []string
+	example       string
 }{
-	{"serve", "serve the GraphQL API (the default); needs BETTER_AUTH_URL", serveCommand},
-	{"dev", "run locally with a built-in development issuer and GraphiQL, no Better Auth needed", devCommand},
-	{"migrate", "apply the database migrations and exit", migrateCommand},
-	{"verify-jwks", "fetch a JWKS and check every key: verify-jwks [URL]", verifyJWKSCommand},
-	{"verify-token", "verify a token exactly as the server would: verify-token --token T [--jwks-url U]", verifyTokenCommand},
-	{"doctor", "check a deployment end to end: doctor [--token T]", doctorCommand},
+	{"serve", "serve the GraphQL API (the default); needs BETTER_AUTH_URL", serveCommand,
+		concat(authEnv, serverEnv, []string{"METRICS_ADDR", "CORS_ORIGINS", "GRAPHQL_INTROSPECTION", "GRAPHQL_PLAYGROUND"}),
+		"BETTER_AUTH_URL=http://localhost:3000 DATABASE_URL=postgres://app@127.0.0.1:5432/app taskgraph serve"},
+	{"dev", "run locally with a built-in development issuer and GraphiQL, no Better Auth needed", devCommand,
+		concat(serverEnv, []string{"APP_ENV", "DEV_KEY_FILE"}),
+		"go run . dev   (then open http://127.0.0.1:8080/)"},
+	{"migrate", "apply the database migrations and exit", migrateCommand,
+		[]string{"DATABASE_URL", "DATABASE_LISTEN_URL"},
+		"DATABASE_URL=postgres://app@127.0.0.1:5432/app taskgraph migrate"},
+	{"verify-jwks", "fetch a JWKS and check every key: verify-jwks [URL]", verifyJWKSCommand,
+		authEnv,
+		"taskgraph verify-jwks http://localhost:3000/api/auth/jwks"},
+	{"verify-token", "verify a token exactly as the server would: verify-token --token T [--jwks-url U]", verifyTokenCommand,
+		concat(authEnv, []string{"DATABASE_URL"}),
+		"pbpaste | BETTER_AUTH_URL=http://localhost:3000 taskgraph verify-token --token -"},
+	{"doctor", "check a deployment end to end: doctor [--token T]", doctorCommand,
+		concat(authEnv, []string{"DATABASE_URL", "DATABASE_LISTEN_URL"}),
+		"BETTER_AUTH_URL=http://localhost:3000 taskgraph doctor --token -"},
+}
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 func main() {
@@ -54,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	for _, c := range commands {
 		if c.name == name {
-			cl := commandLine{flags: newFlags(c.name, c.summary, stderr), args: args, env: environment(getenv), stdout: stdout, stderr: stderr}
+			cl := commandLine{flags: newFlags(c.name, c.summary, c.env, c.example, stderr), args: args, env: environment(getenv), stdout: stdout, stderr: stderr}
 			return exitCode(stderr, name, c.run(ctx, cl))
 		}
 	}
@@ -115,14 +138,11 @@ func version() string {
 }
 
 // newFlags makes a command's flag set, whose usage (--help, or a wrong use) prints the command's
-// summary and flags.
-func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
+// summary, flags, environment and example.
+func newFlags(name, summary string, env []string, example string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "taskgraph %s: %s\n", name, summary)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printHelp(stderr, name, summary, env, example, fs) }
 	return fs
 }
 

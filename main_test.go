@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
 // A wrong use exits 2 and prints what is wrong and the command's usage, whether the flag package
@@ -52,5 +56,61 @@ func TestHelpAndVersion(t *testing.T) {
 	run(context.Background(), []string{"version"}, env(nil), &stdout, io.Discard)
 	if !strings.Contains(stdout.String(), "go1.") {
 		t.Errorf("version %q does not name the Go version", stdout.String())
+	}
+}
+
+// TestHelpNamesEveryVariableItReads runs every command with an environment that records what is
+// read: each command's --help must list exactly what it reads (GOGC and GOMEMLIMIT are read by
+// main before any command), every listed variable has a help line and a row in README.md's
+// Configuration table, and --help shows the list and an example.
+func TestHelpNamesEveryVariableItReads(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbURL := testkit.NewDBURL(t)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	args := map[string][]string{"verify-token": {"--token", "x.y.z"}}
+	started := map[string]bool{"serve": true, "dev": true} // would serve: run them on a done context
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			read := map[string]bool{}
+			values := map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": "http://127.0.0.1:1", "ADDR": "127.0.0.1:0",
+				"DEV_KEY_FILE": filepath.Join(t.TempDir(), "k.pem"), "AUTH_JWKS_TIMEOUT": "1s"}
+			getenv := func(k string) string { read[k] = true; return values[k] }
+			ctx := context.Background()
+			if started[c.name] {
+				ctx = cancelled
+			}
+			run(ctx, append([]string{c.name}, args[c.name]...), getenv, io.Discard, io.Discard)
+			listed := map[string]bool{}
+			for _, k := range c.env {
+				listed[k] = true
+				if settingHelp[k] == "" {
+					t.Errorf("%s has no help line", k)
+				}
+				if !bytes.Contains(readme, []byte("| `"+k+"`")) && !bytes.Contains(readme, []byte("`, `"+k+"`")) {
+					t.Errorf("%s is not in README.md's Configuration table", k)
+				}
+			}
+			for k := range read {
+				if !listed[k] {
+					t.Errorf("%s reads %s, which its --help does not list", c.name, k)
+				}
+			}
+			for k := range listed {
+				if !read[k] && k != "GOGC" && k != "GOMEMLIMIT" {
+					t.Errorf("%s --help lists %s, which it does not read", c.name, k)
+				}
+			}
+			var help bytes.Buffer
+			run(context.Background(), []string{c.name, "--help"}, env(nil), io.Discard, &help)
+			for _, want := range append([]string{"Flags:", "Example:"}, c.env...) {
+				if !strings.Contains(help.String(), want) {
+					t.Errorf("%s --help does not show %q:\n%s", c.name, want, help.String())
+				}
+			}
+		})
 	}
 }
