@@ -76,11 +76,15 @@ soak:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The commit for `taskgraph version` when the toolchain cannot stamp it (-buildvcs=false, no .git).
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS ?= -X main.commit=$(COMMIT)
+
 run dev:
-	$(GO) run . dev
+	$(GO) run -ldflags '$(LDFLAGS)' . dev
 
 build:
-	$(GO) build -o bin/taskgraph .
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/taskgraph .
 
 generate:
 	$(GO) generate ./...

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/migrations"
 )
 
 // commands are the subcommands, in the order usage lists them, with the environment each reads
@@ -112,11 +116,19 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'taskgraph <command> --help' for a command's flags. Configuration is read from the environment: see README.md.")
 }
 
-// version describes this build from what the Go toolchain stamped into it: the module version
-// ("(devel)" for a build in a checkout), the commit and its time, and the Go version.
+// commit is the build's commit when the toolchain could not stamp it (-buildvcs=false, a build
+// outside a checkout): the Makefile sets it with -ldflags "-X main.commit=...".
+var commit string
+
+// version describes this build: the module version ("(devel)" for a build in a checkout), the
+// commit and its time, the Go version, and the schema (a hash of the SDL) and migrations it serves.
 func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(info, commit) + ", schema " + schemaVersion() + ", migrations " + migrations.Latest()
+}
+
+func versionOf(info *debug.BuildInfo, commit string) string {
+	if info == nil {
 		return "taskgraph (unknown version)"
 	}
 	s := "taskgraph " + info.Main.Version
@@ -133,8 +145,17 @@ func version() string {
 			s += ", modified"
 		}
 		s += ")"
+	} else if commit != "" {
+		s += " (commit " + commit + ")"
 	}
 	return s + " " + info.GoVersion
+}
+
+// schemaVersion names the GraphQL schema this binary serves: the start of its SDL's sha256 (the
+// SDL endpoint's ETag starts the same way).
+func schemaVersion() string {
+	sum := sha256.Sum256([]byte(graph.SDL()))
+	return hex.EncodeToString(sum[:6])
 }
 
 // newFlags makes a command's flag set, whose usage (--help, or a wrong use) prints the command's

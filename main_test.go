@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -112,5 +113,22 @@ func TestHelpNamesEveryVariableItReads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersionNamesTheCommitWithoutVCSStamps: a build with -buildvcs=false has no vcs settings,
+// and the commit the Makefile passes with -ldflags is shown instead; the schema and migrations
+// are named in every case.
+func TestVersionNamesTheCommitWithoutVCSStamps(t *testing.T) {
+	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	if got := versionOf(info, "0123456789ab"); got != "taskgraph (devel) (commit 0123456789ab) go1.26.8" {
+		t.Errorf("without vcs stamps: %q", got)
+	}
+	info.Settings = []debug.BuildSetting{{Key: "vcs.revision", Value: "fedcba9876543210"}, {Key: "vcs.time", Value: "2026-12-07T16:00:00Z"}}
+	if got := versionOf(info, "0123456789ab"); got != "taskgraph (devel) (commit fedcba987654, 2026-12-07T16:00:00Z) go1.26.8" {
+		t.Errorf("with vcs stamps: %q", got)
+	}
+	if v := version(); !strings.Contains(v, ", schema "+schemaVersion()+", migrations 0") || len(schemaVersion()) != 12 {
+		t.Errorf("version() = %q does not name the schema and the migrations", v)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -67,4 +68,16 @@ func Pending(ctx context.Context, db *sql.DB) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Latest is the version of the newest embedded migration (its file name's number, e.g. "00004").
+func Latest() string {
+	names, _ := fs.Glob(files, "*.sql")
+	latest := ""
+	for _, n := range names {
+		if v, _, ok := strings.Cut(n, "_"); ok && v > latest {
+			latest = v
+		}
+	}
+	return latest
 }
