@@ -209,6 +209,10 @@ func checkBetterAuthTables(ctx context.Context, r *doctorReport, dbx *sqlx.DB) {
 	for _, row := range rows {
 		tables[row.Table] = append(tables[row.Table], row.Column)
 	}
+	if isDevDatabase(ctx, dbx, tables) {
+		r.ok("Better Auth tables", "this is `taskgraph dev`'s database: dev stands in for Better Auth, so its session and jwks tables are not needed")
+		return
+	}
 	for _, c := range betterAuthColumns {
 		name := fmt.Sprintf("Better Auth table %q", c.table)
 		cols, exists := tables[c.table]
@@ -237,4 +241,21 @@ func checkIssuerAudience(r *doctorReport, cfg auth.Config) {
 	} else {
 		r.ok("audience", "includes BETTER_AUTH_URL")
 	}
+}
+
+// isDevDatabase tells `dev`'s database: "user" holds dev's user and Better Auth's own tables were
+// never created (dev issues tokens itself).
+func isDevDatabase(ctx context.Context, dbx *sqlx.DB, tables map[string][]string) bool {
+	if _, ok := tables["user"]; !ok {
+		return false
+	}
+	if _, ok := tables["session"]; ok {
+		return false
+	}
+	if _, ok := tables["jwks"]; ok {
+		return false
+	}
+	var dev bool
+	err := dbx.GetContext(ctx, &dev, `SELECT EXISTS (SELECT 1 FROM "user" WHERE id = $1)`, devUserID)
+	return err == nil && dev
 }

@@ -91,3 +91,22 @@ func TestDoctorOnAHealthyDeployment(t *testing.T) {
 		t.Errorf("wrong AUTH_AUDIENCE: %d failed:\n%s", failed, out.String())
 	}
 }
+
+// TestDoctorOnDevsDatabase: doctor pointed at a running `dev` (its database and its issuer) says
+// what it is and passes, instead of failing on the Better Auth tables dev does not create.
+func TestDoctorOnDevsDatabase(t *testing.T) {
+	dbURL := testkit.NewDBURL(t)
+	token, gqlURL, _, _ := startDev(t, map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL})
+	base := strings.TrimSuffix(gqlURL, "/graphql")
+	var out bytes.Buffer
+	failed := doctor(context.Background(), &out, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": base}), token)
+	if failed != 0 || !strings.Contains(out.String(), "taskgraph dev`'s database") {
+		t.Errorf("%d checks failed against dev, want 0 and dev named:\n%s", failed, out.String())
+	}
+	// The same database once Better Auth's tables exist is no longer taken for dev's.
+	betterAuthTables(t, dbURL, false)
+	out.Reset()
+	if failed := doctor(context.Background(), &out, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": base}), ""); failed != 1 {
+		t.Errorf("%d checks failed with a Better Auth database lacking jwks, want 1:\n%s", failed, out.String())
+	}
+}
