@@ -883,6 +883,48 @@ func TestLiveEventStreamOnlyWhenPreferred(t *testing.T) {
 	}
 }
 
+// TestLiveSSESingleConnectionModeIsRefused: graphql-sse's single connection mode (a PUT that
+// reserves a stream, then requests naming it) is answered at once with a reason, with or without
+// a token, while distinct connections mode keeps working.
+func TestLiveSSESingleConnectionModeIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newLiveEnv(t, live.Config{}, nil)
+	_, tok := e.user("alice")
+	for _, c := range []struct {
+		method, token, stream string
+		status                int
+	}{
+		{http.MethodPut, "", "", http.StatusMethodNotAllowed},
+		{http.MethodPut, tok, "", http.StatusMethodNotAllowed},
+		{http.MethodGet, tok, "reservation", http.StatusBadRequest},
+		{http.MethodPost, tok, "reservation", http.StatusBadRequest},
+		{http.MethodPost, tok, "", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(c.method, e.srv.URL+"/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if c.stream != "" {
+			req.Header.Set("X-GraphQL-Event-Stream-Token", c.stream)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s (token %v, stream %q): %d %s, want %d", c.method, c.token != "", c.stream, resp.StatusCode, body, c.status)
+			continue
+		}
+		if c.status != http.StatusOK && (!strings.Contains(string(body), `"code":"BAD_REQUEST"`) || !strings.Contains(string(body), live.ReasonSingleConnection)) {
+			t.Errorf("%s: %s does not carry BAD_REQUEST and the reason", c.method, body)
+		}
+	}
+}
+
 // gqlgen's SSE keep-alive goroutine outlives its stream by a moment; a write of it after the
 // handler has returned must not reach the finished response (it would panic the server). Many
 // short streams with a 1 ms keep-alive hit that moment.

@@ -244,12 +244,13 @@ func (a *app) handler() http.Handler {
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 	})
 	observeGraphQL(gql)
-	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))
+	api := a.counted(live.RefuseSingleConnection(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql)))))
 	socket := ws.Handler(gql)
 
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, routed(h)) }
 	route("POST /graphql", api)
+	route("PUT /graphql", api) // graphql-sse's single-connection reservation: refused with a reason
 	route("GET /graphql", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if live.IsUpgrade(r) {
 			if info := infoFrom(r.Context()); info != nil {

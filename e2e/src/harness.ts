@@ -276,7 +276,8 @@ export function removeWorkDir(): void {
 export async function startDev(name: string, o: { bin: string; port: number; databaseURL: string; env?: Record<string, string> }): Promise<{ child: Child; url: string; graphql: string }> {
   const child = start(name, o.bin, ["dev"], {
     cwd: workDir,
-    env: { ADDR: `127.0.0.1:${o.port}`, DATABASE_URL: o.databaseURL, ...o.env },
+    // The signing key in the work folder, not the user's configuration folder.
+    env: { ADDR: `127.0.0.1:${o.port}`, DATABASE_URL: o.databaseURL, DEV_KEY_FILE: path.join(workDir, `${name}-key.pem`), ...o.env },
   });
   const url = `http://127.0.0.1:${o.port}`;
   await waitReady(child, `${url}/readyz`);

@@ -7,7 +7,8 @@
 // GRAPHQL_INTROSPECTION=true ("serve-introspection") and without ("serve"), both trusting dev's
 // built-in issuer as their Better Auth.
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -29,6 +30,8 @@ const urqlClient = path.join(repoRoot, "examples", "urql-client");
 /** Base URLs of the servers that publish their schema, and of the one that does not. */
 const open: Record<string, string> = {};
 let closed = "";
+/** The token dev printed in its banner. */
+let devToken = "";
 let failed = false;
 const drops: Array<() => Promise<void>> = [];
 
@@ -54,6 +57,8 @@ before(
         startServer("serve", { bin, port: pClosed, databaseURL: db.url, betterAuthURL: dev.url }),
       ]);
       open.dev = dev.url;
+      devToken = /Authorization: Bearer ([A-Za-z0-9_.-]+)/.exec(dev.child.output())?.[1] ?? "";
+      assert.ok(devToken, "dev printed a token");
       open["serve with GRAPHQL_INTROSPECTION=true"] = withIntrospection.url;
       closed = without.url;
     } catch (err) {
@@ -152,6 +157,48 @@ step(
     for (const url of [`${open.dev}/graphql/schema.graphql`, `${open.dev}/graphql`, `${open["serve with GRAPHQL_INTROSPECTION=true"]}/graphql`]) {
       assert.deepEqual(await codegen(url), fromFile, url);
     }
+  },
+  240_000,
+);
+
+/** The files docs/typed-client.md tells a reader to write: each block after a `<!-- recipe: NAME -->` line. */
+function recipeFiles(): Record<string, string> {
+  const doc = readFileSync(path.join(repoRoot, "docs", "typed-client.md"), "utf8");
+  const files: Record<string, string> = {};
+  for (const m of doc.matchAll(/<!-- recipe: (\S+) -->\n```\w*\n([\s\S]*?)```/g)) files[m[1]!] = m[2]!;
+  return files;
+}
+
+step(
+  "the typed-client recipe (docs/typed-client.md) works in an empty folder against a running server",
+  async () => {
+    const files = recipeFiles();
+    assert.deepEqual(Object.keys(files).sort(), ["codegen.ts", "src/tasks.ts", "tsconfig.json"]);
+    const dir = mkdtempSync(path.join(workDir, "recipe-"));
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      writeFileSync(path.join(dir, name), text);
+    }
+    // The packages the recipe installs, as examples/urql-client installed them.
+    symlinkSync(path.join(urqlClient, "node_modules"), path.join(dir, "node_modules"));
+    const bin = (name: string) => path.join(urqlClient, "node_modules", ".bin", name);
+    // run throws, with the command's output, when it fails.
+    await run("recipe codegen", bin("graphql-codegen"), ["--config", "codegen.ts"], { cwd: dir, env: { TASKGRAPH_SCHEMA: `${open.dev}/graphql/schema.graphql` } });
+    await run("recipe tsc", bin("tsc"), ["-p", "."], { cwd: dir });
+    // The manifest: sha256 of each document's text -> the text, as the server's persisted queries hash it.
+    const manifest = JSON.parse(readFileSync(path.join(dir, "src", "gql", "persisted-documents.json"), "utf8")) as Record<string, string>;
+    const entries = Object.entries(manifest);
+    assert.equal(entries.length, 1);
+    const [hash, text] = entries[0]!;
+    assert.equal(hash, createHash("sha256").update(text).digest("hex"));
+    const res = await fetch(`${open.dev}/graphql`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${devToken}` },
+      body: JSON.stringify({ query: text, variables: { first: 1 }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
+    });
+    const body = (await res.json()) as { data?: { tasks?: { totalCount: number } }; errors?: unknown };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(typeof body.data?.tasks?.totalCount, "number", JSON.stringify(body));
   },
   240_000,
 );
