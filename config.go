@@ -45,6 +45,8 @@ type serverConfig struct {
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
 	Limits      limits
+	// Trusted is TRUSTED_DOCUMENTS' manifest in TRUSTED_DOCUMENTS_MODE; nil runs any document.
+	Trusted *graph.TrustedDocuments
 }
 
 // limits are the configurable bounds on a request (README.md, Limits); the others are constants
@@ -172,7 +174,32 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Limits, err = e.limits(); err != nil {
 		return c, err
 	}
+	if c.Trusted, err = e.trusted(); err != nil {
+		return c, err
+	}
+	if c.Trusted != nil && c.Trusted.Enforced() {
+		c.Introspection = false // only the manifest's documents run; the schema stays unpublished
+	}
 	return c, e.live(&c)
+}
+
+// trusted loads TRUSTED_DOCUMENTS in TRUSTED_DOCUMENTS_MODE (enforce by default); nil when unset.
+func (e environment) trusted() (*graph.TrustedDocuments, error) {
+	path, mode := e("TRUSTED_DOCUMENTS"), e("TRUSTED_DOCUMENTS_MODE")
+	if path == "" {
+		if mode != "" {
+			return nil, errors.New("TRUSTED_DOCUMENTS_MODE is set but TRUSTED_DOCUMENTS (the manifest's path) is not")
+		}
+		return nil, nil
+	}
+	if mode == "" {
+		mode = string(graph.TrustedEnforce)
+	}
+	t, err := graph.LoadTrustedDocuments(path, graph.TrustedMode(mode))
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_DOCUMENTS: %w", err)
+	}
+	return t, nil
 }
 
 // corsOrigins is CORS_ORIGINS (comma-separated) or, by default, Better Auth's origin: the

@@ -39,6 +39,8 @@ var settingHelp = map[string]string{
 	"CORS_ORIGINS":           "browser origins allowed, comma-separated (default the origin of BETTER_AUTH_URL)",
 	"GRAPHQL_INTROSPECTION":  "allow introspection and serve the SDL (default false)",
 	"GRAPHQL_PLAYGROUND":     "serve GraphiQL at / (default false)",
+	"TRUSTED_DOCUMENTS":      "a manifest of the documents to run (GraphQL Code Generator's persisted documents)",
+	"TRUSTED_DOCUMENTS_MODE": "enforce (default: run only the manifest's documents) or log",
 	"APP_ENV":                "production makes dev refuse to start",
 	"DEV_KEY_FILE":           "where dev keeps its signing key (default taskgraph/dev-key.pem in the user's configuration folder)",
 	"GOGC":                   "Go's collector target (default 400)",

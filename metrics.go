@@ -29,6 +29,7 @@ type metrics struct {
 	eventsDelivered    prometheus.Counter
 	eventsDropped      prometheus.Counter
 	listenerReconnects prometheus.Counter
+	untrustedDocuments prometheus.Counter
 
 	mu         sync.Mutex
 	operations map[string]bool // operation names seen, capped to bound label cardinality
@@ -73,10 +74,14 @@ func newMetrics(pool *sql.DB) *metrics {
 			Name: "taskgraph_events_listener_reconnects_total",
 			Help: "Times the LISTEN connection (DATABASE_LISTEN_URL) was lost and re-established.",
 		}),
+		untrustedDocuments: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskgraph_untrusted_documents_total",
+			Help: "Documents not in TRUSTED_DOCUMENTS' manifest: refused (enforce) or run (log).",
+		}),
 		operations: map[string]bool{},
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches,
-		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects,
+		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects, m.untrustedDocuments,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, "taskgraph"),

@@ -242,9 +242,15 @@ func (a *app) handler() http.Handler {
 		Logger:         a.logger,
 		Live:           a.live,
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
+		Trusted:        a.cfg.Trusted,
 	})
 	observeGraphQL(gql)
-	api := a.counted(live.RefuseSingleConnection(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql)))))
+	inner := sse.Handler(gql)
+	if a.cfg.Trusted != nil {
+		a.cfg.Trusted.Untrusted = a.metrics.untrustedDocuments.Inc
+		inner = a.cfg.Trusted.Handler(inner)
+	}
+	api := a.counted(live.RefuseSingleConnection(auth.Middleware(a.verifier)(limitBody(inner))))
 	socket := ws.Handler(gql)
 
 	mux := http.NewServeMux()

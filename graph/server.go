@@ -28,6 +28,9 @@ type Options struct {
 	// POST's is.
 	Live       *live.Hub
 	Transports []graphql.Transport
+	// Trusted, when set, limits execution to its manifest's documents (enforce) or reports the
+	// others (log); its Handler must be in front of the server for documentId over HTTP.
+	Trusted *TrustedDocuments
 }
 
 const (
@@ -94,6 +97,13 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
+	if opts.Trusted != nil { // first: an untrusted document is refused before it is measured
+		opts.Trusted.logger = log
+		srv.Use(trustedParams{opts.Trusted})
+		if opts.Trusted.Enforced() {
+			opts.Introspection = false
+		}
+	}
 	// Before the persisted queries: a document sent in full is measured before it is hashed.
 	srv.Use(documentLimits{cache: cache})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries{cache}})

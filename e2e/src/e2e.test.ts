@@ -712,7 +712,7 @@ step("live updates: a socket whose token expires closes with 4403 token_expired,
     await until("the expiry close", () => ear.closes.length > 0, 10_000);
     assert.equal(ear.closes[0]!.code, 4403);
     assert.equal(ear.closes[0]!.reason, "token_expired");
-    await until("the reconnect and resubscribe", async () => { const n = await openSubscriptions(); console.error("DEBUG", ear.connects(), n, before, JSON.stringify(ear.closes), calls); return ear.connects() >= 2 && n === before + 2; });
+    await until("the reconnect and resubscribe", async () => ear.connects() >= 2 && (await openSubscriptions()) === before + 2);
     const task = (await alice.client.mutation(createTaskMutation, { input: { title: "after the reconnect" } }).toPromise()).data!.createTask;
     await until("the event after the reconnect", () => ear.tasks.some((e) => e.id === task.id));
     assert.deepEqual(ear.errors, [], "the subscription survived the reconnect");

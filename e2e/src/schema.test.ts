@@ -185,12 +185,14 @@ step(
     // run throws, with the command's output, when it fails.
     await run("recipe codegen", bin("graphql-codegen"), ["--config", "codegen.ts"], { cwd: dir, env: { TASKGRAPH_SCHEMA: `${open.dev}/graphql/schema.graphql` } });
     await run("recipe tsc", bin("tsc"), ["-p", "."], { cwd: dir });
-    // The manifest: sha256 of each document's text -> the text, as the server's persisted queries hash it.
+    // The manifest: "sha256:" + the hex sha256 of each document's text -> the text; the server's
+    // persisted queries take the same hash.
     const manifest = JSON.parse(readFileSync(path.join(dir, "src", "gql", "persisted-documents.json"), "utf8")) as Record<string, string>;
     const entries = Object.entries(manifest);
     assert.equal(entries.length, 1);
-    const [hash, text] = entries[0]!;
-    assert.equal(hash, createHash("sha256").update(text).digest("hex"));
+    const [id, text] = entries[0]!;
+    const hash = createHash("sha256").update(text).digest("hex");
+    assert.equal(id, `sha256:${hash}`);
     const res = await fetch(`${open.dev}/graphql`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${devToken}` },

@@ -67,6 +67,9 @@ const (
 	RequestTimeout = "REQUEST_TIMEOUT"
 	// TooManyErrors: the last error of a response whose other errors were cut at the limit.
 	TooManyErrors = "TOO_MANY_ERRORS"
+	// TrustedDocumentRequired: TRUSTED_DOCUMENTS is enforced and the request's document is not in
+	// its manifest (HTTP 400; on a socket, the operation's error).
+	TrustedDocumentRequired = "TRUSTED_DOCUMENT_REQUIRED"
 
 	// Set by gqlgen itself; listed so that this table is the whole contract. Parse and validation
 	// failures answer HTTP 422 (400 under Accept: application/graphql-response+json).
@@ -82,7 +85,7 @@ func Codes() []string {
 	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
 		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded,
 		DocumentTooLarge, AliasLimitExceeded, DirectiveLimitExceeded, SelectionLimitExceeded, ResponseTooLarge,
-		RequestTimeout, TooManyErrors, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions}
+		RequestTimeout, TooManyErrors, TrustedDocumentRequired, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions}
 }
 
 // body is a GraphQL response carrying errors only.
