@@ -178,7 +178,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		{name: "GET bad percent-encoding", get: true, rawQuery: "query=%zz", code: "BAD_REQUEST", status: 400},
 		{name: "GET variables not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "variables", "{"), code: "BAD_REQUEST", field: "variables", status: 400},
 		{name: "GET extensions not JSON", get: true, rawQuery: getQuery("query", "{ __typename }", "extensions", "[1"), code: "BAD_REQUEST", field: "extensions", status: 400},
-		{name: "GET mutation", get: true, signedIn: true, rawQuery: getQuery("query", `mutation { deleteTag(id: "x") }`), code: "BAD_REQUEST", status: 422},
+		{name: "GET mutation", get: true, signedIn: true, rawQuery: getQuery("query", `mutation { deleteTag(id: "x") }`), code: "BAD_REQUEST", status: 405},
 
 		// Invalid UTF-8, wherever it is.
 		{name: "UTF-8: POST query", body: "{\"query\": \"{ tasks(filter: {search: \\\"\xff\\\"}) { totalCount } }\"}", signedIn: true, code: "BAD_USER_INPUT", field: "query", status: 400},
@@ -197,9 +197,9 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		{name: "huge unknown operation name", body: `{"query": "query A { __typename }", "operationName": "` + strings.Repeat("B", 100_000) + `"}`, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "two operations, no name", body: gql(`query A { __typename } query B { __typename }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "subscription", body: gql(`subscription { tasks }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "introspection (off in serve)", body: gql(`{ __schema { types { name } } }`, nil), code: "INTROSPECTION_DISABLED", status: 422},
-		{name: "introspection over GET", get: true, rawQuery: getQuery("query", `{ __type(name: "Task") { name } }`), code: "INTROSPECTION_DISABLED", status: 422},
-		{name: "huge operation name", body: gql(`query `+strings.Repeat("N", 200_000)+` { __typename }`, nil), code: "DOCUMENT_TOO_LARGE", status: 422},
+		{name: "introspection (off in serve)", body: gql(`{ __schema { types { name } } }`, nil), code: "INTROSPECTION_DISABLED", status: 200},
+		{name: "introspection over GET", get: true, rawQuery: getQuery("query", `{ __type(name: "Task") { name } }`), code: "INTROSPECTION_DISABLED", status: 200},
+		{name: "huge operation name", body: gql(`query `+strings.Repeat("N", 200_000)+` { __typename }`, nil), code: "DOCUMENT_TOO_LARGE", status: 200},
 		{name: "long operation name, signed in", signedIn: true, body: gql(`query `+strings.Repeat("N", 50_000)+` { __typename }`, nil), code: ""},
 		{name: "NUL in the document", body: gql("{ __typename \x00 }", nil), code: "GRAPHQL_PARSE_FAILED"},
 		{name: "variable of the wrong type", signedIn: true, body: gql(`query($n: Int) { tasks(first: $n) { totalCount } }`, map[string]any{"n": "abc"}), code: "GRAPHQL_VALIDATION_FAILED"},

@@ -66,7 +66,7 @@ func TestRequestLogCutsClientValues(t *testing.T) {
 	if rec := post(map[string]string{"query": "query " + name + " { __typename }"}); rec.Code != http.StatusOK {
 		t.Fatalf("a long operation name: %d %.300s", rec.Code, rec.Body)
 	}
-	if rec := post(map[string]string{"query": "{ __typename }", "operationName": strings.Repeat("x", 450_000)}); rec.Code != http.StatusUnprocessableEntity || rec.Body.Len() > 1000 {
+	if rec := post(map[string]string{"query": "{ __typename }", "operationName": strings.Repeat("x", 450_000)}); rec.Code != http.StatusOK || rec.Body.Len() > 1000 {
 		t.Fatalf("a long operationName: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")

@@ -62,8 +62,8 @@ func TestDocumentAttacksAreRefusedBeforeValidation(t *testing.T) {
 		validated.Store(0)
 		e.stmts.Store(0)
 		r := e.do(tc.u, tc.query, nil)
-		if r.Status != http.StatusUnprocessableEntity || r.code() != tc.code || len(r.Errors) != 1 || len(r.Raw) > 400 {
-			t.Errorf("%s: %d %s, want 422 %s alone: %.300s", tc.name, r.Status, r.code(), tc.code, r.Raw)
+		if r.Status != http.StatusOK || r.code() != tc.code || len(r.Errors) != 1 || len(r.Raw) > 400 {
+			t.Errorf("%s: %d %s, want 200 %s alone: %.300s", tc.name, r.Status, r.code(), tc.code, r.Raw)
 		}
 		if n, s := validated.Load(), e.stmts.Load(); n != 0 || s != 0 {
 			t.Errorf("%s: validation visited %d fields and %d statements ran before the refusal", tc.name, n, s)
@@ -168,7 +168,7 @@ func TestEchoesAreCut(t *testing.T) {
 	huge := strings.Repeat("A", 450_000)
 	body := `{"query":"query Small { __typename }","operationName":"` + huge + `"}`
 	status, code, raw := e.post(body, "")
-	if status != http.StatusUnprocessableEntity || code != "GRAPHQL_VALIDATION_FAILED" || len(raw) > 1000 {
+	if status != http.StatusOK || code != "GRAPHQL_VALIDATION_FAILED" || len(raw) > 1000 {
 		t.Errorf("a 450 KB operation name: %d %s, %d bytes: %.300s", status, code, len(raw), raw)
 	}
 	field := strings.Repeat("f", 60_000)

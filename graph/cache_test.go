@@ -169,7 +169,7 @@ func TestQueryCacheAttackIsBounded(t *testing.T) {
 		for j := 0; b.Len() < 940_000; j++ {
 			fmt.Fprintf(&b, " x%d_%d: __typename", i, j)
 		}
-		if status, body := anonymous(srv, "{"+b.String()+" }"); status != http.StatusUnprocessableEntity || !strings.Contains(body, "DOCUMENT_TOO_LARGE") {
+		if status, body := anonymous(srv, "{"+b.String()+" }"); status != http.StatusOK || !strings.Contains(body, "DOCUMENT_TOO_LARGE") {
 			t.Fatalf("940 KB document: %d %.200s", status, body)
 		}
 	}
@@ -201,7 +201,7 @@ func TestQueryCacheAttackIsBounded(t *testing.T) {
 
 	// Documents that fail validation are never kept.
 	for i := range 100 {
-		if status, _ := anonymous(srv, fmt.Sprintf("query R%04d { nope }", i)); status != http.StatusUnprocessableEntity {
+		if status, _ := anonymous(srv, fmt.Sprintf("query R%04d { nope }", i)); status != http.StatusOK {
 			t.Fatalf("invalid document answered %d", status)
 		}
 		if cache.has(fmt.Sprintf("query R%04d { nope }", i)) {

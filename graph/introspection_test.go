@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +112,7 @@ func TestIntrospectionDisabledIsRefused(t *testing.T) {
 	queries["with data"] = `{ me { id } __schema { queryType { name } } }`
 	for name, q := range queries {
 		r := e.do(&e.a, q, nil)
-		if r.Status != http.StatusUnprocessableEntity || r.code() != "INTROSPECTION_DISABLED" || len(r.Data) != 0 {
+		if r.Status != http.StatusOK || r.code() != "INTROSPECTION_DISABLED" || len(r.Data) != 0 {
 			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
 		}
 	}
@@ -126,9 +127,9 @@ func TestIntrospectionDisabledIsRefused(t *testing.T) {
 	e.noErrorLogs()
 }
 
-// Each refusal's HTTP status, as gqlgen's transports answer them: pinned because clients and the
-// README depend on them. Under Accept: application/graphql-response+json, gqlgen answers 400
-// instead of 422 (the GraphQL-over-HTTP draft).
+// Each refusal's HTTP status: pinned because clients and the README depend on them. A request
+// error (no operation could be made) is 200 under application/json and 400 under
+// application/graphql-response+json, as the GraphQL-over-HTTP spec asks (requesterror.go).
 func TestRefusalStatusCodes(t *testing.T) {
 	t.Parallel()
 	deepIntrospection := func(n int) string {
@@ -143,18 +144,18 @@ func TestRefusalStatusCodes(t *testing.T) {
 		json, graphqlResponse int // status under Accept: application/json (or none), and graphql-response+json
 		introspection         bool
 	}{
-		{"parse error", `{ tasks {`, "GRAPHQL_PARSE_FAILED", 422, 400, false},
-		{"validation error", `{ nope }`, "GRAPHQL_VALIDATION_FAILED", 422, 400, false},
-		{"introspection disabled", `{ __schema { queryType { name } } }`, "INTROSPECTION_DISABLED", 422, 400, false},
+		{"parse error", `{ tasks {`, "GRAPHQL_PARSE_FAILED", 200, 400, false},
+		{"validation error", `{ nope }`, "GRAPHQL_VALIDATION_FAILED", 200, 400, false},
+		{"introspection disabled", `{ __schema { queryType { name } } }`, "INTROSPECTION_DISABLED", 200, 400, false},
 		{"complexity", wide, "COMPLEXITY_LIMIT_EXCEEDED", 200, 200, false},
 		{"depth", deep, "DEPTH_LIMIT_EXCEEDED", 200, 200, false},
 		{"introspection 30 deep", deepIntrospection(28), "DEPTH_LIMIT_EXCEEDED", 200, 200, true},
 		{"introspection 200 deep", deepIntrospection(198), "DEPTH_LIMIT_EXCEEDED", 200, 200, true},
 		// Refused before validation (graph/limits.go), like a document that does not parse.
-		{"introspection too wide", "{ __schema {" + strings.Repeat(" types { name }", 200) + " } }", "SELECTION_LIMIT_EXCEEDED", 422, 400, true},
-		{"document too large", "{" + strings.Repeat(" __typename", 1000) + " }", "DOCUMENT_TOO_LARGE", 422, 400, false},
-		{"too many aliases", "{" + strings.Repeat(" a: __typename", 16) + " }", "ALIAS_LIMIT_EXCEEDED", 422, 400, false},
-		{"too many directives", "{ __typename" + strings.Repeat(" @skip(if: false)", 51) + " }", "DIRECTIVE_LIMIT_EXCEEDED", 422, 400, false},
+		{"introspection too wide", "{ __schema {" + strings.Repeat(" types { name }", 200) + " } }", "SELECTION_LIMIT_EXCEEDED", 200, 400, true},
+		{"document too large", "{" + strings.Repeat(" __typename", 1000) + " }", "DOCUMENT_TOO_LARGE", 200, 400, false},
+		{"too many aliases", "{" + strings.Repeat(" a: __typename", 16) + " }", "ALIAS_LIMIT_EXCEEDED", 200, 400, false},
+		{"too many directives", "{ __typename" + strings.Repeat(" @skip(if: false)", 51) + " }", "DIRECTIVE_LIMIT_EXCEEDED", 200, 400, false},
 	}
 	e := newEnv(t)
 	off := graph.NewServer(e.store, graph.Options{MaxDepth: 3, ComplexityLimit: 1000, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
@@ -205,5 +206,29 @@ func TestSDL(t *testing.T) {
 	h.ServeHTTP(rec2, req)
 	if rec2.Code != http.StatusNotModified || rec2.Body.Len() != 0 {
 		t.Fatalf("revalidation: %d", rec2.Code)
+	}
+}
+
+// TestRequestErrorsFollowTheSpec: what graphql-http's audit checks, pinned here too. A request
+// without a document is 400 whatever the media type; a request error under
+// application/graphql-response+json has no "data" entry; a mutation over GET is 405 with Allow.
+func TestRequestErrorsFollowTheSpec(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, accept := range []string{"application/json", "application/graphql-response+json"} {
+		if status, _, raw := e.post(`{"qeury": "{ __typename }"}`, accept); status != http.StatusBadRequest {
+			t.Errorf("no document (Accept %s): %d %s, want 400", accept, status, raw)
+		}
+		status, _, raw := e.post(`{"query": "{"}`, accept)
+		if strings.Contains(raw, `"data"`) {
+			t.Errorf("parse error (Accept %s): %d %s has a data entry", accept, status, raw)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape(`mutation { deleteTag(id: "x") }`), nil)
+	req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(t, e.a))
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != http.MethodPost || !strings.Contains(rec.Body.String(), `"code":"BAD_REQUEST"`) {
+		t.Errorf("a mutation over GET: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 }

@@ -97,7 +97,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
-	if opts.Trusted != nil { // first: an untrusted document is refused before it is measured
+	if opts.Trusted != nil {                       // first: an untrusted document is refused before it is measured
 		opts.Trusted.logger = log
 		srv.Use(trustedParams{opts.Trusted})
 		if opts.Trusted.Enforced() {

@@ -46,8 +46,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
 	// it are dropped.
-	fw := &dropWriter{ResponseWriter: w}
-	t.POST.Do(fw, r, directExec{GraphExecutor: &postExecutor{GraphExecutor: exec}, w: fw})
+	reqErr := &requestError{}
+	fw := &dropWriter{ResponseWriter: requestErrorWriter{w, reqErr}}
+	t.POST.Do(fw, r, directExec{GraphExecutor: &postExecutor{GraphExecutor: exec, reqErr: reqErr}, w: fw})
 }
 
 // readBody reads r's body within the limit and checks that it is UTF-8, putting it back for the
@@ -76,11 +77,16 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 type postExecutor struct {
 	graphql.GraphExecutor
 	created bool
+	reqErr  *requestError // nil: not recorded
 }
 
 func (e *postExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	e.created = true
-	return e.GraphExecutor.CreateOperationContext(ctx, params)
+	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	if errs != nil && e.reqErr != nil {
+		e.reqErr.failed, e.reqErr.noDocument = true, params.Query == ""
+	}
+	return oc, errs
 }
 
 func (e *postExecutor) DispatchError(ctx context.Context, list gqlerror.List) *graphql.Response {
@@ -119,16 +125,24 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			return
 		}
 	}
-	t.GET.Do(w, r, getExecutor{exec})
+	reqErr := &requestError{}
+	t.GET.Do(requestErrorWriter{w, reqErr}, r, getExecutor{exec, reqErr})
 }
 
 // getExecutor refuses mutations (and anything but a query) over GET with a code; gqlgen's own
 // refusal has none.
-type getExecutor struct{ graphql.GraphExecutor }
+type getExecutor struct {
+	graphql.GraphExecutor
+	reqErr *requestError
+}
 
 func (e getExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	if errs != nil {
+		e.reqErr.failed, e.reqErr.noDocument = true, params.Query == ""
+	}
 	if errs == nil && oc.Operation != nil && oc.Operation.Operation != ast.Query {
+		e.reqErr.failed, e.reqErr.getMutation = true, true
 		return oc, gqlerror.List{{
 			Message:    "GET only runs queries; send a " + string(oc.Operation.Operation) + " with POST",
 			Extensions: map[string]any{"code": apierr.BadRequest},
