@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/taskgraph/taskgraph/internal/tracing"
+
 	"errors"
 	"fmt"
 	"net"
@@ -47,6 +49,8 @@ type serverConfig struct {
 	Limits      limits
 	// Trusted is TRUSTED_DOCUMENTS' manifest in TRUSTED_DOCUMENTS_MODE; nil runs any document.
 	Trusted *graph.TrustedDocuments
+	// Tracing is the OTEL_* variables: where traces go, if anywhere.
+	Tracing tracing.Config
 }
 
 // limits are the configurable bounds on a request (README.md, Limits); the others are constants
@@ -177,6 +181,7 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Trusted, err = e.trusted(); err != nil {
 		return c, err
 	}
+	c.Tracing = tracing.ConfigFromEnv(e)
 	if c.Trusted != nil && c.Trusted.Enforced() {
 		c.Introspection = false // only the manifest's documents run; the schema stays unpublished
 	}
@@ -238,7 +243,8 @@ func (e environment) dev() (serverConfig, error) {
 	if err != nil {
 		return serverConfig{}, err
 	}
-	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l,
+		Tracing: tracing.ConfigFromEnv(e)}
 	return c, e.live(&c)
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/taskgraph/taskgraph/internal/tracing"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -71,6 +73,7 @@ func routed(h http.Handler) http.Handler {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route = r.Pattern
 		}
+		tracing.SetRouteName(r.Context(), r.Pattern)
 		h.ServeHTTP(w, r)
 	})
 }

@@ -16,12 +16,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
 	"github.com/rs/cors"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/internal/apierr"
+	"github.com/taskgraph/taskgraph/internal/tracing"
 	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
 )
@@ -72,6 +74,8 @@ type app struct {
 	playgroundHeaders map[string]string
 	// routes adds routes that exist in one mode only (dev: the development JWKS).
 	routes func(route func(pattern string, h http.Handler))
+	// tracing is the OpenTelemetry exporter; nil when tracing is off.
+	tracing *tracing.Tracing
 }
 
 // startup is what serve and dev bring to the one start-up path.
@@ -91,6 +95,18 @@ type startup struct {
 func start(ctx context.Context, s startup) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tr, err := tracing.Start(ctx, s.cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Shutdown(ctx) // exports what is buffered
+	}()
+	if tr != nil {
+		s.cfg.DB.WrapConnector = tr.Connector
+	}
 	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL, s.cfg.ListenURL, s.cfg.DB)
 	if err != nil {
 		return err
@@ -102,7 +118,7 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
-	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg, tracing: tr}
 	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
 	// sends does not reach it: REQUEST_TIMEOUT is the one setting of both.
 	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
@@ -243,6 +259,7 @@ func (a *app) handler() http.Handler {
 		Live:           a.live,
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 		Trusted:        a.cfg.Trusted,
+		Tracer:         a.tracer(),
 	})
 	observeGraphQL(gql)
 	inner := sse.Handler(gql)
@@ -290,7 +307,15 @@ func (a *app) handler() http.Handler {
 	if a.routes != nil {
 		a.routes(route)
 	}
-	return observe(a.logger, a.metrics, c.Handler(mux))
+	return a.tracing.Handler(observe(a.logger, a.metrics, c.Handler(mux)))
+}
+
+// tracer is the tracer of operation spans, or nil when tracing is off.
+func (a *app) tracer() trace.Tracer {
+	if a.tracing == nil {
+		return nil
+	}
+	return a.tracing.Tracer
 }
 
 // ready answers 200 only when PostgreSQL answers and JWKS keys are loaded.

@@ -5,6 +5,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
@@ -23,6 +24,8 @@ type Options struct {
 	// MaxConns is the pool size: at most this many PostgreSQL sessions, all kept open once made,
 	// so that a busy server never closes and reopens them. 0 means DefaultMaxConns().
 	MaxConns int
+	// WrapConnector, when set, wraps the driver (tracing's spans per round trip).
+	WrapConnector func(driver.Connector) driver.Connector
 }
 
 // DefaultMaxConns is the pool size when none is configured: four sessions per core the Go runtime
@@ -40,9 +43,13 @@ func DefaultMaxConns() int { return 4 * runtime.GOMAXPROCS(0) }
 // also makes lib/pq send []byte arguments in binary format; the data layer passes none (ids,
 // times and arrays go as text).
 func Open(ctx context.Context, url string, opts Options) (*sqlx.DB, error) {
-	conn, err := NewConnector(url)
+	pqc, err := NewConnector(url)
 	if err != nil {
 		return nil, err
+	}
+	var conn driver.Connector = pqc
+	if opts.WrapConnector != nil {
+		conn = opts.WrapConnector(conn)
 	}
 	x := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	n := opts.MaxConns

@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/live"
@@ -31,6 +32,8 @@ type Options struct {
 	// Trusted, when set, limits execution to its manifest's documents (enforce) or reports the
 	// others (log); its Handler must be in front of the server for documentId over HTTP.
 	Trusted *TrustedDocuments
+	// Tracer, when set, gives every operation a span (tracing.go).
+	Tracer trace.Tracer
 }
 
 const (
@@ -121,6 +124,9 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 		maxSelections:          MaxSelections,
 	})
 	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
+	if opts.Tracer != nil {
+		srv.Use(operationSpans{opts.Tracer})
+	}
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
 	srv.AroundResponses(capErrors)
