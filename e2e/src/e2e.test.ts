@@ -12,6 +12,7 @@
 //     and taskgraph "api-rot" trusting it with AUTH_ALGORITHMS=RS256.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import { WebSocket } from "ws";
 import {
@@ -47,6 +48,7 @@ import {
   createDatabase,
   finish,
   freePort,
+  repoRoot,
   run,
   runWithInput,
   sleep,
@@ -63,6 +65,7 @@ interface Env {
   liveBase: string; // its base URL (/metrics)
   wrongAudAPI: string;
   rotAPI: string;
+  trustedAPI: string; // api with TRUSTED_DOCUMENTS: the urql client's manifest, enforced
   mainURL: string; // Better Auth public URL (iss, aud)
   shortURL: string;
   noUUIDURL: string;
@@ -70,7 +73,7 @@ interface Env {
   drops: Array<() => Promise<void>>;
 }
 
-const env: Env = { bin: "", mainDatabaseURL: "", api: "", liveAPI: "", liveBase: "", wrongAudAPI: "", rotAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
+const env: Env = { bin: "", mainDatabaseURL: "", api: "", liveAPI: "", liveBase: "", wrongAudAPI: "", rotAPI: "", trustedAPI: "", mainURL: "", shortURL: "", noUUIDURL: "", rotURL: "", drops: [] };
 let failed = false;
 const timings: string[] = [];
 
@@ -107,8 +110,8 @@ before(
       // Main database: our migrations first (they create "user" with its uuid), then Better Auth's.
       await run("migrate", bin, ["migrate"], { cwd: workDir, env: { DATABASE_URL: main.url } });
       timings.push(`setup: taskgraph migrate: ${Date.now() - t0} ms`);
-      const [pMain, pShort, pNoUUID, pRot, pAPI, pWrong, pRotAPI, pLive] = await Promise.all(
-        Array.from({ length: 8 }, () => freePort()),
+      const [pMain, pShort, pNoUUID, pRot, pAPI, pWrong, pRotAPI, pLive, pTrusted] = await Promise.all(
+        Array.from({ length: 9 }, () => freePort()),
       );
       env.mainURL = `http://127.0.0.1:${pMain}`;
       // All four at once: the example takes an advisory lock around its migrations.
@@ -131,7 +134,8 @@ before(
       env.rotURL = rotBA.url;
 
       const apiSettings = { bin, databaseURL: main.url, betterAuthURL: env.mainURL, env: { AUTH_CLOCK_SKEW: "1s" } };
-      const [api, live, wrong, rotAPI] = await Promise.all([
+      const manifest = path.join(repoRoot, "examples", "urql-client", "src", "gql", "persisted-documents.json");
+      const [api, live, wrong, rotAPI, trusted] = await Promise.all([
         startServer("api", { ...apiSettings, port: pAPI! }),
         startServer("api-live", { ...apiSettings, port: pLive! }),
         startServer("api-wrongaud", {
@@ -148,12 +152,14 @@ before(
           betterAuthURL: env.rotURL,
           env: { AUTH_ALGORITHMS: "RS256" },
         }),
+        startServer("api-trusted", { ...apiSettings, port: pTrusted!, env: { ...apiSettings.env, TRUSTED_DOCUMENTS: manifest } }),
       ]);
       env.api = api.graphql;
       env.liveAPI = live.graphql;
       env.liveBase = live.url;
       env.wrongAudAPI = wrong.graphql;
       env.rotAPI = rotAPI.graphql;
+      env.trustedAPI = trusted.graphql;
       timings.push(`setup: all servers ready: ${Date.now() - t0} ms`);
     } catch (err) {
       failed = true;
@@ -758,6 +764,19 @@ step("an expired token gets 401 token_expired, and the client refreshes and reco
   const me2 = await client2.query(meQuery, {}).toPromise();
   assert.equal(me2.error, undefined, me2.error?.message);
   assert.deepEqual(http2.statuses, [200]);
+});
+
+step("trusted documents: the urql client sends its documents by hash to a server enforcing its manifest; other text is refused", async () => {
+  const client = createTaskgraphClient({ url: env.trustedAPI, getToken: alice.getToken, persistedDocuments: true });
+  const me = await client.query(meQuery, {}).toPromise();
+  assert.equal(me.error, undefined, me.error?.message);
+  assert.equal(me.data?.me.uuid, aliceUUID);
+  const created = await client.mutation(createTaskMutation, { input: { title: "trusted" } }).toPromise();
+  assert.equal(created.error, undefined, created.error?.message);
+  await client.mutation(deleteTaskMutation, { id: created.data!.createTask.id }).toPromise();
+  const other = await raw(env.trustedAPI, "{ me { uuid } }", (await alice.getToken())!);
+  assert.equal(other.status, 400);
+  assert.equal(other.body.errors?.[0]?.extensions?.["code"], "TRUSTED_DOCUMENT_REQUIRED");
 });
 
 step("the diagnostics (verify-jwks, verify-token, doctor) accept the real Better Auth and its tokens", async () => {

@@ -153,7 +153,7 @@ step(
   "codegen pointed at a URL generates the same types as from the file",
   async () => {
     const fromFile = await codegen(schemaFile);
-    assert.deepEqual(Object.keys(fromFile).sort(), ["fragment-masking.ts", "gql.ts", "graphql.ts", "index.ts"].filter((f) => f in fromFile).sort());
+    assert.deepEqual(Object.keys(fromFile).sort(), ["fragment-masking.ts", "gql.ts", "graphql.ts", "index.ts", "persisted-documents.json"].filter((f) => f in fromFile).sort());
     assert.match(fromFile["graphql.ts"] ?? "", /export type TasksQuery = \{/);
     for (const url of [`${open.dev}/graphql/schema.graphql`, `${open.dev}/graphql`, `${open["serve with GRAPHQL_INTROSPECTION=true"]}/graphql`]) {
       assert.deepEqual(await codegen(url), fromFile, url);

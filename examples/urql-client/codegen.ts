@@ -13,7 +13,9 @@ const config: CodegenConfig = {
   generates: {
     "./src/gql/": {
       preset: "client",
-      presetConfig: { fragmentMasking: false },
+      // persisted-documents.json: "sha256:<hex>" -> each document, for TRUSTED_DOCUMENTS; the
+      // documents carry the hash (__meta__.hash) for the persisted-query exchange.
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: "sha256" } },
       config: {
         // RFC 3339 strings; the server answers in UTC ("...Z") and accepts any explicit offset.
         scalars: { Time: "string" },

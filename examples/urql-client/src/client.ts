@@ -1,6 +1,7 @@
 // An urql Client for taskgraph that authenticates with a Better Auth JWT.
 import { Client, fetchExchange, subscriptionExchange, type CombinedError, type Exchange } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
+import { persistedExchange } from "@urql/exchange-persisted";
 import type { WsClient } from "./subscriptions.js";
 
 /** Returns a fresh JWT from Better Auth (never the session token), or null when signed out. */
@@ -24,6 +25,18 @@ export interface TaskgraphClientOptions {
    * subscriptions fail. Queries and mutations stay on HTTP.
    */
   subscriptions?: WsClient;
+  /**
+   * Send each document by its hash only (extensions.persistedQuery.sha256Hash, from the hash
+   * codegen put in the document), never its text: for a server started with TRUSTED_DOCUMENTS set
+   * to this package's src/gql/persisted-documents.json. Queries, mutations and subscriptions alike.
+   */
+  persistedDocuments?: boolean;
+}
+
+/** The hex sha256 codegen's client preset stored in a document ("sha256:<hex>"). */
+function documentHash(document: unknown): string | null {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  return typeof hash === "string" ? hash.replace(/^sha256:/, "") : null;
 }
 
 /**
@@ -86,6 +99,16 @@ export function createTaskgraphClient(opts: TaskgraphClientOptions): Client {
           },
         };
       }),
+      ...(opts.persistedDocuments
+        ? [
+            persistedExchange({
+              enforcePersistedQueries: true,
+              enableForMutation: true,
+              enableForSubscriptions: true,
+              generateHash: async (_query, document) => documentHash(document),
+            }),
+          ]
+        : []),
       ...(opts.subscriptions ? [wsExchange(opts.subscriptions)] : []),
       fetchExchange,
     ],
