@@ -1,0 +1,100 @@
+"use client";
+// The app's shell: Better Auth's session decides between the sign-in form and the tasks; the
+// Apollo client (and its socket) live exactly as long as the signed-in session.
+import { ApolloProvider } from "@apollo/client/react";
+import { useEffect, useMemo, useState } from "react";
+import { createApollo } from "@/lib/apollo";
+import { authClient } from "@/lib/auth-client";
+import { TokenSource } from "@/lib/token";
+import { AuthForm } from "./AuthForm";
+import { Banner } from "./Banner";
+import { TaskApp } from "./TaskApp";
+
+/** A JWT from Better Auth for the session's cookie, or null when there is no session any more. */
+async function fetchToken(): Promise<string | null> {
+  const { data, error } = await authClient.token();
+  if (error) {
+    if (error.status === 401) return null;
+    throw new Error(`Better Auth: ${error.message ?? error.statusText}`);
+  }
+  return data?.token ?? null;
+}
+
+export function App({ apiUrl }: { apiUrl: string }) {
+  const session = authClient.useSession();
+  const [signedOut, setSignedOut] = useState(false);
+  const userId = session.data?.user.id ?? null;
+
+  if (session.isPending) {
+    return (
+      <main className="narrow">
+        <p aria-busy="true">Loading…</p>
+      </main>
+    );
+  }
+  if (!userId) {
+    return (
+      <main className="narrow">
+        <h1>taskgraph</h1>
+        {signedOut && <Banner kind="error">Signed out — sign in again.</Banner>}
+        {session.error && <Banner kind="error">Cannot reach Better Auth: {session.error.message}</Banner>}
+        <AuthForm onSignedIn={() => setSignedOut(false)} />
+      </main>
+    );
+  }
+  return (
+    <SignedIn
+      key={userId}
+      apiUrl={apiUrl}
+      email={session.data?.user.email ?? ""}
+      onSessionLost={async () => {
+        setSignedOut(true);
+        await session.refetch();
+      }}
+    />
+  );
+}
+
+function SignedIn({ apiUrl, email, onSessionLost }: { apiUrl: string; email: string; onSessionLost: () => Promise<void> }) {
+  const [unreachable, setUnreachable] = useState(false);
+  const [reconnects, setReconnects] = useState(0);
+  const links = useMemo(() => {
+    const tokens = new TokenSource(fetchToken, () => void onSessionLost());
+    return createApollo({
+      apiUrl,
+      tokens,
+      onUnreachable: setUnreachable,
+      onReconnected: () => setReconnects((n) => n + 1),
+    });
+    // One client per signed-in user (the parent keys this component by user id).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [apiUrl]);
+
+  // Signing out (or leaving) closes the socket and forgets everything cached.
+  useEffect(
+    () => () => {
+      void links.ws.dispose();
+      links.client.stop();
+      void links.client.clearStore();
+    },
+    [links],
+  );
+
+  const signOut = async () => {
+    await links.ws.dispose();
+    links.client.stop();
+    await links.client.clearStore();
+    await authClient.signOut();
+  };
+
+  return (
+    <ApolloProvider client={links.client}>
+      {unreachable && (
+        <Banner kind="error">
+          Cannot reach the API at {apiUrl}. Your changes are kept; retrying when you act again.
+        </Banner>
+      )}
+      <TaskApp email={email} onSignOut={signOut} reconnects={reconnects} />
+    </ApolloProvider>
+  );
+}
