@@ -21,12 +21,7 @@ fi
 
 # The Go server builds while npm installs and Next builds.
 ( cd "$root" && go build -o bin/taskgraph . ) & gobuild=$!
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "web: npm ci"; npm ci --no-audit --no-fund --loglevel=error
-fi
-if [ ! -f .next/BUILD_ID ] || [ -n "$(find app components lib gql next.config.ts package-lock.json -newer .next/BUILD_ID -print -quit)" ]; then
-  echo "web: next build"; npx next build > .next-build.log 2>&1 || { cat .next-build.log; exit 1; }
-fi
+bash scripts/build.sh
 wait "$gobuild"
 
 echo "web: migrations (taskgraph, then Better Auth)"
@@ -38,7 +33,7 @@ stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; }
 trap stop EXIT INT TERM
 
 BETTER_AUTH_URL="$web_url" TASKGRAPH_URL="$api_url" TRUSTED_ORIGINS="http://localhost:${WEB_PORT}" \
-  npx next start -H 127.0.0.1 -p "$WEB_PORT" & pids+=($!)
+  node node_modules/next/dist/bin/next start -H 127.0.0.1 -p "$WEB_PORT" & pids+=($!)
 BETTER_AUTH_URL="$web_url" CORS_ORIGINS="$web_url,http://localhost:${WEB_PORT}" ADDR="$ADDR" \
   "$root/bin/taskgraph" serve & pids+=($!)
 
