@@ -2,8 +2,8 @@
 // The app's shell: Better Auth's session decides between the sign-in form and the tasks; the
 // Apollo client (and its socket) live exactly as long as the signed-in session.
 import { ApolloProvider } from "@apollo/client/react";
-import { useEffect, useMemo, useState } from "react";
-import { createApollo } from "@/lib/apollo";
+import { useEffect, useState } from "react";
+import { createApollo, type Links } from "@/lib/apollo";
 import { authClient } from "@/lib/auth-client";
 import { TokenSource } from "@/lib/token";
 import { AuthForm } from "./AuthForm";
@@ -58,28 +58,35 @@ export function App({ apiUrl }: { apiUrl: string }) {
 function SignedIn({ apiUrl, email, onSessionLost }: { apiUrl: string; email: string; onSessionLost: () => Promise<void> }) {
   const [unreachable, setUnreachable] = useState(false);
   const [reconnects, setReconnects] = useState(0);
-  const links = useMemo(() => {
+  const [links, setLinks] = useState<Links | null>(null);
+
+  // One client (and socket) per signed-in user, made in an effect so that whatever unmounts the
+  // component (signing out, React's strict-mode double mount in development) disposes of it.
+  useEffect(() => {
     const tokens = new TokenSource(fetchToken, () => void onSessionLost());
-    return createApollo({
+    const made = createApollo({
       apiUrl,
       tokens,
       onUnreachable: setUnreachable,
       onReconnected: () => setReconnects((n) => n + 1),
     });
-    // One client per signed-in user (the parent keys this component by user id).
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [apiUrl]);
+    setLinks(made);
+    return () => {
+      void made.ws.dispose();
+      made.client.stop();
+    };
+    // The parent keys this component by user id; onSessionLost is that user's.
+  }, [apiUrl]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  // Signing out (or leaving) closes the socket and forgets everything cached.
-  useEffect(
-    () => () => {
-      void links.ws.dispose();
-      links.client.stop();
-      void links.client.clearStore();
-    },
-    [links],
-  );
+  if (!links) {
+    return (
+      <main className="narrow">
+        <p aria-busy="true">Loading…</p>
+      </main>
+    );
+  }
 
+  // Signing out closes the socket and forgets everything cached before Better Auth forgets the session.
   const signOut = async () => {
     await links.ws.dispose();
     links.client.stop();
