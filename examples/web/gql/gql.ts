@@ -100,7 +100,7 @@ export function graphql(source: "\n  subscription TagEvents {\n    tagEvents {\n
 export function graphql(source: "\n  fragment TagFields on Tag {\n    id\n    name\n    color\n  }\n"): (typeof documents)["\n  fragment TagFields on Tag {\n    id\n    name\n    color\n  }\n"];
 
 export function graphql(source: string) {
-  return (documents as any)[source] ?? {};
+  return (documents as Record<string, unknown>)[source] ?? {};
 }
 
-export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;
+export type DocumentType<TDocumentNode extends DocumentNode<unknown, never>> = TDocumentNode extends DocumentNode<  infer TType,  never>  ? TType  : never;
