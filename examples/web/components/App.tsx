@@ -20,6 +20,16 @@ async function fetchToken(): Promise<string | null> {
   return data?.token ?? null;
 }
 
+/** Closes the socket; a connection that was being refused (4403) rejects dispose with its close
+ * event, which is no error of ours at this point. */
+async function closeSocket(links: Links): Promise<void> {
+  try {
+    await links.ws.dispose();
+  } catch {
+    // the socket is closed either way
+  }
+}
+
 export function App({ apiUrl }: { apiUrl: string }) {
   const session = authClient.useSession();
   const [signedOut, setSignedOut] = useState(false);
@@ -63,7 +73,7 @@ function SignedIn({ apiUrl, email, onSessionLost }: { apiUrl: string; email: str
   // One client (and socket) per signed-in user, made in an effect so that whatever unmounts the
   // component (signing out, React's strict-mode double mount in development) disposes of it.
   useEffect(() => {
-    const tokens = new TokenSource(fetchToken, () => void onSessionLost());
+    const tokens = new TokenSource(fetchToken, () => void onSessionLost().catch(() => {}));
     const made = createApollo({
       apiUrl,
       tokens,
@@ -72,7 +82,7 @@ function SignedIn({ apiUrl, email, onSessionLost }: { apiUrl: string; email: str
     });
     setLinks(made);
     return () => {
-      void made.ws.dispose();
+      closeSocket(made);
       made.client.stop();
     };
     // The parent keys this component by user id; onSessionLost is that user's.
@@ -88,7 +98,7 @@ function SignedIn({ apiUrl, email, onSessionLost }: { apiUrl: string; email: str
 
   // Signing out closes the socket and forgets everything cached before Better Auth forgets the session.
   const signOut = async () => {
-    await links.ws.dispose();
+    await closeSocket(links);
     links.client.stop();
     await links.client.clearStore();
     await authClient.signOut();

@@ -48,7 +48,9 @@ export function TagManager({ tags }: { tags: readonly TagView[] }) {
               aria-label={`Delete tag ${t.name}`}
               onClick={() => {
                 if (window.confirm(`Delete the tag “${t.name}”? It is removed from its tasks.`)) {
-                  void deleteTag({ variables: { id: t.id }, update: (cache) => tagDeleted(cache, t.id) });
+                  deleteTag({ variables: { id: t.id }, update: (cache) => tagDeleted(cache, t.id) }).catch((err: unknown) =>
+                    setErrors({ general: `Could not delete ${t.name}: ${explain(err).general ?? "unknown error"}` }),
+                  );
                 }
               }}
             >
@@ -57,6 +59,11 @@ export function TagManager({ tags }: { tags: readonly TagView[] }) {
           </li>
         ))}
       </ul>
+      {!open && errors.general && (
+        <p role="alert" className="field-error">
+          {errors.general}
+        </p>
+      )}
       {!open && (
         <button type="button" className="secondary" onClick={() => setOpen(true)}>
           New tag

@@ -66,7 +66,8 @@ export function TaskApp({ email, onSignOut, reconnects }: { email: string; onSig
 
   // The socket came back after a drop: what changed meanwhile was not sent, so ask again.
   useEffect(() => {
-    if (reconnects > 0) void client.refetchQueries({ include: "active" });
+    // Failures show in the queries themselves (their error state), not here.
+    if (reconnects > 0) client.refetchQueries({ include: "active" }).catch(() => {});
   }, [reconnects, client]);
 
   const tags = me.data?.tags ?? [];
@@ -78,6 +79,8 @@ export function TaskApp({ email, onSignOut, reconnects }: { email: string; onSig
     setLoadingMore(true);
     try {
       await tasks.fetchMore({ variables: { after: conn.pageInfo.endCursor } });
+    } catch {
+      // shown by the list's error banner
     } finally {
       setLoadingMore(false);
     }
@@ -88,7 +91,7 @@ export function TaskApp({ email, onSignOut, reconnects }: { email: string; onSig
       <header className="top">
         <h1>Tasks</h1>
         <span className="who">{me.data?.me.email ?? email}</span>
-        <button type="button" className="secondary" onClick={() => void onSignOut()}>
+        <button type="button" className="secondary" onClick={() => onSignOut().catch(() => window.location.reload())}>
           Sign out
         </button>
       </header>
