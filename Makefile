@@ -3,9 +3,9 @@
 # end-to-end suite (a real Better Auth, the schema as tools fetch it, the IDE in Debian's Chromium).
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
-NODE_DIRS = examples/better-auth examples/urql-client e2e ide/web
+NODE_DIRS = examples/better-auth examples/urql-client examples/web e2e ide/web
 
-.PHONY: test vet fmt-check unit unit-pgbouncer fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak
+.PHONY: test vet fmt-check unit unit-pgbouncer fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak web web-build
 
 test: vet fmt-check unit unit-pgbouncer fuzz ide-check e2e
 
@@ -59,8 +59,20 @@ ide-check: node-deps
 	if diff -r "$$tmp" ide/dist >/dev/null; then echo "ide/dist matches ide/web"; \
 	else diff -rq "$$tmp" ide/dist; echo "ide/dist is stale: run 'make ide' and commit ide/dist"; exit 1; fi
 
-e2e: node-deps
+e2e: node-deps web-build
 	@if [ -f e2e/package.json ]; then cd e2e && npm test; else echo "no e2e suite yet"; fi
+
+# The task app (examples/web): `make web` serves the whole stack for a person (PostgreSQL as for
+# `go run . dev`): both sides' migrations, the Next.js app on WEB_PORT (3000), taskgraph on ADDR
+# (8080). `make web-build` is what the browser suite needs: the committed gql/ matching the
+# schema and documents (codegen), `tsc --noEmit` (strict) clean, and `next build` when the build
+# is older than a source file.
+web:
+	bash examples/web/scripts/web.sh
+
+web-build: node-deps
+	cd examples/web && npm run check && bash scripts/build.sh
+	@git diff --quiet -- examples/web/gql || { echo "examples/web/gql is stale: commit what npm run codegen wrote"; exit 1; }
 
 # The load benchmark (bench/README.md): builds the server, seeds a fresh database, measures every
 # scenario and pgbench on the same rows. BENCH_DURATION, BENCH_CONNS, BENCH_BASELINE=<git rev>, ...

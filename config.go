@@ -23,8 +23,17 @@ const (
 	devAddr            = "127.0.0.1:8080"
 )
 
-// devOrigins are the browser origins dev allows: a frontend on Next.js's default port.
+// devOrigins are the browser origins dev allows when CORS_ORIGINS is unset: a frontend on
+// Next.js's default port.
 var devOrigins = []string{"http://localhost:3000", "http://127.0.0.1:3000"}
+
+// devCORSOrigins is CORS_ORIGINS when set (Vite's :5173, say), else devOrigins.
+func devCORSOrigins(list string) []string {
+	if o := corsOrigins(list, auth.Config{}); len(o) > 0 {
+		return o
+	}
+	return devOrigins
+}
 
 // environment reads the configuration (README.md, Configuration). Every command reads the
 // environment through it; tests pass a map instead of os.Getenv.
@@ -243,7 +252,7 @@ func (e environment) dev() (serverConfig, error) {
 	if err != nil {
 		return serverConfig{}, err
 	}
-	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l,
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devCORSOrigins(e("CORS_ORIGINS")), Introspection: true, Playground: true, Limits: l,
 		Tracing: tracing.ConfigFromEnv(e)}
 	return c, e.live(&c)
 }

@@ -34,7 +34,7 @@ var commands = []struct {
 			"TRUSTED_DOCUMENTS", "TRUSTED_DOCUMENTS_MODE"}),
 		"BETTER_AUTH_URL=http://localhost:3000 DATABASE_URL=postgres://app@127.0.0.1:5432/app taskgraph serve"},
 	{"dev", "run locally with a built-in development issuer and GraphiQL, no Better Auth needed", devCommand,
-		concat(serverEnv, []string{"APP_ENV", "DEV_KEY_FILE"}),
+		concat(serverEnv, []string{"APP_ENV", "DEV_KEY_FILE", "CORS_ORIGINS"}),
 		"go run . dev   (then open http://127.0.0.1:8080/)"},
 	{"migrate", "apply the database migrations and exit", migrateCommand,
 		[]string{"DATABASE_URL", "DATABASE_LISTEN_URL"},

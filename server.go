@@ -244,9 +244,14 @@ func (a *app) handler() http.Handler {
 	c := cors.New(cors.Options{
 		AllowedOrigins: a.cfg.CORSOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Request-Id"},
+		// Apollo Client's clientAwareness headers too: an app that names itself is not blocked.
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Request-Id",
+			"Apollographql-Client-Name", "Apollographql-Client-Version"},
 		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After", "X-Request-Id"},
-		MaxAge:         600,
+		// For a client sending credentials: "include" (cookies give no access here: only the
+		// bearer token does, so allowing them to the listed origins grants nothing).
+		AllowCredentials: true,
+		MaxAge:           600,
 	})
 	ws := a.live.Websocket(a.verifier, c.OriginAllowed)
 	sse := a.live.SSE()

@@ -18,13 +18,13 @@ func Middleware(v *Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			values := r.Header.Values("Authorization")
-			if len(values) == 0 {
+			if len(values) == 0 || isEmptyAuthorization(values) {
 				next.ServeHTTP(w, r)
 				return
 			}
 			ctx, e := v.Authenticate(r.Context(), values)
 			if e != nil {
-				writeAuthError(w, e, v.cfg)
+				writeAuthError(w, r, e, v.cfg)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -85,19 +85,29 @@ func bearerToken(values []string) (string, *Error) {
 	return token, nil
 }
 
+// isEmptyAuthorization says whether the one Authorization header is empty: what Apollo's
+// documented auth link sends when signed out (`authorization: token ? "Bearer ..." : ""`). It is
+// no token at all, not a malformed one.
+func isEmptyAuthorization(values []string) bool {
+	return len(values) == 1 && strings.TrimSpace(values[0]) == ""
+}
+
 // writeAuthError answers 401 UNAUTHENTICATED with the reason, or 503 AUTH_UNAVAILABLE with
-// Retry-After, in the GraphQL shape clients already parse.
-func writeAuthError(w http.ResponseWriter, e *Error, cfg Config) {
+// Retry-After, in the GraphQL shape clients already parse, and in the media type the client
+// accepts: under application/graphql-response+json a client reads the body whatever the status
+// (Apollo Client 4 then sees the GraphQL error UNAUTHENTICATED and its refresh link fires;
+// under application/json it raises a bare HTTP error).
+func writeAuthError(w http.ResponseWriter, r *http.Request, e *Error, cfg Config) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if e.Unavailable {
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds(cfg)))
-		apierr.Write(w, http.StatusServiceUnavailable, apierr.AuthUnavailable, e.Message, nil)
+		apierr.WriteAs(w, apierr.MediaType(r), http.StatusServiceUnavailable, apierr.AuthUnavailable, e.Message, nil)
 		return
 	}
 	// The reason strings are plain ASCII words, safe inside a quoted-string.
 	h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+e.Reason+`"`)
-	apierr.Write(w, http.StatusUnauthorized, apierr.Unauthenticated, e.Message, map[string]string{"reason": e.Reason})
+	apierr.WriteAs(w, apierr.MediaType(r), http.StatusUnauthorized, apierr.Unauthenticated, e.Message, map[string]string{"reason": e.Reason})
 }
 
 func retryAfterSeconds(cfg Config) int {

@@ -80,7 +80,9 @@ func TestMiddleware(t *testing.T) {
 		{"token without scheme", []string{tok}, 401, auth.ReasonMalformedToken, ""},
 		{"Bearer alone", []string{"Bearer"}, 401, auth.ReasonMalformedToken, ""},
 		{"Bearer and spaces", []string{"Bearer    "}, 401, auth.ReasonMalformedToken, ""},
-		{"empty header", []string{""}, 401, auth.ReasonMalformedToken, ""},
+		// What Apollo's documented auth link sends when signed out: no token, not a bad one.
+		{"empty header: anonymous", []string{""}, 200, "", "anonymous"},
+		{"blank header: anonymous", []string{"  "}, 200, "", "anonymous"},
 		{"garbage", []string{"Bearer garbage"}, 401, auth.ReasonMalformedToken, ""},
 		{"expired", []string{"Bearer " + iss.Sign(t, expired(iss.Claims(u)), nil)}, 401, auth.ReasonTokenExpired, ""},
 		{"too large", []string{"Bearer " + strings.Repeat("a", 9<<10)}, 401, auth.ReasonTokenTooLarge, ""},
@@ -121,8 +123,44 @@ func TestMiddleware(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(failures) != 9 {
-		t.Fatalf("AuthFailure called %d times (%v), want 9", len(failures), failures)
+	if len(failures) != 8 {
+		t.Fatalf("AuthFailure called %d times (%v), want 8", len(failures), failures)
+	}
+}
+
+// A refused token is answered in the media type the client prefers: Apollo Client 4 reads an
+// application/graphql-response+json body whatever the status, so its refresh link sees the
+// GraphQL error UNAUTHENTICATED; under application/json it would raise a bare ServerError.
+func TestMiddlewareAnswersInTheAcceptedMediaType(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	h := auth.Middleware(iss.Verifier(t, nil))(echoUser)
+	bad := "Bearer " + iss.Sign(t, expired(iss.Claims(testUser())), nil)
+	cases := []struct{ accept, want string }{
+		{"", "application/json"},
+		{"application/json", "application/json"},
+		{"*/*", "application/json"},
+		// Apollo Client 4's HttpLink.
+		{"application/graphql-response+json,application/json;q=0.9", "application/graphql-response+json"},
+		// urql.
+		{"application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed", "application/graphql-response+json"},
+		{"application/json, application/graphql-response+json;q=0.5", "application/json"},
+		{"application/graphql-response+json;q=0", "application/json"},
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query":"{ me { id } }"}`))
+		req.Header.Set("Authorization", bad)
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized || rec.Header().Get("Content-Type") != tc.want {
+			t.Fatalf("Accept %q: %d %q, want 401 %q", tc.accept, rec.Code, rec.Header().Get("Content-Type"), tc.want)
+		}
+		e := decodeBody(t, rec).Errors[0]
+		if e.Extensions["code"] != "UNAUTHENTICATED" || e.Extensions["reason"] != auth.ReasonTokenExpired {
+			t.Fatalf("Accept %q: extensions %v", tc.accept, e.Extensions)
+		}
 	}
 }
 

@@ -94,6 +94,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	for _, t := range opts.Transports {
 		srv.AddTransport(checkedBody{t})
 	}
+	srv.AddTransport(multipartRefusal{}) // incremental delivery asked for: refused at once (incremental.go)
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
 	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
@@ -124,6 +125,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 		maxSelections:          MaxSelections,
 	})
 	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
+	srv.Use(deferRefusal{}) // incremental.go
 	if opts.Tracer != nil {
 		srv.Use(operationSpans{opts.Tracer})
 	}

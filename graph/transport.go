@@ -66,6 +66,9 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 	case !utf8.Valid(body):
 		writeNotUTF8(w, "the request body", memberAt(body, invalidUTF8At(body)))
 		return false
+	case isBatch(body):
+		apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, errBatch, nil)
+		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return true
@@ -105,6 +108,10 @@ func (e *postExecutor) DispatchError(ctx context.Context, list gqlerror.List) *g
 type getTransport struct{ transport.GET }
 
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	// Every answer is its caller's own data (or an error): no shared cache may keep it. This is
+	// what a persisted query's GET (Apollo's useGETForHashedQueries) needs said.
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Add("Vary", "Authorization")
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "the URL's query string is not valid percent-encoding", nil)

@@ -134,6 +134,7 @@ func (w *Websocket) init(ctx context.Context, payload transport.InitPayload) (co
 
 // authorization is the token's Authorization value: connection_init's, or the upgrade request's.
 func authorization(header []string, payload transport.InitPayload) ([]string, *auth.Error) {
+	payload = connectionParams(payload)
 	var values []string
 	for _, key := range []string{"Authorization", "authorization"} {
 		v, ok := payload[key]

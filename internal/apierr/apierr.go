@@ -101,10 +101,15 @@ type entry struct {
 // Write answers status with {"errors":[{"message":message,"extensions":{"code":code,...}}]},
 // extra adding extensions beside the code (auth's reason). Headers set before the call are kept.
 func Write(w http.ResponseWriter, status int, code, message string, extra map[string]string) {
+	WriteAs(w, JSON, status, code, message, extra)
+}
+
+// WriteAs is Write with the Content-Type mediaType (JSON or GraphQLResponse).
+func WriteAs(w http.ResponseWriter, mediaType string, status int, code, message string, extra map[string]string) {
 	ext := make(map[string]string, len(extra)+1)
 	maps.Copy(ext, extra)
 	ext["code"] = code
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", mediaType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body{Errors: []entry{{Message: message, Extensions: ext}}})
 }
