@@ -105,3 +105,23 @@ func orNULL(s *string) string {
 	}
 	return *s
 }
+
+// No value, however hostile, makes an inlined statement more than the one statement it was, nor
+// leaves a quote or comment open that would swallow what follows it in the message.
+func FuzzInlineStaysOneStatement(f *testing.F) {
+	for _, s := range []string{"", "'", "';--", `\'; COMMIT; --`, "$$", "$a$", "/*", "*/", "\"", "E'\\'", "ünï'cø;de"} {
+		f.Add(s, int64(len(s)))
+	}
+	f.Fuzz(func(t *testing.T, s string, n int64) {
+		q, err := inline(`SELECT $1::text, $2 -- $1`+"\n"+`, '$1', $1`, []any{s, n})
+		if errors.Is(err, errLiteral) && strings.IndexByte(s, 0) >= 0 {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if _, err := statement(q, func(int) (string, bool) { return "", false }); err != nil {
+			t.Fatalf("%q became %q: %v", s, q, err)
+		}
+	})
+}
