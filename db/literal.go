@@ -106,7 +106,9 @@ func statement(q string, param func(n int) (string, bool)) (string, error) {
 	for i := 0; i < len(q); {
 		switch c := q[i]; {
 		case c == '\'' || c == '"':
-			j, ok := closing(q, i+1, c)
+			// An E'...' string (pq.QuoteLiteral writes them) takes backslash escapes.
+			escapes := c == '\'' && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i < 2 || !isIdent(q[i-2]))
+			j, ok := closing(q, i+1, c, escapes)
 			if !ok {
 				return "", fmt.Errorf("db: statement: unterminated %c", c)
 			}
@@ -160,9 +162,13 @@ func statement(q string, param func(n int) (string, bool)) (string, error) {
 }
 
 // closing is the index after the quote that closes a string or identifier opened by quote before
-// i (a doubled quote stays inside).
-func closing(q string, i int, quote byte) (int, bool) {
+// i (a doubled quote stays inside, and with escapes a backslash-escaped one).
+func closing(q string, i int, quote byte, escapes bool) (int, bool) {
 	for i < len(q) {
+		if escapes && q[i] == '\\' {
+			i += 2
+			continue
+		}
 		if q[i] == quote {
 			if i+1 < len(q) && q[i+1] == quote {
 				i += 2

@@ -17,7 +17,7 @@ import (
 // without its argument.
 func TestInlineReplacesOnlyPlaceholders(t *testing.T) {
 	t.Parallel()
-	q := `SELECT '$1', "a$1", $$ $1 $$, $x$ $2 $x$, a$1, $1 -- $2
+	q := `SELECT '$1', "a$1", $$ $1 $$, $x$ $2 $x$, a$1, E'\' $1', $1 -- $2
 	/* $2 */ , $2::int, $10`
 	args := make([]any, 10)
 	for i := range args {
@@ -27,7 +27,7 @@ func TestInlineReplacesOnlyPlaceholders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `SELECT '$1', "a$1", $$ $1 $$, $x$ $2 $x$, a$1, '1' -- $2
+	want := `SELECT '$1', "a$1", $$ $1 $$, $x$ $2 $x$, a$1, E'\' $1', '1' -- $2
 	/* $2 */ , '2'::int, '10'
 `
 	if got != want {
