@@ -30,7 +30,7 @@ unit-pgbouncer:
 # seeds and testdata/fuzz corpora. A failing input is written to the package's testdata/fuzz.
 # Longer: make fuzz FUZZTIME=5m.
 FUZZTIME ?= 5s
-FUZZ_TARGETS = ./auth:FuzzMiddleware ./db:FuzzCursor ./graph/model:FuzzUnmarshalTime ./graph:FuzzColor \
+FUZZ_TARGETS = ./auth:FuzzMiddleware ./db:FuzzCursor ./db:FuzzInlineStaysOneStatement ./graph/model:FuzzUnmarshalTime ./graph:FuzzColor \
 	./graph:FuzzParseID ./graph:FuzzGraphQLAnonymous ./graph:FuzzGraphQLSignedIn
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

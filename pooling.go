@@ -38,6 +38,20 @@ func requirePooling(ctx context.Context, databaseURL, sessionURL string) error {
 	return nil
 }
 
+// ownSessions tells whether databaseURL's connections are PostgreSQL sessions of their own (no
+// transaction pooler), so that db.Store.ReadJSON may keep statements prepared on them. When it is
+// sessionURL, requireSessions has already made sure of it.
+func ownSessions(ctx context.Context, databaseURL, sessionURL string) (bool, error) {
+	if databaseURL == sessionURL {
+		return true, nil
+	}
+	p, err := db.DetectPooling(ctx, databaseURL)
+	if err != nil {
+		return false, poolingError("DATABASE_URL", err)
+	}
+	return !p.SharesSessions, nil
+}
+
 // requireSessions refuses a sessionURL behind a pooler that shares PostgreSQL sessions between
 // clients (db.DetectPooling), saying which setting fixes it.
 func requireSessions(ctx context.Context, databaseURL, sessionURL string) error {

@@ -122,6 +122,14 @@ func start(ctx context.Context, s startup) error {
 	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
 	// sends does not reach it: REQUEST_TIMEOUT is the one setting of both.
 	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
+	// Statements stay prepared on sessions of their own, never through a transaction pooler; a
+	// login that is the app role itself spares each transaction its SET ROLE.
+	if a.store.OwnSessions, err = ownSessions(ctx, s.cfg.DatabaseURL, s.cfg.ListenURL); err != nil {
+		return err
+	}
+	if err := a.store.CheckLoginRole(ctx); err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
 	var metricsLn net.Listener
 	if s.cfg.MetricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {

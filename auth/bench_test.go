@@ -41,10 +41,16 @@ func BenchmarkMiddlewareEdDSA(b *testing.B) { benchmarkMiddleware(b, "EdDSA") }
 func BenchmarkMiddlewareRS256(b *testing.B) { benchmarkMiddleware(b, "RS256") }
 
 // benchmarkVerify measures Verifier.Verify alone (signature, claims, key lookup), cycling through
-// 200 distinct tokens as 200 signed-in users would send them.
-func benchmarkVerify(b *testing.B, alg string) {
+// 200 distinct tokens as 200 signed-in users would send them: without the token cache, and with
+// it (cached: each token verified once, then looked up).
+func benchmarkVerify(b *testing.B, alg string) { benchmarkVerifyCache(b, alg, 0) }
+
+func BenchmarkVerifyEdDSACached(b *testing.B) { benchmarkVerifyCache(b, "EdDSA", 10_000) }
+
+func benchmarkVerifyCache(b *testing.B, alg string, cacheSize int) {
 	iss := testkit.NewIssuer(b, alg)
 	v := iss.Verifier(b, nil)
+	auth.SetTokenCacheSize(v, cacheSize)
 	tokens := make([]string, 200)
 	for i := range tokens {
 		u := testUser()

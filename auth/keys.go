@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,9 +91,10 @@ type keyStore struct {
 	onFetch func(error)
 	base    context.Context // fetches are detached from requests and end with this context
 
-	storage jwkset.Storage  // replaced as a whole on each successful fetch
-	kf      keyfunc.Keyfunc // kid lookups in storage
-	fetched atomic.Int64    // UnixNano of the last successful fetch; 0 = never
+	storage jwkset.Storage                               // replaced as a whole on each successful fetch
+	kf      keyfunc.Keyfunc                              // kid lookups in storage
+	fetched atomic.Int64                                 // UnixNano of the last successful fetch; 0 = never
+	prints  atomic.Pointer[map[string][sha256.Size]byte] // the stored keys' fingerprints by kid
 	limiter *rate.Limiter
 	fetches atomic.Int64
 
@@ -210,6 +212,10 @@ func (s *keyStore) fetch() error {
 		err = errors.New("the JWKS holds no usable signing key")
 	}
 	if err == nil {
+		// The token cache's view first: from here on a cached token of a key that is leaving
+		// is refused, even before the storage has stopped verifying with that key.
+		prints := fingerprints(keys)
+		s.prints.Store(&prints)
 		err = s.storage.KeyReplaceAll(ctx, keys)
 	}
 	if err == nil {
@@ -219,6 +225,14 @@ func (s *keyStore) fetch() error {
 		s.onFetch(err)
 	}
 	return err
+}
+
+// fingerprints are the stored keys' fingerprints by kid (tokenCache); nil before the first fetch.
+func (s *keyStore) fingerprints() map[string][sha256.Size]byte {
+	if p := s.prints.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // loaded reports whether any JWKS fetch has succeeded.

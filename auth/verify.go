@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -42,6 +43,7 @@ type Verifier struct {
 	parser *jwt.Parser
 	keys   *keyStore
 	subs   *subCache
+	tokens *tokenCache
 	hooks  Hooks
 	now    func() time.Time
 }
@@ -59,22 +61,24 @@ func NewVerifier(ctx context.Context, cfg Config, lookup SubLookup, hooks Hooks)
 		return nil, err
 	}
 	v := &Verifier{
-		cfg:   cfg,
-		hooks: hooks,
-		now:   time.Now,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods(cfg.Algorithms),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithIssuer(cfg.Issuer),
-			jwt.WithAudience(cfg.Audiences...), // any one of them
-			jwt.WithLeeway(cfg.ClockSkew),
-			// Canonical base64url only: otherwise the unused low bits of a segment's last
-			// character could be changed and the token would still verify (a malleable string).
-			jwt.WithStrictDecoding(),
-		),
-		keys: keys,
+		cfg:    cfg,
+		hooks:  hooks,
+		now:    time.Now,
+		keys:   keys,
+		tokens: newTokenCache(tokenCacheSize),
 	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audiences...), // any one of them
+		jwt.WithLeeway(cfg.ClockSkew),
+		// Canonical base64url only: otherwise the unused low bits of a segment's last
+		// character could be changed and the token would still verify (a malleable string).
+		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(func() time.Time { return v.now() }), // one clock for jwt and the token cache
+	)
 	if lookup != nil {
 		v.subs = newSubCache(lookup, subCacheSize, subCacheTTL)
 	}
@@ -100,12 +104,21 @@ func (v *Verifier) Verify(ctx context.Context, token string) (User, error) {
 	if !compactAlphabet(token) {
 		return User{}, refuse(ReasonMalformedToken, "the bearer token has characters other than base64url and dots; send the JWT exactly as Better Auth issued it")
 	}
+	sum := sha256.Sum256([]byte(token))
+	keys := v.keys.fingerprints() // before verifying: a fetch meanwhile makes the entry unusable
+	if u, ok := v.tokens.get(sum, v.now(), keys); ok {
+		return u, nil
+	}
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyfunc(ctx))
 	if err != nil {
 		return User{}, v.explain(tok, claims, err)
 	}
-	return v.user(ctx, claims)
+	u, err := v.user(ctx, claims)
+	if _, fromClaim := claims[v.cfg.UUIDClaim]; err == nil && fromClaim {
+		v.tokens.put(sum, v.now(), tok, claims, v.cfg.ClockSkew, u, keys)
+	}
+	return u, err
 }
 
 // compactAlphabet reports whether token holds only base64url characters and dots: no padding, and

@@ -16,8 +16,9 @@ import (
 
 // pgScript is one request's statements, replayed by pgbench as one pgbench "transaction".
 type pgScript struct {
-	name  string
-	steps []step
+	name     string
+	steps    []step
+	prepared map[string]string // PREPARE statements the proxy saw, by name (the server's SQL-level prepares)
 }
 
 // step is one statement with $n placeholders and the values to bind.
@@ -31,7 +32,7 @@ type step struct {
 
 // scriptFromCapture turns what the proxy recorded for one request into a script.
 func scriptFromCapture(name string, rec pgwire.Recording) (pgScript, error) {
-	s := pgScript{name: name}
+	s := pgScript{name: name, prepared: rec.Prepared}
 	for _, st := range rec.Statements {
 		if st.Err != "" {
 			return s, fmt.Errorf("%s: the server's statement failed: %s (%s)", name, st.Err, oneLine(st.SQL))
@@ -97,13 +98,17 @@ var (
 // rather than the recorded one. In mode "simple" (protocolOf) parameters are written as literals
 // (pgbench substitutes variables as text there, ':var' quoted), and a simple query of several
 // statements becomes one compound command (\;), sent as one message as the server sent it.
-func (s pgScript) render(prefix, mode string) (text string, defines []string, err error) {
+func (s pgScript) render(prefix, mode string, prepares []string) (text string, defines []string, err error) {
 	simple := mode == "simple"
 	sent := map[string]bool{}              // values the client sent so far
 	produced := map[string][2]string{}     // value → (step index, column) of a one-row result
 	gset := make([]bool, len(s.steps))     // steps that must store their row
 	bodies := make([]string, len(s.steps)) // each statement with its placeholders replaced
 	for j, st := range s.steps {
+		if st.simple { // a simple Query has no parameters: its values are in its text
+			bodies[j] = simpleBody(st.sql)
+			continue
+		}
 		var bad error
 		bodies[j] = placeholder.ReplaceAllStringFunc(oneLine(st.sql), func(m string) string {
 			n, _ := strconv.Atoi(m[1:])
@@ -133,9 +138,6 @@ func (s pgScript) render(prefix, mode string) (text string, defines []string, er
 		if bad != nil {
 			return "", nil, bad
 		}
-		if simple && compound(st.simple, st.sql) {
-			bodies[j] = strings.ReplaceAll(strings.TrimRight(bodies[j], "; "), ";", ` \;`)
-		}
 		for _, v := range st.params {
 			if v != nil {
 				sent[*v] = true
@@ -158,7 +160,19 @@ func (s pgScript) render(prefix, mode string) (text string, defines []string, er
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- %s\n", s.name)
+	if len(prepares) > 0 {
+		// The server PREPAREs a statement once per session, then EXECUTEs it: each pgbench
+		// client does the same, once, for every statement the scripts execute.
+		b.WriteString("\\if :" + preparedFlag + " = 0\n")
+		for _, p := range prepares {
+			b.WriteString(oneLine(p) + ";\n")
+		}
+		b.WriteString("\\set " + preparedFlag + " 1\n\\endif\n")
+	}
 	for j, body := range bodies {
+		if body == "" {
+			continue
+		}
 		if gset[j] {
 			fmt.Fprintf(&b, "%s \\gset %sr%d_\n", body, prefix, j)
 		} else {
@@ -168,8 +182,109 @@ func (s pgScript) render(prefix, mode string) (text string, defines []string, er
 	return b.String(), defines, nil
 }
 
-// oneLine collapses whitespace, so that each statement is one line of the script.
-func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
+// oneLine makes sql one line of the script: whitespace outside quotes collapses to one space,
+// comments go (a -- comment would swallow the rest of the line), quoted text stays as it is.
+func oneLine(sql string) string {
+	var b strings.Builder
+	space := false
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := i + 1
+			for ; j < len(sql); j++ {
+				if sql[j] == c {
+					if j+1 < len(sql) && sql[j+1] == c {
+						j++
+						continue
+					}
+					break
+				}
+			}
+			j = min(j, len(sql)-1)
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteString(sql[i : j+1])
+			i = j
+			continue
+		case c == '-' && strings.HasPrefix(sql[i:], "--"):
+			if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
+				i += k
+			} else {
+				i = len(sql)
+			}
+			space = b.Len() > 0
+			continue
+		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
+			if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
+				i += k + 3
+			} else {
+				i = len(sql)
+			}
+			space = b.Len() > 0
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// preparedFlag is the pgbench variable that says a client has prepared the scripts' statements.
+const preparedFlag = "tg_prepared"
+
+// simpleBody is a simple Query as one pgbench command: its statements joined with \; (sent as one
+// message, as the server sent them), without the PREPAREs and DEALLOCATEs of the server's
+// statement bookkeeping, which the scripts' header does once per client instead.
+func simpleBody(sql string) string {
+	var kept []string
+	for _, st := range pgwire.SplitStatements(sql) {
+		if pgwire.PreparedName(st) != "" || strings.HasPrefix(strings.ToUpper(st), "DEALLOCATE ") {
+			continue
+		}
+		kept = append(kept, oneLine(st))
+	}
+	return strings.Join(kept, ` \; `)
+}
+
+// executed are the names of the prepared statements the scripts EXECUTE, and their PREPAREs as
+// the proxy saw them; an EXECUTE of a name never seen prepared is an error.
+func executed(scripts []pgScript) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range scripts {
+		for _, st := range s.steps {
+			if !st.simple {
+				continue
+			}
+			for _, stmt := range pgwire.SplitStatements(st.sql) {
+				f := strings.Fields(stmt)
+				if len(f) < 2 || !strings.EqualFold(f[0], "EXECUTE") {
+					continue
+				}
+				name, _, _ := strings.Cut(f[1], "(")
+				if seen[name] {
+					continue
+				}
+				seen[name] = true
+				p, ok := s.prepared[name]
+				if !ok {
+					return nil, fmt.Errorf("%s: EXECUTE %s, but the proxy never saw it prepared", s.name, name)
+				}
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
 
 // pgbenchResult is what pgbench reported.
 type pgbenchResult struct {
@@ -213,9 +328,16 @@ func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, 
 	}
 	args := append(pgConnArgs(dbURL), "-n", "-c", strconv.Itoa(cfg.Conns), "-j", strconv.Itoa(workers()),
 		"-T", strconv.Itoa(int(max(time.Second, cfg.PgbenchDur).Seconds())), "-M", mode)
+	prepares, err := executed(scripts)
+	if err != nil {
+		return pgbenchResult{}, err
+	}
 	var defines []string
+	if len(prepares) > 0 {
+		defines = append(defines, preparedFlag+"=0")
+	}
 	for i, s := range scripts {
-		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i), mode)
+		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i), mode, prepares)
 		if err != nil {
 			return pgbenchResult{}, err
 		}

@@ -31,7 +31,7 @@ func TestRenderReplaysServerProducedValuesWithGset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, defs, err := s.render("b0_", "extended")
+	got, defs, err := s.render("b0_", "extended", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRenderSimpleModeKeepsCompoundQueriesWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, defs, err := s.render("b0_", "simple")
+	got, defs, err := s.render("b0_", "simple", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +83,55 @@ COMMIT;
 `
 	if got != want || len(defs) != 0 {
 		t.Fatalf("script:\n%s\nwant:\n%s\ndefines %q", got, want, defs)
+	}
+}
+
+// The compiled read path's one message (ReadJSON: PREPARE once per session, then EXECUTE with
+// literals, in one simple Query) is replayed as such: each pgbench client prepares every
+// statement the scripts execute once, from the PREPAREs the proxy saw (warm-up included), and
+// each request is the message without its PREPARE and DEALLOCATE.
+func TestRenderPreparedMessages(t *testing.T) {
+	prepared := map[string]string{
+		"tg_7": "PREPARE tg_7 AS SELECT $1 -- why\n || ';'",
+		"tg_9": "PREPARE tg_9 AS SELECT  json_build_object('a', 'x  y')::text",
+	}
+	first := pgwire.Recording{Prepared: prepared, Statements: []pgwire.Statement{
+		{SQL: "BEGIN READ ONLY; SET LOCAL app.user_uuid = 'u'; EXECUTE tg_7('a;b', NULL); COMMIT", Simple: true}}}
+	second := pgwire.Recording{Prepared: prepared, Statements: []pgwire.Statement{
+		{SQL: "DEALLOCATE tg_3; BEGIN READ ONLY; SET LOCAL app.user_uuid = 'v'; " + prepared["tg_9"] + "; EXECUTE tg_9; COMMIT", Simple: true}}}
+	if got := protocolOf([]pgwire.Recording{first, second}); got != "simple" {
+		t.Fatalf("protocol %s", got)
+	}
+	var scripts []pgScript
+	for _, rec := range []pgwire.Recording{first, second} {
+		s, err := scriptFromCapture("read", rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts = append(scripts, s)
+	}
+	prepares, err := executed(scripts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := scripts[1].render("b1_", "simple", prepares)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `-- read
+\if :tg_prepared = 0
+PREPARE tg_7 AS SELECT $1 || ';';
+PREPARE tg_9 AS SELECT json_build_object('a', 'x  y')::text;
+\set tg_prepared 1
+\endif
+BEGIN READ ONLY \; SET LOCAL app.user_uuid = 'v' \; EXECUTE tg_9 \; COMMIT;
+`
+	if got != want {
+		t.Fatalf("script:\n%s\nwant:\n%s", got, want)
+	}
+	scripts[0].prepared = nil
+	if _, err := executed(scripts[:1]); err == nil {
+		t.Fatal("an EXECUTE of a statement never seen prepared was accepted")
 	}
 }
 

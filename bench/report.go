@@ -109,7 +109,7 @@ func formatCompare(base, cur []*row) string {
 	return b.String()
 }
 
-// target is one of issue #8's targets, judged on a build's figures.
+// target is one of the targets (issues #8 and #18), judged on a build's figures.
 type target struct {
 	met  bool
 	text string
@@ -138,22 +138,34 @@ func judgeTargets(in targetInputs) []target {
 	add(errs == 0, "zero errors over every scenario: %d", errs)
 	if p := in.rows["page1"]; p != nil {
 		add(p.PgA > 0 && p.RPS >= 0.45*p.PgA, "page1 ≥ 45%% of pgbench (a): %s", ratio(p.RPS, p.PgA))
-		add(p.PgB > 0 && p.RPS >= 0.80*p.PgB, "page1 ≥ 80%% of pgbench (b): %s", ratio(p.RPS, p.PgB))
-		add(p.RoundTrips <= 3, "page1 ≤ 3 SQL round trips: %.1f", p.RoundTrips)
+		add(p.PgA > 0 && p.PgB >= 0.70*p.PgA, "page1's pgbench (b) ≥ 70%% of (a): %s", ratio(p.PgB, p.PgA))
+		add(p.CPUms > 0 && p.CPUms <= 0.25, "page1 server CPU ≤ 0.25 ms/req: %.2f", p.CPUms)
+		add(p.AllocKB >= 0 && p.AllocKB <= 32, "page1 server alloc ≤ 32 KB/req: %.0f", p.AllocKB)
 		if in.page100RT > 0 {
 			add(in.page100RT == p.RoundTrips, "round trips independent of page size: first 20 → %.1f, first 100 → %.1f", p.RoundTrips, in.page100RT)
 		}
 		if q := in.rows["page500"]; q != nil {
 			add(q.P50 <= 1.5*p.P50, "page500 p50 ≤ 1.5 × page1 p50: %.2f vs %.2f ms (×%.2f)", q.P50, p.P50, q.P50/max(p.P50, 1e-9))
 		}
+		if q := in.rows[pooledScenario]; q != nil {
+			add(p.RPS > 0 && q.RPS >= 0.90*p.RPS, "page1-pgbouncer ≥ 90%% of page1: %s", ratio(q.RPS, p.RPS))
+		}
 	}
-	var bad []string
+	var bad, trips []string
 	for _, name := range in.readScenarios {
-		if r := in.rows[name]; r != nil && r.P99 > 4*r.P50 {
+		r := in.rows[name]
+		if r == nil {
+			continue
+		}
+		if r.P99 > 4*r.P50 {
 			bad = append(bad, fmt.Sprintf("%s ×%.1f", name, r.P99/max(r.P50, 1e-9)))
+		}
+		if r.RoundTrips > 2 {
+			trips = append(trips, fmt.Sprintf("%s %.1f", name, r.RoundTrips))
 		}
 	}
 	add(len(bad) == 0, "p99 ≤ 4 × p50 in every read scenario%s", map[bool]string{true: ": missed by " + strings.Join(bad, ", ")}[len(bad) > 0])
+	add(len(trips) == 0, "≤ 2 SQL round trips in every read scenario%s", map[bool]string{true: ": missed by " + strings.Join(trips, ", ")}[len(trips) > 0])
 	if s := in.rows["search"]; s != nil {
 		add(s.P50 <= 10, "search p50 ≤ 10 ms: %.2f ms", s.P50)
 	}
@@ -210,7 +222,7 @@ func (r *runner) serverEnv(key string) (v string, ok bool) {
 	return v, ok
 }
 
-var readScenarios = []string{"page1", "page500", "filter", "search", "task"}
+var readScenarios = []string{"page1", "page500", "filter", "search", "task", pooledScenario}
 
 func (r *runner) report(elapsed time.Duration) string {
 	var b strings.Builder

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -91,6 +92,14 @@ type Store struct {
 	// StatementTimeout, when positive, bounds each statement of every transaction (SET LOCAL
 	// statement_timeout, so it ends with the transaction); 0 leaves the server's setting.
 	StatementTimeout time.Duration
+	// OwnSessions says that every connection of the pool is a PostgreSQL session of its own (no
+	// transaction pooler in between, see DetectPooling): ReadJSON then keeps its statements
+	// prepared on each session. False, the default, is right everywhere, only slower.
+	OwnSessions bool
+
+	sessions   sessions    // what ReadJSON has prepared on each session
+	unprepared atomic.Bool // a session lacked a statement it had prepared: prepare no more
+	login      loginRole   // whether the pool's login role is AppRole itself
 }
 
 // NewStore returns a Store on the pool x.

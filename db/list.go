@@ -226,9 +226,9 @@ func checkKey(v *string, f SortField) error {
 
 // query builds a parameterised statement.
 type query struct {
-	where   []string
-	args    []any
-	pattern string // the search's ILIKE pattern parameter, once match has added it
+	where  []string
+	args   []any
+	search string // the search text, once match has added it
 }
 
 func (q *query) arg(v any) string {
@@ -275,12 +275,21 @@ func (q *query) filter(user uuid.UUID, f TaskFilter) {
 }
 
 // match is the search condition: search as a substring of the title or the description,
-// ignoring case. It sets q.pattern, the ILIKE pattern's parameter.
+// ignoring case, through task_matches (migrations/00005_search_folded.sql): the answers of
+// t.title ILIKE '%search%' OR t.description ILIKE '%search%' (search's wildcards escaped), from the
+// row's lower-cased copies (t must have title_lower and description_lower).
 func (q *query) match(search string) string {
-	p := q.arg("%" + likeEscaper.Replace(search) + "%")
-	q.pattern = p
-	return fmt.Sprintf("(t.title ILIKE %s OR t.description ILIKE %s)", p, p)
+	q.search = search
+	return matchOn(q.arg(search))
 }
+
+// matchOn is the search condition on the parameter p holding the search text.
+func matchOn(p string) string {
+	return fmt.Sprintf("task_matches(t.title_lower, t.description_lower, %s)", p)
+}
+
+// ilikePattern is the search as an ILIKE pattern: its wildcards escaped, between %.
+func ilikePattern(search string) string { return "%" + likeEscaper.Replace(search) + "%" }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
@@ -336,7 +345,7 @@ func (seg segment) searched(q *query, search string, limit int, cols string) str
 	match := q.match(search)
 	lim, win := q.arg(limit), q.arg(searchWindow*limit)
 	return `WITH a AS MATERIALIZED (
-			SELECT * FROM (SELECT ` + taskColumns + ` FROM tasks t WHERE ` + where + ` ORDER BY ` + seg.order + ` LIMIT ` + win + `) t
+			SELECT ` + taskColumns + ` FROM (SELECT ` + taskColumns + `, title_lower, description_lower FROM tasks t WHERE ` + where + ` ORDER BY ` + seg.order + ` LIMIT ` + win + `) t
 			WHERE ` + match + ` ORDER BY ` + seg.order + ` LIMIT ` + lim + `)
 		SELECT ` + cols + ` FROM (
 			SELECT * FROM a
@@ -344,7 +353,7 @@ func (seg segment) searched(q *query, search string, limit int, cols string) str
 			SELECT ` + taskColumns + ` FROM tasks t
 			WHERE (SELECT count(*) FROM a) < ` + lim + `
 				AND (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE ` + where + ` LIMIT ` + win + `) w) = ` + win + `
-				AND t.id IN (SELECT task_search(` + q.pattern + `)) AND t.id NOT IN (SELECT id FROM a)
+				AND t.id IN (SELECT task_search(` + q.arg(ilikePattern(q.search)) + `)) AND t.id NOT IN (SELECT id FROM a)
 				AND ` + where + ` AND ` + match + `
 		) t ORDER BY ` + seg.order + ` LIMIT ` + lim
 }

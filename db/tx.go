@@ -22,34 +22,43 @@ const (
 	readWrite access = true
 )
 
-// txn is one transaction of the Store on one pooled session. It opens with a single message (see
-// prelude) and ends with a single message (COMMIT, preceded by what was queued with notify), so a
-// transaction costs two round trips besides its own statements. Statements go through its methods,
-// which remember the first failure: a transaction that saw one is rolled back, never committed,
-// even if the error was dropped on the way.
+// txn is one transaction of the Store on one pooled session. Its prelude (see prelude) is not
+// sent alone: it goes in the same simple-protocol message as the transaction's first statement,
+// whose arguments are then written as literals (inline). It ends with a single message (COMMIT,
+// preceded by what was queued with notify). So a transaction of one statement costs two round
+// trips, and each further statement one. Statements go through its methods, which remember the
+// first failure: a transaction that saw one is rolled back, never committed, even if the error
+// was dropped on the way.
 type txn struct {
 	conn     *sqlx.Conn
+	pending  string   // the prelude, until the first statement carries it
 	open     bool     // BEGIN was sent and neither COMMIT nor ROLLBACK has succeeded since
+	discard  bool     // close the session instead of returning it to the pool
 	err      error    // the first statement that failed
 	onCommit []string // statements sent in the COMMIT message, in order
 }
 
-// prelude is the first message of a transaction: BEGIN, the role, the user and the statement
-// timeout, as one simple-protocol query, so one round trip. Its values are interpolated into the
-// SQL text, which is safe only because each one is produced here from a typed value, never from
-// client text: the access mode and AppRole are constants, the user is a uuid.UUID (String gives
-// hex digits and dashes only) and the timeout a whole number of milliseconds. Everything is
-// transaction-local (SET LOCAL), so nothing outlives the transaction on the session, which is what
-// PgBouncer's transaction pooling requires.
-func prelude(mode access, user uuid.UUID, timeout time.Duration) string {
+// prelude is the start of a transaction: BEGIN, the role, the user and the statement timeout, as
+// simple-protocol statements that go in one message with the first statement. Its values are
+// interpolated into the SQL text, which is safe only because each one is produced here from a
+// typed value, never from client text: the access mode and AppRole are constants, the user is a
+// uuid.UUID (String gives hex digits and dashes only) and the timeout a whole number of
+// milliseconds. Everything is transaction-local (SET LOCAL), so nothing outlives the transaction
+// on the session, which is what PgBouncer's transaction pooling requires.
+//
+// Each SET costs PostgreSQL 1–4 µs (bench/README.md, "PostgreSQL's share"); the role is left out
+// only when the pool logs in as AppRole itself (appRole), which then cannot be anything else.
+func prelude(mode access, user uuid.UUID, timeout time.Duration, appRole bool) string {
 	var b strings.Builder
 	b.Grow(160)
 	if mode == readWrite {
-		b.WriteString("BEGIN READ WRITE; ")
+		b.WriteString("BEGIN READ WRITE")
 	} else {
-		b.WriteString("BEGIN READ ONLY; ")
+		b.WriteString("BEGIN READ ONLY")
 	}
-	b.WriteString("SET LOCAL ROLE " + AppRole)
+	if !appRole {
+		b.WriteString("; SET LOCAL ROLE " + AppRole)
+	}
 	if user != uuid.Nil {
 		b.WriteString("; SET LOCAL app.user_uuid = '")
 		b.WriteString(user.String())
@@ -60,6 +69,11 @@ func prelude(mode access, user uuid.UUID, timeout time.Duration) string {
 		b.WriteString(strconv.FormatInt(ms, 10))
 	}
 	return b.String()
+}
+
+// prelude is the Store's prelude for a transaction of user.
+func (s *Store) prelude(mode access, user uuid.UUID) string {
+	return prelude(mode, user, s.StatementTimeout, s.login.isAppRole())
 }
 
 // withTx runs fn in one transaction acting as user: the role is switched to AppRole and
@@ -85,11 +99,8 @@ func (s *Store) transact(ctx context.Context, user uuid.UUID, mode access, fn fu
 	if err != nil {
 		return fmt.Errorf("db: connect: %w", err)
 	}
-	t := &txn{conn: conn, open: true} // open from now on: even a failed prelude may have begun
+	t := &txn{conn: conn, pending: s.prelude(mode, user)}
 	defer t.close()
-	if _, err := conn.ExecContext(ctx, prelude(mode, user, s.StatementTimeout)); err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
 	now := s.now()
 	if err := fn(t, now); err != nil {
 		return err
@@ -118,6 +129,14 @@ func (t *txn) commit(ctx context.Context) error {
 	if len(t.onCommit) > 0 {
 		msg = strings.Join(t.onCommit, "; ") + "; COMMIT"
 	}
+	if t.pending != "" { // no statement was sent: the transaction is begun and ended here
+		if len(t.onCommit) == 0 {
+			return nil
+		}
+		msg = t.pending + "; " + msg
+		t.pending = ""
+		t.open = true
+	}
 	if _, err := t.conn.ExecContext(ctx, msg); err != nil {
 		return fmt.Errorf("db: commit: %w", mapErr(err))
 	}
@@ -137,8 +156,11 @@ func (t *txn) close() {
 		_, err := t.conn.ExecContext(ctx, "ROLLBACK")
 		cancel()
 		if err != nil {
-			_ = t.conn.Raw(func(any) error { return driver.ErrBadConn }) // database/sql discards it
+			t.discard = true
 		}
+	}
+	if t.discard {
+		_ = t.conn.Raw(func(any) error { return driver.ErrBadConn }) // database/sql discards it
 	}
 	_ = t.conn.Close()
 }
@@ -149,27 +171,50 @@ func (t *txn) fail(err error) {
 	}
 }
 
+// first is the statement q as it is sent: alone, or, for the transaction's first statement,
+// after the prelude in the same message, its arguments written into it as literals. An argument
+// that has no literal (errLiteral) sends the prelude alone first, and the statement as it is.
+func (t *txn) first(ctx context.Context, q string, args []any) (string, []any) {
+	if t.pending == "" {
+		return q, args
+	}
+	p := t.pending
+	t.pending = ""
+	t.open = true // from now on: even a failed message may have begun the transaction
+	in, err := inline(q, args)
+	if err != nil {
+		_, err := t.conn.ExecContext(ctx, p)
+		t.fail(err)
+		return q, args
+	}
+	return p + "; " + in, nil
+}
+
 // The methods below make a txn a sqlx.QueryerContext and sqlx.ExecerContext, recording failures.
 
 func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	q, args = t.first(ctx, q, args)
 	rows, err := t.conn.QueryContext(ctx, q, args...)
 	t.fail(err)
 	return rows, err
 }
 
 func (t *txn) QueryxContext(ctx context.Context, q string, args ...any) (*sqlx.Rows, error) {
+	q, args = t.first(ctx, q, args)
 	rows, err := t.conn.QueryxContext(ctx, q, args...)
 	t.fail(err)
 	return rows, err
 }
 
 func (t *txn) QueryRowxContext(ctx context.Context, q string, args ...any) *sqlx.Row {
+	q, args = t.first(ctx, q, args)
 	row := t.conn.QueryRowxContext(ctx, q, args...)
 	t.fail(row.Err())
 	return row
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	q, args = t.first(ctx, q, args)
 	res, err := t.conn.ExecContext(ctx, q, args...)
 	t.fail(err)
 	return res, err

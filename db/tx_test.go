@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestPreludeIsMadeOfTypedValuesOnly(t *testing.T) {
 	for i := range 200 {
 		mode := access(i%2 == 0)
 		timeout := time.Duration(i*7919) * time.Microsecond // 0 and sub-millisecond ones too
-		p := prelude(mode, uuid.New(), timeout)
+		p := prelude(mode, uuid.New(), timeout, false)
 		if !re.MatchString(p) {
 			t.Fatalf("prelude(%v, _, %v) = %q", mode, timeout, p)
 		}
@@ -28,8 +29,11 @@ func TestPreludeIsMadeOfTypedValuesOnly(t *testing.T) {
 			t.Fatalf("timeout %v gave %q", timeout, p)
 		}
 	}
-	if p := prelude(readOnly, uuid.New(), 0); p[:15] != "BEGIN READ ONLY" {
+	if p := prelude(readOnly, uuid.New(), 0, false); p[:15] != "BEGIN READ ONLY" {
 		t.Fatalf("a read is %q", p)
+	}
+	if p := prelude(readOnly, uuid.New(), time.Second, true); strings.Contains(p, "ROLE") || !strings.Contains(p, "app.user_uuid") {
+		t.Fatalf("logged in as the app role: %q", p)
 	}
 }
 

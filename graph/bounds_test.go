@@ -110,7 +110,7 @@ func TestRequestTimeoutCancelsTheDatabaseWork(t *testing.T) {
 		var n int
 		err := e.x.Get(&n, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND state = 'active' AND wait_event_type = 'Lock'
-			AND query LIKE 'SELECT id, title%FOR UPDATE'`)
+			AND query LIKE '%SELECT id, title%FOR UPDATE%'`) // after the transaction's opening, in its message
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"sync"
@@ -49,6 +50,7 @@ type Proxy struct {
 	// What Snapshot reports; statements are filled in as their answers arrive.
 	roundTrips, connections int
 	stmts                   []*Statement
+	prepared                map[string]string // PREPARE statements sent in simple Queries, by name; kept across Reset
 	wg                      sync.WaitGroup
 }
 
@@ -56,6 +58,9 @@ type Proxy struct {
 type Recording struct {
 	// RoundTrips counts the messages the clients waited on: Sync and simple Query.
 	RoundTrips int
+	// Prepared are the PREPARE statements (SQL-level, in simple Queries) seen since the proxy
+	// started, Reset or not, by name: what a later EXECUTE name runs.
+	Prepared map[string]string
 	// Connections counts the client connections accepted (each one a new PostgreSQL backend).
 	Connections int
 	// Statements are the executed statements in the order their Execute (or Query) was sent.
@@ -110,7 +115,7 @@ func (p *Proxy) Snapshot() Recording {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := Recording{RoundTrips: p.roundTrips, Connections: p.connections,
-		Statements: make([]Statement, len(p.stmts))}
+		Statements: make([]Statement, len(p.stmts)), Prepared: maps.Clone(p.prepared)}
 	for i, s := range p.stmts {
 		r.Statements[i] = s.clone()
 	}
@@ -404,6 +409,14 @@ func (c *conn) onFrontend(kind byte, body []byte) {
 	case 'Q': // simple Query
 		c.p.roundTrips++
 		st := &Statement{Conn: c.id, SQL: b.cstring(), Simple: true}
+		for _, s := range SplitStatements(st.SQL) {
+			if name := PreparedName(s); name != "" {
+				if c.p.prepared == nil {
+					c.p.prepared = map[string]string{}
+				}
+				c.p.prepared[name] = s
+			}
+		}
 		c.p.stmts = append(c.p.stmts, st)
 		c.pending = append(c.pending, op{kind: 'Q', stmt: st})
 	case 'C': // Close

@@ -211,3 +211,22 @@ func TestParamTextDecodesBinary(t *testing.T) {
 		t.Error("NULL has text")
 	}
 }
+
+func TestSplitStatementsAndPrepared(t *testing.T) {
+	got := pgwire.SplitStatements("BEGIN READ ONLY; SET LOCAL a.b = 'x;y'; PREPARE tg_1 AS SELECT $1 || ';' -- ; no\n, $$;$$, \"a;b\" /* ; */\n; EXECUTE tg_1('it''s;'); COMMIT;")
+	want := []string{"BEGIN READ ONLY", "SET LOCAL a.b = 'x;y'", "PREPARE tg_1 AS SELECT $1 || ';' -- ; no\n, $$;$$, \"a;b\" /* ; */", "EXECUTE tg_1('it''s;')", "COMMIT"}
+	if len(got) != len(want) {
+		t.Fatalf("%q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("statement %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	if n := pgwire.PreparedName(got[2]); n != "tg_1" {
+		t.Fatalf("prepared name %q", n)
+	}
+	if n := pgwire.PreparedName(got[3]); n != "" {
+		t.Fatalf("EXECUTE taken for PREPARE: %q", n)
+	}
+}
