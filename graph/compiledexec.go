@@ -1,0 +1,92 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
+)
+
+// Executors, the label of taskgraph_operations_total.
+const (
+	ExecutorCompiled  = "compiled"
+	ExecutorResolvers = "resolvers"
+)
+
+// compiledReads answers a query operation with the one statement the compiler makes of it
+// (compile.go): PostgreSQL builds the data, which becomes the response as it is. It runs after
+// validation and every limit on the operation (an operation middleware, inside the deadline and
+// the response budget), as the user, through db.Store.ReadJSON (row-level security, READ ONLY,
+// the statement timeout). Whatever it does not answer exactly as the resolvers would (see
+// fallback) goes to them: an operation it does not cover, an argument the resolvers refuse, a
+// missing user row, a response over the budget, a failed statement.
+type compiledReads struct {
+	store   *db.Store
+	es      *executableSchema
+	maxTags int
+	log     *slog.Logger
+	count   func(executor string) // nil: not counted
+}
+
+func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	user, ok := auth.UserFrom(ctx)
+	if !ok {
+		return r.fallBack(ctx, next, "no user")
+	}
+	op, err := compileOperation(ctx, oc, r.es, user.UUID, r.maxTags)
+	if err != nil {
+		return r.fallBack(ctx, next, err.Error())
+	}
+	out, err := r.store.ReadJSON(ctx, user.UUID, op.key, op.sql, op.args...)
+	if err != nil {
+		if !db.Canceled(err) {
+			r.log.ErrorContext(ctx, "graphql: compiled read failed", "err", err)
+		}
+		return r.fallBack(ctx, next, "the statement failed")
+	}
+	data, err := r.within(ctx, out)
+	if err != nil {
+		return r.fallBack(ctx, next, err.Error())
+	}
+	r.counted(ExecutorCompiled)
+	return graphql.OneShot(&graphql.Response{Data: data})
+}
+
+// within splits the statement's result into the charge and the data, and returns the data only
+// when the charge is within the response budget.
+func (r compiledReads) within(ctx context.Context, out []byte) ([]byte, error) {
+	if out == nil {
+		return nil, notCompiled("no result (a user without a row)")
+	}
+	nl := bytes.IndexByte(out, '\n')
+	if nl < 0 {
+		return nil, errors.New("graph: compiled read: malformed result")
+	}
+	charge, err := strconv.ParseInt(string(out[:nl]), 10, 64)
+	if err != nil {
+		return nil, errors.New("graph: compiled read: malformed charge")
+	}
+	if b := budgetFrom(ctx); b != nil && charge > int64(b.limit) {
+		return nil, notCompiled("the response may exceed the budget")
+	}
+	return fixEscapes(out[nl+1:]), nil
+}
+
+func (r compiledReads) fallBack(ctx context.Context, next graphql.OperationHandler, reason string) graphql.ResponseHandler {
+	r.log.DebugContext(ctx, "graphql: the resolvers serve the operation", "reason", reason)
+	r.counted(ExecutorResolvers)
+	return next(ctx)
+}
+
+func (r compiledReads) counted(executor string) {
+	if r.count != nil {
+		r.count(executor)
+	}
+}
