@@ -25,7 +25,8 @@ import (
 // code and checked by the resolvers' own validation. Anything else, or an argument the resolvers
 // would refuse, is a fallback: the operation runs through gqlgen as before.
 //
-// The statement's text is: the response budget's charge (see charges), a newline, the data.
+// The statement's text is: the response budget's charge (see charges), a newline, the data; or
+// the charge alone when it is over the budget.
 
 // fallback is why an operation is not compiled.
 type fallback struct{ reason string }
@@ -58,7 +59,7 @@ type compiler struct {
 }
 
 // compileOperation compiles oc's operation for user.
-func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *executableSchema, user uuid.UUID, maxTags int) (compiled, error) {
+func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *executableSchema, user uuid.UUID, maxTags int, budget int64) (compiled, error) {
 	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return compiled{}, notCompiled("not a query")
 	}
@@ -78,8 +79,10 @@ func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *exe
 	if len(c.charges) > 0 {
 		charge = strings.Join(c.charges, " + ")
 	}
-	// WHERE names $1's type for a statement that would not otherwise use it (only __typename).
-	b.WriteString("SELECT (" + charge + ")::text || E'\\n' || " + data.String() + " WHERE $1::uuid IS NOT NULL")
+	// Over the budget, the data is not built: the resolvers answer (and refuse) instead. WHERE
+	// names $1's type for a statement that would not otherwise use it (only __typename).
+	b.WriteString("SELECT CASE WHEN x.charge > " + c.arg(budget) + " THEN x.charge::text ELSE x.charge::text || E'\\n' || " +
+		data.String() + " END FROM (SELECT " + charge + " AS charge) x WHERE $1::uuid IS NOT NULL")
 	sql := b.String()
 	sum := sha256.Sum256([]byte(sql))
 	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args}, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -40,7 +41,11 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 	if !ok {
 		return r.fallBack(ctx, next, "no user")
 	}
-	op, err := compileOperation(ctx, oc, r.es, user.UUID, r.maxTags)
+	budget := int64(math.MaxInt64)
+	if b := budgetFrom(ctx); b != nil {
+		budget = int64(b.limit)
+	}
+	op, err := compileOperation(ctx, oc, r.es, user.UUID, r.maxTags, budget)
 	if err != nil {
 		return r.fallBack(ctx, next, err.Error())
 	}
@@ -51,7 +56,7 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 		}
 		return r.fallBack(ctx, next, "the statement failed")
 	}
-	data, err := r.within(ctx, out)
+	data, err := r.within(out, budget)
 	if err != nil {
 		return r.fallBack(ctx, next, err.Error())
 	}
@@ -61,19 +66,19 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 
 // within splits the statement's result into the charge and the data, and returns the data only
 // when the charge is within the response budget.
-func (r compiledReads) within(ctx context.Context, out []byte) ([]byte, error) {
+func (r compiledReads) within(out []byte, budget int64) ([]byte, error) {
 	if out == nil {
 		return nil, notCompiled("no result (a user without a row)")
 	}
 	nl := bytes.IndexByte(out, '\n')
 	if nl < 0 {
-		return nil, errors.New("graph: compiled read: malformed result")
+		nl = len(out) // the charge alone: over the budget
 	}
 	charge, err := strconv.ParseInt(string(out[:nl]), 10, 64)
 	if err != nil {
 		return nil, errors.New("graph: compiled read: malformed charge")
 	}
-	if b := budgetFrom(ctx); b != nil && charge > int64(b.limit) {
+	if charge > budget || nl == len(out) {
 		return nil, notCompiled("the response may exceed the budget")
 	}
 	return fixEscapes(out[nl+1:]), nil

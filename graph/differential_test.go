@@ -33,11 +33,16 @@ import (
 // compiled path served most of them, so that the comparison is not of the resolvers with
 // themselves.
 //
-// The run is deterministic for a seed: DIFF_SEED=<n> replays it, DIFF_OPS changes its length.
+// The run is deterministic for a seed: DIFF_SEED=<n> replays it, DIFF_OPS changes its length
+// (10,000 operations; 2,000 under the race detector, and make test runs it both ways).
 func TestCompiledReadsEqualResolvers(t *testing.T) {
 	t.Parallel()
 	seed := envUint(t, "DIFF_SEED", 18)
-	ops := int(envUint(t, "DIFF_OPS", 10000))
+	defaultOps := uint64(10000)
+	if raceDetector {
+		defaultOps = 2000
+	}
+	ops := int(envUint(t, "DIFF_OPS", defaultOps))
 	e := newEnv(t)
 	d := newDiff(t, e, seed)
 	// Workers overlap their waits on PostgreSQL; each is deterministic for the seed (the data is
