@@ -52,8 +52,8 @@ func BenchmarkCreateTask(b *testing.B) {
 type benchEnv struct {
 	handler   http.Handler
 	resolvers http.Handler // the same with the compiled read path off
-	token   string
-	taskIDs []string
+	token     string
+	taskIDs   []string
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
