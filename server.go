@@ -242,6 +242,7 @@ func (a *app) handler() http.Handler {
 		Logger:         a.logger,
 		Live:           a.live,
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
+		CountOperation: a.metrics.operation,
 	})
 	observeGraphQL(gql)
 	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))

@@ -79,10 +79,11 @@ func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *exe
 	if len(c.charges) > 0 {
 		charge = strings.Join(c.charges, " + ")
 	}
-	// Over the budget, the data is not built: the resolvers answer (and refuse) instead. WHERE
-	// names $1's type for a statement that would not otherwise use it (only __typename).
+	// Over the budget, the data is not built: the resolvers answer (and refuse) instead. OFFSET 0
+	// keeps the charge a subquery computed once (inlined, it would be computed at each mention);
+	// WHERE names $1's type for a statement that would not otherwise use it (only __typename).
 	b.WriteString("SELECT CASE WHEN x.charge > " + c.arg(budget) + " THEN x.charge::text ELSE x.charge::text || E'\\n' || " +
-		data.String() + " END FROM (SELECT " + charge + " AS charge) x WHERE $1::uuid IS NOT NULL")
+		data.String() + " END FROM (SELECT " + charge + " AS charge OFFSET 0) x WHERE $1::uuid IS NOT NULL")
 	sql := b.String()
 	sum := sha256.Sum256([]byte(sql))
 	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args}, nil

@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -27,6 +28,10 @@ const (
 // the statement timeout). Whatever it does not answer exactly as the resolvers would (see
 // fallback) goes to them: an operation it does not cover, an argument the resolvers refuse, a
 // missing user row, a response over the budget, a failed statement.
+//
+// The data it read goes in the context, and compiledSchema, in place of the generated schema's
+// execution, answers with it: so every response middleware (the error cap, the request log and
+// its metrics) still runs around the response, whichever executor made it.
 type compiledReads struct {
 	store   *db.Store
 	es      *executableSchema
@@ -61,7 +66,20 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 		return r.fallBack(ctx, next, err.Error())
 	}
 	r.counted(ExecutorCompiled)
-	return graphql.OneShot(&graphql.Response{Data: data})
+	return next(context.WithValue(ctx, compiledDataKey{}, json.RawMessage(data)))
+}
+
+type compiledDataKey struct{}
+
+// compiledSchema is the generated schema, whose execution answers with the compiled data when
+// the operation has it.
+type compiledSchema struct{ graphql.ExecutableSchema }
+
+func (s compiledSchema) Exec(ctx context.Context) graphql.ResponseHandler {
+	if data, ok := ctx.Value(compiledDataKey{}).(json.RawMessage); ok {
+		return graphql.OneShot(&graphql.Response{Data: data})
+	}
+	return s.ExecutableSchema.Exec(ctx)
 }
 
 // within splits the statement's result into the charge and the data, and returns the data only

@@ -91,7 +91,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	cfg.Directives.Auth = authDirective
 
 	es := NewExecutableSchema(cfg)
-	srv := handler.New(es)
+	srv := handler.New(compiledSchema{es})
 	for _, t := range opts.Transports {
 		srv.AddTransport(checkedBody{t})
 	}
