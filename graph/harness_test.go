@@ -33,7 +33,7 @@ type env struct {
 	stmts   atomic.Int64 // statements sent to PostgreSQL
 	// operations served by each executor (graph.ExecutorCompiled, graph.ExecutorResolvers)
 	compiled, resolved atomic.Int64
-	logs    *testkit.SyncBuffer
+	logs               *testkit.SyncBuffer
 }
 
 func newEnv(t testing.TB) *env {
