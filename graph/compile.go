@@ -53,9 +53,10 @@ type compiler struct {
 
 	args    []any
 	ctes    []string
-	charges []string // SQL expressions whose sum is the budget charge of the resolvers
-	names   int      // CTEs named so far
-	allTags string   // the CTE of the user's tags, once Query.tags is selected
+	charges []string    // SQL expressions whose sum is the budget charge of the resolvers
+	names   int         // CTEs named so far
+	allTags string      // the CTE of the user's tags, once Query.tags is selected
+	tagCols *tagColumns // the task rows being compiled: Task.tags' columns of their CTE
 }
 
 // compileOperation compiles oc's operation for user.
@@ -65,7 +66,7 @@ func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *exe
 	}
 	c := &compiler{ctx: ctx, oc: oc, ec: newExecutionContext(oc, es, nil), user: user, maxTags: maxTags}
 	c.arg(user)
-	var data sqlText
+	data := sqlText{strict: true}
 	if err := c.object(&data, oc.Operation.SelectionSet, "Query", c.queryField); err != nil {
 		return compiled{}, err
 	}
@@ -95,12 +96,22 @@ func (c *compiler) arg(v any) string {
 	return "$" + strconv.Itoa(len(c.args))
 }
 
-// cte adds a common table expression (materialized: each is read more than once) and returns its name.
+// cte adds a common table expression and returns its name.
 func (c *compiler) cte(sql string) string {
-	c.names++
-	name := "c" + strconv.Itoa(c.names)
-	c.ctes = append(c.ctes, name+" AS MATERIALIZED ("+sql+")")
+	name := c.name()
+	c.addCTE(name, sql)
 	return name
+}
+
+// name is the name of a new common table expression, to be added later (addCTE).
+func (c *compiler) name() string {
+	c.names++
+	return "c" + strconv.Itoa(c.names)
+}
+
+// addCTE adds the common table expression name (materialized: each is read more than once).
+func (c *compiler) addCTE(name, sql string) {
+	c.ctes = append(c.ctes, name+" AS MATERIALIZED ("+sql+")")
 }
 
 // fieldFunc writes the JSON value of one collected field of an object.
@@ -225,11 +236,15 @@ func (c *compiler) task(out *sqlText, f graphql.CollectedField) error {
 	if err != nil {
 		return err
 	}
-	rows := c.cte(`SELECT t.*, ` + tagsArray("t") + ` AS tg FROM tasks t WHERE t.user_uuid = $1 AND t.id = ` + c.arg(id))
+	rows := c.name()
+	var tags tagColumns
+	c.tagCols = &tags
 	var task sqlText
 	if err := c.object(&task, f.Selections, "Task", c.taskField); err != nil {
 		return err
 	}
+	c.tagCols = nil
+	c.addCTE(rows, `SELECT t.*, tg.* FROM tasks t `+tags.lateral("t")+` WHERE t.user_uuid = $1 AND t.id = `+c.arg(id))
 	out.expr(`COALESCE((SELECT ` + task.String() + ` FROM ` + rows + ` t), 'null')`)
 	c.charges = append(c.charges, `(SELECT COALESCE(sum(`+taskCharge(true)+`), 0) FROM `+rows+` t)`)
 	return nil
@@ -290,24 +305,36 @@ func (c *compiler) tasks(out *sqlText, f graphql.CollectedField) error {
 		return err
 	}
 	c.args = append(c.args, page.Args...)
-	cols := `p.*, row_number() OVER (ORDER BY ` + strings.ReplaceAll(page.Order, "t.", "p.") + `) AS n`
-	if withTags {
-		cols += `, ` + tagsArray("p") + ` AS tg`
-	}
-	rows := c.cte(`SELECT ` + cols + ` FROM (` + page.Rows + `) p`)
+	rows := c.name()
 	lp := &listPage{
 		c: c, rows: rows, limit: c.arg(q.Limit), bindValue: page.Bind, filter: q.Filter,
 		field: q.Order.Field, backward: q.Backward, fromCursor: q.Cursor != "",
 	}
+	var tags tagColumns
+	c.tagCols = &tags
+	var conn sqlText
+	if err := c.object(&conn, f.Selections, "TaskConnection", lp.connectionField); err != nil {
+		return err
+	}
+	c.tagCols = nil
+	cols, from := `p.*`, `(`+page.Rows+`) p`
+	if withTags || len(tags.aggs) > 0 {
+		cols, from = `p.*, tg.*`, from+` `+tags.lateral("p")
+	}
+	c.addCTE(rows, `SELECT `+cols+`, row_number() OVER (ORDER BY `+strings.ReplaceAll(page.Order, "t.", "p.")+`) AS n FROM `+from)
 	c.charges = append(c.charges, `(SELECT COALESCE(sum(`+taskCharge(withTags)+`), 0) FROM `+rows+` t WHERE t.n <= `+lp.limit+`)`)
-	return c.object(out, f.Selections, "TaskConnection", lp.connectionField)
+	out.expr(conn.String())
+	return nil
 }
 
 // sqlText is an SQL expression of type text built by concatenation: literal JSON punctuation and
-// names, and expressions.
+// names, and expressions. It is one concat() call (one function call and one copy, where a chain
+// of || copies the text at each step), in which a NULL part is empty; strict, it is a chain of ||
+// instead, NULL if a part is (the data of a user without a row: see me).
 type sqlText struct {
-	parts []string
-	lit_  strings.Builder
+	parts  []string
+	lit_   strings.Builder
+	strict bool
 }
 
 // lit appends literal text (JSON punctuation, names: never a client's value).
@@ -328,8 +355,13 @@ func (s *sqlText) flush() {
 
 func (s *sqlText) String() string {
 	s.flush()
-	if len(s.parts) == 0 {
+	switch {
+	case len(s.parts) == 0:
 		return "''"
+	case len(s.parts) == 1:
+		return s.parts[0]
+	case s.strict:
+		return strings.Join(s.parts, " || ")
 	}
-	return strings.Join(s.parts, " || ")
+	return "concat(" + strings.Join(s.parts, ", ") + ")"
 }

@@ -1,13 +1,15 @@
 package graph
 
 import (
+	"strconv"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/taskgraph/taskgraph/db"
 )
 
 // The JSON of each object type's fields, as SQL over the row of its table: a task is t (tasks'
-// columns, and tg, its tags), a tag g (tags' columns). Strings are PostgreSQL's to_json, which
+// columns, and its tags' columns: tagColumns), a tag g (tags' columns). Strings are PostgreSQL's to_json, which
 // writes them as gqlgen does but for a few control characters (fixEscapes, after the statement).
 
 // timeJSON is a timestamptz as the Time scalar writes it: RFC 3339 in UTC with the fraction's
@@ -18,12 +20,27 @@ func timeJSON(col string) string {
 	return `left(to_json(` + col + ` AT TIME ZONE 'UTC')::text, -1) || 'Z"'`
 }
 
-// tagsArray is the tags of the task row alias as an array of tags rows, by name as Task.tags
-// lists them (db's tagsColumn), read under the same scoping: the user is $1.
-func tagsArray(alias string) string {
-	return `(SELECT array_agg(g ORDER BY lower(g.name), g.id) FROM task_tags tt
-		JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
-		WHERE tt.user_uuid = $1 AND tt.task_id = ` + alias + `.id)`
+// tagColumns are the tags of a CTE's task rows: one lateral read of each task's tags, by name as
+// Task.tags lists them (db's tagsColumn), under the same scoping (the user is $1), that
+// aggregates them once per Task.tags selection (tj1, tj2, ...: the tags' JSON) and sums their
+// charge (tgc).
+type tagColumns struct{ aggs []string }
+
+// add is a column of the tags of each row written as tag (over g), comma-separated; its name.
+func (tc *tagColumns) add(tag string) string {
+	name := "tj" + strconv.Itoa(len(tc.aggs)+1)
+	tc.aggs = append(tc.aggs, `string_agg(`+tag+`, ',' ORDER BY lower(g.name), g.id) AS `+name)
+	return name
+}
+
+// lateral joins the tags of the task row alias.
+func (tc *tagColumns) lateral(alias string) string {
+	cols := `sum(` + tagCharge + `) AS tgc`
+	for _, a := range tc.aggs {
+		cols += `, ` + a
+	}
+	return `LEFT JOIN LATERAL (SELECT ` + cols + ` FROM task_tags tt JOIN tags g ON g.user_uuid = tt.user_uuid AND g.id = tt.tag_id
+		WHERE tt.user_uuid = $1 AND tt.task_id = ` + alias + `.id) tg ON true`
 }
 
 // The response budget's charge of the resolvers (response.go: chargeTasks, chargeTags) is
@@ -35,7 +52,7 @@ const tagCharge = `160 + 6 * octet_length(g.name)`
 func taskCharge(withTags bool) string {
 	s := `400 + 6 * octet_length(t.title) + 6 * COALESCE(octet_length(t.description), 0)`
 	if withTags {
-		s += ` + COALESCE((SELECT sum(` + tagCharge + `) FROM unnest(t.tg) g), 0)`
+		s += ` + COALESCE(t.tgc, 0)`
 	}
 	return s
 }
@@ -73,8 +90,11 @@ func (c *compiler) taskField(out *sqlText, f graphql.CollectedField) error {
 		if err := c.object(&tag, f.Selections, "Tag", c.tagField); err != nil {
 			return err
 		}
+		if c.tagCols == nil {
+			return notCompiled("Task.tags outside a task's rows")
+		}
 		out.lit("[")
-		out.expr(`COALESCE((SELECT string_agg(` + tag.String() + `, ',' ORDER BY g.ordinality) FROM unnest(t.tg) WITH ORDINALITY AS g), '')`)
+		out.expr(`COALESCE(t.` + c.tagCols.add(tag.String()) + `, '')`)
 		out.lit("]")
 	default:
 		return notCompiled("field Task.%s", f.Name)
