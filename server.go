@@ -243,6 +243,7 @@ func (a *app) handler() http.Handler {
 		Live:           a.live,
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 		CountOperation: a.metrics.operation,
+		ResolversOnly:  a.cfg.ResolversOnly,
 	})
 	observeGraphQL(gql)
 	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))
