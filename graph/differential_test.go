@@ -47,7 +47,7 @@ func TestCompiledReadsEqualResolvers(t *testing.T) {
 	d := newDiff(t, e, seed)
 	// Workers overlap their waits on PostgreSQL; each is deterministic for the seed (the data is
 	// only read), with its own choices and its own pools of cursors.
-	const workers = 4
+	const workers = 8
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -138,7 +138,9 @@ func newDiff(t *testing.T, e *env, seed uint64) *diff {
 	for _, u := range []auth.User{e.a, e.b, c, dd} {
 		d.users = append(d.users, diffUser{User: u, token: e.issuer.TokenFor(t, u)})
 	}
-	d.seed(e, e.a.UUID, 45, 8)
+	// 120 tasks: more than a search's window (db/list.go, searchWindow) for first: 0, so that
+	// the search's second branch (the trigram index through task_search) runs too.
+	d.seed(e, e.a.UUID, 120, 8)
 	d.seed(e, e.b.UUID, 1, 1)
 	return d
 }
