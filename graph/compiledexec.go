@@ -103,7 +103,8 @@ func (r compiledReads) within(out []byte, budget int64) ([]byte, error) {
 }
 
 func (r compiledReads) fallBack(ctx context.Context, next graphql.OperationHandler, reason string) graphql.ResponseHandler {
-	r.log.DebugContext(ctx, "graphql: the resolvers serve the operation", "reason", reason)
+	// The reason may quote an argument (a refused time): cut it as a message to a client is.
+	r.log.DebugContext(ctx, "graphql: the resolvers serve the operation", "reason", truncate(reason, maxMessage))
 	r.counted(ExecutorResolvers)
 	return next(ctx)
 }
