@@ -17,6 +17,8 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+	# issue 18's differential test at full length (10,000 operations), without the race detector
+	$(GO) test -count=1 -run '^TestCompiledReadsEqualResolvers$$' ./graph
 
 # The data suites again with the server's pool going through a real PgBouncer in transaction
 # pooling mode (4 server connections per test database; needs Debian's pgbouncer): every query

@@ -49,6 +49,8 @@ type serverConfig struct {
 	CORSOrigins   []string
 	Introspection bool
 	Playground    bool
+	// ResolversOnly is GRAPHQL_RESOLVERS_ONLY: no compiled reads (graph.Options.ResolversOnly).
+	ResolversOnly bool
 	// ListenURL is DATABASE_LISTEN_URL: the direct connection the live-updates listener uses.
 	ListenURL string
 	Live      live.Config
@@ -182,6 +184,9 @@ func (e environment) serve() (serverConfig, error) {
 		return c, err
 	}
 	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
+		return c, err
+	}
+	if c.ResolversOnly, err = e.bool("GRAPHQL_RESOLVERS_ONLY"); err != nil {
 		return c, err
 	}
 	if c.Limits, err = e.limits(); err != nil {

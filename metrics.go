@@ -24,6 +24,7 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	authFailure *prometheus.CounterVec
 	jwksFetches *prometheus.CounterVec
+	executors   *prometheus.CounterVec // by executor (issue 18)
 
 	subscriptions      prometheus.Gauge
 	eventsDelivered    prometheus.Counter
@@ -58,6 +59,10 @@ func newMetrics(pool *sql.DB) *metrics {
 			Name: "taskgraph_jwks_fetches_total",
 			Help: "JWKS fetches by result (ok, error).",
 		}, []string{"result"}),
+		executors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskgraph_operations_total",
+			Help: "GraphQL operations by the executor that served them: compiled (one SQL statement builds the response) or resolvers (gqlgen).",
+		}, []string{"executor"}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "taskgraph_subscriptions_open",
 			Help: "Open GraphQL subscriptions (WebSocket and SSE).",
@@ -80,7 +85,7 @@ func newMetrics(pool *sql.DB) *metrics {
 		}),
 		operations: map[string]bool{},
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches,
+	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches, m.executors,
 		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects, m.untrustedDocuments,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -106,6 +111,9 @@ func (m *metrics) authHooks() auth.Hooks {
 		},
 	}
 }
+
+// operation counts an operation by the executor that served it (graph.Options.CountOperation).
+func (m *metrics) operation(executor string) { m.executors.WithLabelValues(executor).Inc() }
 
 // liveHooks lets the live package count without importing Prometheus.
 func (m *metrics) liveHooks() live.Hooks {

@@ -273,6 +273,8 @@ func (a *app) handler() http.Handler {
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 		Trusted:        a.cfg.Trusted,
 		Tracer:         a.tracer(),
+		CountOperation: a.metrics.operation,
+		ResolversOnly:  a.cfg.ResolversOnly,
 	})
 	observeGraphQL(gql)
 	inner := sse.Handler(gql)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -357,6 +358,10 @@ func TestMetricsMoveAfterRequests(t *testing.T) {
 	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `query Me { me { email } }`); status != 200 || out["errors"] != nil {
 		t.Fatalf("query Me: %d %v", status, out)
 	}
+	// A mutation goes through the resolvers (issue 18's executors).
+	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `mutation { deleteTag(id: "`+uuid.NewString()+`") }`); status != 200 || out["errors"] == nil {
+		t.Fatalf("deleteTag: %d %v", status, out)
+	}
 	if status, _ := postGraphQL(t, srv.URL+"/graphql", "not-a-jwt", `query Me { me { email } }`); status != http.StatusUnauthorized {
 		t.Fatalf("bad token: status %d, want 401", status)
 	}
@@ -367,7 +372,9 @@ func TestMetricsMoveAfterRequests(t *testing.T) {
 		failSeries: "1",
 		`taskgraph_graphql_requests_total{operation="unknown",outcome="unauthenticated"}`: "1",
 		`taskgraph_jwks_fetches_total{result="ok"}`:                                       "1",
-		`taskgraph_http_request_duration_seconds_count{route="/graphql"}`:                 "2",
+		`taskgraph_http_request_duration_seconds_count{route="/graphql"}`:                 "3",
+		`taskgraph_operations_total{executor="compiled"}`:                                 "1",
+		`taskgraph_operations_total{executor="resolvers"}`:                                "1",
 	} {
 		if got := metricValue(after, series); got != want {
 			t.Errorf("%s = %q, want %q", series, got, want)

@@ -104,7 +104,9 @@ func TestRowAmplificationIsRefused(t *testing.T) {
 	e.serve(graph.Options{RequestTimeout: time.Minute})
 	e.stmts.Store(0)
 	r := e.do(&e.a, aliasedPages(2, "tags { id }"), nil)
-	if r.code() != "RESPONSE_TOO_LARGE" || len(r.Raw) > 20_000 || e.stmts.Load() > 8 {
+	// The compiled statement (3 messages) finds the charge over the budget without building the
+	// data, and the resolvers answer, as before (at most 8).
+	if r.code() != "RESPONSE_TOO_LARGE" || len(r.Raw) > 20_000 || e.stmts.Load() > 3+8 {
 		t.Errorf("two pages: %s, %d bytes, %d statements: %.300s", r.code(), len(r.Raw), e.stmts.Load(), r.Raw)
 	}
 	e.noErrorLogs()
@@ -122,14 +124,20 @@ func TestResponseBudget(t *testing.T) {
 	}
 	// 30 tasks of 500 characters with their overhead: about 27 KB.
 	e.stmts.Store(0)
+	e.compiled.Store(0)
+	e.resolved.Store(0)
 	r := e.do(&e.a, `{ a: tasks(first: 30) { nodes { title } } }`, nil)
 	if r.code() != "RESPONSE_TOO_LARGE" || len(r.Raw) > 1000 || string(r.Data["a"]) != "" && string(r.Data["a"]) != "null" {
 		t.Fatalf("30 long tasks: %.300s", r.Raw)
 	}
+	// The compiled read path found its charge over the budget and left the answer to the resolvers.
+	if e.compiled.Load() != 0 || e.resolved.Load() != 1 {
+		t.Fatalf("over the budget: %d compiled, %d by the resolvers; want the resolvers", e.compiled.Load(), e.resolved.Load())
+	}
 	var p struct{ Nodes []struct{ Title string } }
 	e.ok(&e.a, `{ tasks(first: 5) { nodes { title } } }`, nil, "tasks", &p)
-	if len(p.Nodes) != 5 {
-		t.Fatalf("5 tasks: %+v", p)
+	if len(p.Nodes) != 5 || e.compiled.Load() != 1 {
+		t.Fatalf("5 tasks (%d compiled): %+v", e.compiled.Load(), p)
 	}
 	// Once spent, the budget stops the resolvers that come after it before they read anything.
 	e.stmts.Store(0)

@@ -31,7 +31,9 @@ type env struct {
 	issuer  *testkit.Issuer
 	a, b    auth.User
 	stmts   atomic.Int64 // statements sent to PostgreSQL
-	logs    *testkit.SyncBuffer
+	// operations served by each executor (graph.ExecutorCompiled, graph.ExecutorResolvers)
+	compiled, resolved atomic.Int64
+	logs               *testkit.SyncBuffer
 }
 
 func newEnv(t testing.TB) *env {
@@ -45,13 +47,22 @@ func newEnv(t testing.TB) *env {
 	e.x = sqlx.NewDb(sql.OpenDB(testkit.CountingConnector(conn, &e.stmts)), "postgres")
 	t.Cleanup(func() { _ = e.x.Close() })
 	e.store = db.NewStore(e.x)
+	e.store.OwnSessions = !testkit.Pooled() // as serve runs it: prepared on sessions of its own
 	e.a = e.user("sub-a", "a@example.com", "Alice")
 	e.b = e.user("sub-b", "b@example.com", "Bob")
 	e.issuer = testkit.NewIssuer(t, "EdDSA")
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
-	srv := graph.NewServer(e.store, graph.Options{Logger: log})
+	srv := graph.NewServer(e.store, graph.Options{Logger: log, CountOperation: e.countOperation})
 	e.handler = auth.Middleware(e.issuer.Verifier(t, e.store))(srv)
 	return e
+}
+
+func (e *env) countOperation(executor string) {
+	if executor == graph.ExecutorCompiled {
+		e.compiled.Add(1)
+	} else {
+		e.resolved.Add(1)
+	}
 }
 
 func (e *env) user(id, email, name string) auth.User {

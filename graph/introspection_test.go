@@ -20,6 +20,9 @@ import (
 // e.logs.
 func (e *env) serve(opts graph.Options) {
 	opts.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
+	if opts.CountOperation == nil {
+		opts.CountOperation = e.countOperation
+	}
 	e.handler = auth.Middleware(e.issuer.Verifier(e.t, e.store))(graph.NewServer(e.store, opts))
 }
 

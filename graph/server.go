@@ -34,6 +34,12 @@ type Options struct {
 	Trusted *TrustedDocuments
 	// Tracer, when set, gives every operation a span (tracing.go).
 	Tracer trace.Tracer
+	// ResolversOnly turns the compiled read path off (compiledexec.go): every operation runs
+	// through gqlgen's resolvers (the differential test's reference, and benchmarks' "before").
+	ResolversOnly bool
+	// CountOperation, when set, is told which executor served each operation (ExecutorCompiled
+	// or ExecutorResolvers): taskgraph_operations_total.
+	CountOperation func(executor string)
 }
 
 const (
@@ -90,7 +96,8 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
 	cfg.Directives.Auth = authDirective
 
-	srv := handler.New(NewExecutableSchema(cfg))
+	es := NewExecutableSchema(cfg)
+	srv := handler.New(compiledSchema{es})
 	for _, t := range opts.Transports {
 		srv.AddTransport(checkedBody{t})
 	}
@@ -131,6 +138,9 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	}
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
+	if !opts.ResolversOnly { // inside the deadline and the budget
+		srv.AroundOperations(compiledReads{store: store, es: es.(*executableSchema), maxTags: opts.MaxTagsPerUser, log: log, count: opts.CountOperation}.middleware)
+	}
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
