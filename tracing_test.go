@@ -149,7 +149,7 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	for _, kv := range names["Me"].Attributes {
 		attrs[kv.Key] = kv.Value.GetStringValue()
 	}
-	if attrs["graphql.operation.type"] != "query" || attrs["enduser.id"] != u.UUID.String() || len(attrs["graphql.document.hash"]) != 64 || attrs["taskgraph.executor"] == "" {
+	if attrs["graphql.operation.type"] != "query" || attrs["enduser.id"] != u.UUID.String() || len(attrs["graphql.document.hash"]) != 64 || attrs["taskgraph.executor"] != "compiled" {
 		t.Errorf("the operation span's attributes: %v", attrs)
 	}
 }

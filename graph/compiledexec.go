@@ -65,7 +65,7 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 	if err != nil {
 		return r.fallBack(ctx, next, err.Error())
 	}
-	r.counted(ExecutorCompiled)
+	r.counted(ctx, ExecutorCompiled)
 	return next(context.WithValue(ctx, compiledDataKey{}, json.RawMessage(data)))
 }
 
@@ -105,11 +105,12 @@ func (r compiledReads) within(out []byte, budget int64) ([]byte, error) {
 func (r compiledReads) fallBack(ctx context.Context, next graphql.OperationHandler, reason string) graphql.ResponseHandler {
 	// The reason may quote an argument (a refused time): cut it as a message to a client is.
 	r.log.DebugContext(ctx, "graphql: the resolvers serve the operation", "reason", truncate(reason, maxMessage))
-	r.counted(ExecutorResolvers)
+	r.counted(ctx, ExecutorResolvers)
 	return next(ctx)
 }
 
-func (r compiledReads) counted(executor string) {
+func (r compiledReads) counted(ctx context.Context, executor string) {
+	noteExecutor(ctx, executor)
 	if r.count != nil {
 		r.count(executor)
 	}
