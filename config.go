@@ -11,6 +11,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/internal/connlimit"
 	"github.com/taskgraph/taskgraph/live"
 )
 
@@ -45,6 +46,8 @@ type serverConfig struct {
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
 	Limits      limits
+	// Conns caps connections: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, TRUSTED_PROXIES.
+	Conns connlimit.Config
 }
 
 // limits are the configurable bounds on a request (README.md, Limits); the others are constants
@@ -161,6 +164,9 @@ func (e environment) serve() (serverConfig, error) {
 		MetricsAddr: e("METRICS_ADDR"),
 	}
 	if c.DB, err = e.database(); err != nil {
+		return c, err
+	}
+	if c.Conns, err = e.connections(c.DB.MaxConns); err != nil {
 		return c, err
 	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/internal/apierr"
+	"github.com/taskgraph/taskgraph/internal/connlimit"
 	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
 )
@@ -101,6 +102,9 @@ func start(ctx context.Context, s startup) error {
 		return fmt.Errorf("ADDR: %w", err)
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
+	if s.cfg.Conns.Max > 0 || s.cfg.Conns.PerIP > 0 {
+		ln = connlimit.Wrap(ln, s.cfg.Conns)
+	}
 	addr := ln.Addr().String()
 	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg}
 	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
@@ -283,7 +287,7 @@ func (a *app) handler() http.Handler {
 	if a.routes != nil {
 		a.routes(route)
 	}
-	return observe(a.logger, a.metrics, c.Handler(mux))
+	return observe(a.logger, a.metrics, connlimit.NewProxied(a.cfg.Conns).Handler(c.Handler(mux)))
 }
 
 // ready answers 200 only when PostgreSQL answers and JWKS keys are loaded.
@@ -308,14 +312,22 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, body)
 }
 
-// limitBody refuses bodies over 1 MiB before gqlgen reads them.
+// maxAnonymousBodyBytes bounds a body sent without a token, before it is buffered: such a
+// request can only read __typename and introspection, in a document of at most 8 KiB.
+const maxAnonymousBodyBytes = 64 << 10
+
+// limitBody refuses bodies over 1 MiB (64 KiB without a token) before gqlgen reads them.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, "request body is larger than 1 MiB", nil)
+		limit, what := int64(maxBodyBytes), "1 MiB"
+		if _, signedIn := auth.UserFrom(r.Context()); !signedIn {
+			limit, what = maxAnonymousBodyBytes, "64 KiB without a token"
+		}
+		if r.ContentLength > limit {
+			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, "request body is larger than "+what, nil)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -338,6 +350,9 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cl, ok := ln.(*connlimit.Listener); ok {
+		srv.ConnState = cl.ConnState // idle connections are closed first near a cap
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

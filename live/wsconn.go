@@ -11,6 +11,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
+
+	"github.com/taskgraph/taskgraph/internal/jsonlimit"
 )
 
 // subprotocol is the only WebSocket subprotocol served: graphql-ws's (urql's subscriptionExchange
@@ -71,8 +73,22 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 		}
 		return int(typ), nil, err
 	}
+	if jsonlimit.Over(data, jsonlimit.MaxMembers) {
+		c.s.disconnect(closeBadRequest, "too many JSON object members")
+		return int(typ), nil, transport.ErrWebsocketClosed
+	}
 	var h header
 	if json.Unmarshal(data, &h) == nil {
+		if h.Type == "subscribe" {
+			if c.s.isOpen(h.ID) {
+				c.s.disconnect(closeDuplicateID, "Subscriber for "+h.ID+" already exists")
+				return int(typ), nil, transport.ErrWebsocketClosed
+			}
+			if !c.s.takeSlot(c.writeTimeout) {
+				c.s.disconnect(closeSlowConsumer, "too_many_operations")
+				return int(typ), nil, transport.ErrWebsocketClosed
+			}
+		}
 		c.s.received(h.Type, h.ID)
 	}
 	return int(typ), bytes.NewReader(data), nil
