@@ -140,7 +140,10 @@ func (e environment) live(c *serverConfig) error {
 	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
 		return err
 	}
-	c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax)
+	if c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
+		return err
+	}
+	c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser)
 	return err
 }
 

@@ -84,13 +84,13 @@ func (s *session) finish() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	cancel := s.cancel
+	cancel, conn := s.cancel, s.conn
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if s.conn != nil {
-		_ = s.conn.Close() // gqlgen can return without closing (an unparsable connection_init)
+	if conn != nil {
+		_ = conn.Close() // gqlgen can return without closing (an unparsable connection_init)
 	}
 	s.releaseSocket()
 	s.hub.mu.Lock()
@@ -119,7 +119,7 @@ func (s *session) disconnect(code int, reason string) {
 	if s.code == 0 {
 		s.code, s.reason = code, reason
 	}
-	cancel := s.cancel
+	cancel, conn := s.cancel, s.conn
 	s.mu.Unlock()
 	switch {
 	case s.kind == sseSession:
@@ -131,8 +131,8 @@ func (s *session) disconnect(code int, reason string) {
 		}
 	case cancel != nil:
 		cancel() // gqlgen closes the socket; conn.WriteClose sends s.code
-	case s.conn != nil:
-		_ = s.conn.WriteClose(code, reason) // before connection_init: no gqlgen context to cancel yet
+	case conn != nil:
+		_ = conn.WriteClose(code, reason) // before connection_init: no gqlgen context to cancel yet
 	}
 }
 
@@ -194,12 +194,13 @@ func (s *session) ping(timeout time.Duration) {
 	}
 	dead := s.missed >= 2
 	s.pinged, s.ponged = true, false
+	conn := s.conn
 	s.mu.Unlock()
 	if dead {
-		_ = s.conn.c.CloseNow()
+		_ = conn.c.CloseNow()
 		return
 	}
-	go s.conn.writeRaw(pingMessage, timeout)
+	go conn.writeRaw(pingMessage, timeout)
 }
 
 var pingMessage = []byte(`{"type":"ping"}`)

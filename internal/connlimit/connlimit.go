@@ -48,7 +48,7 @@ type Listener struct {
 	mu    sync.Mutex
 	open  int
 	perIP map[netip.Addr]int
-	idle  map[*conn]time.Time // idle keep-alive connections, since when
+	idle  map[*conn]time.Time // idle keep-alive connections (and new ones without a request yet), since when
 
 	refusals atomic.Int64 // being written
 	Refused  atomic.Int64 // connections refused over a cap, since the start
@@ -155,7 +155,9 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	if c.released {
 		return
 	}
-	if state == http.StateIdle {
+	// A new connection that has not sent its request yet is idle too: a client opening
+	// connections and sending nothing holds them until ReadHeaderTimeout otherwise.
+	if state == http.StateIdle || state == http.StateNew {
 		l.idle[c] = time.Now()
 	} else {
 		delete(l.idle, c)
