@@ -48,6 +48,15 @@ func newBoundsEnv(t *testing.T, conns connlimit.Config, liveCfg live.Config) *bo
 	a := newLiveApp(t, iss, liveCfg, nil)
 	a.cfg.Conns = conns
 	testkit.WaitKeysLoaded(t, a.verifier)
+	return serveBounds(t, a, iss)
+}
+
+// restart serves e's app, with its configuration as changed since, on a new listener.
+func (e *boundsEnv) restart() *boundsEnv { return serveBounds(e.t, e.a, e.iss) }
+
+func serveBounds(t *testing.T, a *app, iss *testkit.Issuer) *boundsEnv {
+	t.Helper()
+	conns := a.cfg.Conns
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -405,5 +414,86 @@ func rawBigMessage(base string, n int) int {
 		if h[0]&0x0f == 0x8 && size >= 2 {
 			return int(binary.BigEndian.Uint16(body))
 		}
+	}
+}
+
+// TestBoundOperationsPerUser: one user sends 40 heavy page queries at once (issue 20's sixth row
+// over HTTP, scaled down): at most OPERATIONS_PER_USER run at a time, the queue's overflow is
+// answered 429 TOO_MANY_REQUESTS with Retry-After, and another user's `{ me }` is answered
+// meanwhile.
+func TestBoundOperationsPerUser(t *testing.T) {
+	t.Parallel()
+	const perUser = 2
+	e := newBoundsEnv(t, connlimit.Config{}, live.Config{})
+	e.a.cfg.Limits.OperationsPerUser = perUser
+	e = e.restart() // the handler reads the limit when it is built
+	heavy, heavyTok := e.user("heavy")
+	_, honest := e.user("honest")
+	insertTaggedTasks(t, e.a.db, heavy.UUID, 300, 2000)
+	e.honestMe(honest, 1)
+	page := `{ tasks(first: 100) { edges { node { id title description tags { id name } } } } }`
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	codes := map[string]int{}
+	maxRunning := 0
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n := e.a.shares.running(heavy.UUID)
+			mu.Lock()
+			maxRunning = max(maxRunning, n)
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	c := clientFrom("127.0.0.2")
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, _ := json.Marshal(map[string]string{"query": page})
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/graphql", strings.NewReader(string(body)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+heavyTok)
+			resp, err := c.Do(req)
+			if err != nil {
+				mu.Lock()
+				statuses[-1]++
+				mu.Unlock()
+				return
+			}
+			var a answer
+			_ = json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			codes[a.code()]++
+			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+				codes["no Retry-After"]++
+			}
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	e.honestMe(honest, 4)
+	wg.Wait()
+	close(stop)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("statuses %v, codes %v, at most %d running", statuses, codes, maxRunning)
+	if maxRunning > perUser || maxRunning == 0 {
+		t.Fatalf("%d of the user's requests ran at once, want 1..%d", maxRunning, perUser)
+	}
+	if statuses[http.StatusTooManyRequests] == 0 || codes["TOO_MANY_REQUESTS"] != statuses[http.StatusTooManyRequests] || codes["no Retry-After"] > 0 {
+		t.Fatalf("no clean 429 TOO_MANY_REQUESTS with Retry-After: %v %v", statuses, codes)
+	}
+	if statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != 40 {
+		t.Fatalf("answers other than 200 and 429: %v", statuses)
 	}
 }

@@ -56,6 +56,8 @@ type limits struct {
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	MaxTagsPerTask int           // MAX_TAGS_PER_TASK
 	MaxTagsPerUser int           // MAX_TAGS_PER_USER
+	// OperationsPerUser is OPERATIONS_PER_USER (shares.go); 0 leaves requests unbounded.
+	OperationsPerUser int
 }
 
 // maxRequestTimeout keeps REQUEST_TIMEOUT within the HTTP server's write timeout, so that the
@@ -179,6 +181,9 @@ func (e environment) serve() (serverConfig, error) {
 		return c, err
 	}
 	if c.Limits, err = e.limits(); err != nil {
+		return c, err
+	}
+	if c.Limits.OperationsPerUser, err = e.positive("OPERATIONS_PER_USER", defaultOperationsPerUser(c.DB.MaxConns)); err != nil {
 		return c, err
 	}
 	return c, e.live(&c)

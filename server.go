@@ -66,6 +66,7 @@ type app struct {
 	// inflight counts the HTTP requests being served, streams aside: shutdown lets them finish
 	// before it delivers the last events and closes the sockets.
 	inflight atomic.Int64
+	shares   *shares // OPERATIONS_PER_USER, made by handler
 	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
 	// with the API.
 	metricsAddr string
@@ -248,7 +249,8 @@ func (a *app) handler() http.Handler {
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 	})
 	observeGraphQL(gql)
-	api := a.counted(auth.Middleware(a.verifier)(limitBody(sse.Handler(gql))))
+	a.shares = newShares(a.cfg.Limits.OperationsPerUser)
+	api := a.counted(auth.Middleware(a.verifier)(a.shares.Handler(limitBody(sse.Handler(gql)))))
 	socket := ws.Handler(gql)
 
 	mux := http.NewServeMux()
