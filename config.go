@@ -45,7 +45,12 @@ type serverConfig struct {
 	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
-	Limits      limits
+	// MetricsPublic (METRICS_PUBLIC) serves /metrics on ADDR when MetricsAddr is unset; off by
+	// default in serve, on in dev.
+	MetricsPublic bool
+	// MetricsOperations (METRICS_OPERATIONS) are the operation names counted by name.
+	MetricsOperations []string
+	Limits            limits
 	// Conns caps connections: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, TRUSTED_PROXIES.
 	Conns connlimit.Config
 }
@@ -174,6 +179,12 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Conns, err = e.connections(c.DB.MaxConns); err != nil {
 		return c, err
 	}
+	if c.MetricsPublic, err = e.bool("METRICS_PUBLIC"); err != nil {
+		return c, err
+	}
+	if c.MetricsOperations, err = metricsOperations(e("METRICS_OPERATIONS")); err != nil {
+		return c, err
+	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
 		return c, err
 	}
@@ -225,7 +236,7 @@ func (e environment) dev() (serverConfig, error) {
 	if err != nil {
 		return serverConfig{}, err
 	}
-	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l}
+	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devOrigins, Introspection: true, Playground: true, Limits: l, MetricsPublic: true}
 	return c, e.live(&c)
 }
 
@@ -241,4 +252,23 @@ func requireLoopback(addr string) error {
 		return nil
 	}
 	return fmt.Errorf("ADDR: dev only listens on loopback (e.g. 127.0.0.1:8080), not %q", addr)
+}
+
+// metricsOperations reads METRICS_OPERATIONS: operation names, comma-separated, at most
+// maxOperationLabels.
+func metricsOperations(list string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !operationName.MatchString(n) {
+			return nil, fmt.Errorf("METRICS_OPERATIONS: %q is not a GraphQL operation name", n)
+		}
+		names = append(names, n)
+	}
+	if len(names) > maxOperationLabels {
+		return nil, fmt.Errorf("METRICS_OPERATIONS: %d names, at most %d", len(names), maxOperationLabels)
+	}
+	return names, nil
 }

@@ -54,7 +54,7 @@ func newFaultEnv(t *testing.T, iss *testkit.Issuer, cfg auth.Config, dbx *sqlx.D
 		store:    db.NewStore(dbx),
 		verifier: testkit.StartVerifier(t, cfg, db.NewStore(dbx), m.authHooks()),
 		metrics:  m,
-		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}},
+		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}, MetricsPublic: true},
 	}
 	f.a.live = live.NewHub(db.NewStore(dbx), live.Config{}, m.liveHooks(), f.a.logger) // not started: no subscriptions here
 	testkit.WaitKeysLoaded(t, f.a.verifier)

@@ -108,6 +108,7 @@ func start(ctx context.Context, s startup) error {
 	}
 	addr := ln.Addr().String()
 	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg}
+	a.metrics.countOperations(s.cfg.MetricsOperations)
 	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
 	// sends does not reach it: REQUEST_TIMEOUT is the one setting of both.
 	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
@@ -270,7 +271,7 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	route("GET /readyz", http.HandlerFunc(a.ready))
-	if a.cfg.MetricsAddr == "" {
+	if a.cfg.MetricsAddr == "" && a.cfg.MetricsPublic {
 		route("GET /metrics", a.metrics.handler())
 	}
 	if a.cfg.Introspection {

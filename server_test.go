@@ -214,6 +214,9 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 	}
 }
 
+// testOperations are the tests' METRICS_OPERATIONS.
+var testOperations = []string{"Me", "MyTasks"}
+
 // newTestApp builds the serve handler in-process against a fresh database and a real issuer.
 func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 	t.Helper()
@@ -244,8 +247,10 @@ func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg 
 		store:    db.NewStore(dbx),
 		verifier: verifier,
 		metrics:  m,
-		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}, ListenURL: dbURL, Live: liveCfg},
+		cfg: serverConfig{CORSOrigins: []string{"http://localhost:3000"}, ListenURL: dbURL, Live: liveCfg,
+			MetricsPublic: true, MetricsOperations: testOperations},
 	}
+	m.countOperations(testOperations)
 	a.live = live.NewHub(db.NewStore(dbx), liveCfg, m.liveHooks(), logger)
 	if err := a.live.Start(context.Background(), dbURL); err != nil {
 		t.Fatal(err)
