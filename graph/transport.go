@@ -45,6 +45,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if !readBody(w, r) {
 		return
 	}
+	w, r = unavailableStatus(w, r)
 	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
 	// it are dropped.
 	fw := &dropWriter{ResponseWriter: w}
@@ -127,6 +128,7 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			return
 		}
 	}
+	w, r = unavailableStatus(w, r)
 	t.GET.Do(w, r, getExecutor{exec})
 }
 
