@@ -78,7 +78,7 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 }
 
 // newServer is NewServer, and its query cache for the tests.
-func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
+func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	opts.defaults()
 	log := opts.Logger
 	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
@@ -89,14 +89,14 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 		srv.AddTransport(checkedBody{t})
 	}
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
-	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
-	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
+	srv.AddTransport(postTransport{})                               // also writes the data as generated (directwrite.go)
+	srv.AddTransport(unsupported{})                                 // the last transport: it answers what those above do not serve
+	cache := newSplitCache(QueryCacheEntries, opts.QueryCacheBytes) // signed-in and anonymous budgets
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
 	// Before the persisted queries: a document sent in full is measured before it is hashed.
 	srv.Use(documentLimits{cache: cache})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries{cache}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: splitPersisted{cache}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
