@@ -44,8 +44,13 @@ type boundsEnv struct {
 
 func newBoundsEnv(t *testing.T, conns connlimit.Config, liveCfg live.Config) *boundsEnv {
 	t.Helper()
+	return newBoundsEnvAuth(t, conns, liveCfg, nil)
+}
+
+func newBoundsEnvAuth(t *testing.T, conns connlimit.Config, liveCfg live.Config, authCfg func(*auth.Config)) *boundsEnv {
+	t.Helper()
 	iss := testkit.NewIssuer(t, "EdDSA")
-	a := newLiveApp(t, iss, liveCfg, nil)
+	a := newLiveApp(t, iss, liveCfg, authCfg)
 	a.cfg.Conns = conns
 	testkit.WaitKeysLoaded(t, a.verifier)
 	return serveBounds(t, a, iss)
@@ -495,5 +500,42 @@ func TestBoundOperationsPerUser(t *testing.T) {
 	}
 	if statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != 40 {
 		t.Fatalf("answers other than 200 and 429: %v", statuses)
+	}
+}
+
+// TestBoundKeyRemovedEndsConnections: when the key that signed a token leaves the JWKS, the
+// sockets and event streams authenticated with it end at the next refresh (issue 20: they kept
+// receiving until exp): the socket closes with 4403 unknown_key, the stream's subscription ends
+// with a final UNAUTHENTICATED error; a connection signed by the new key stays.
+func TestBoundKeyRemovedEndsConnections(t *testing.T) {
+	t.Parallel()
+	e := newBoundsEnvAuth(t, connlimit.Config{}, live.Config{}, func(c *auth.Config) { c.JWKSRefresh = 200 * time.Millisecond })
+	_, oldTok := e.user("alice")
+	ws := e.socket(oldTok)
+	ws.subscribe("t", `subscription { taskEvents { kind id } }`)
+	sse := openSSE(t, e.base, oldTok, `subscription { taskEvents { kind id } }`)
+	waitFor(t, "two subscriptions", 5*time.Second, func() bool { return e.a.live.Open() == 2 })
+
+	e.iss.Rotate(t) // the old key is no longer published
+	bob, _ := e.user("bob")
+	newTok := e.iss.TokenFor(t, bob)
+	kept := e.socket(newTok)
+	kept.subscribe("k", `subscription { taskEvents { kind id } }`)
+
+	if ce := ws.waitClose(5 * time.Second); ce.Code != 4403 || ce.Reason != "unknown_key" {
+		t.Fatalf("the socket signed by the removed key closed with %d %q, want 4403 unknown_key", ce.Code, ce.Reason)
+	}
+	var events []sseEvent
+	for ev := range sse.events {
+		events = append(events, ev)
+	}
+	if n := len(events); n < 2 || events[n-1].Event != "complete" || !strings.Contains(events[n-2].Data, "UNAUTHENTICATED") {
+		t.Fatalf("the stream's events: %+v, want a final UNAUTHENTICATED error, then complete", events)
+	}
+	waitFor(t, "only the new key's subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+	select {
+	case <-kept.done:
+		t.Fatalf("the socket signed by the new key closed: %d %q", kept.closeErr.Code, kept.closeErr.Reason)
+	default:
 	}
 }

@@ -67,6 +67,7 @@ type app struct {
 	// before it delivers the last events and closes the sockets.
 	inflight atomic.Int64
 	shares   *shares // OPERATIONS_PER_USER, made by handler
+	keys     keyWatch
 	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
 	// with the API.
 	metricsAddr string
@@ -125,7 +126,7 @@ func start(ctx context.Context, s startup) error {
 			return err
 		}
 	}
-	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.metrics.authHooks()); err != nil {
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.keys.hooks(a.metrics.authHooks())); err != nil {
 		return err
 	}
 	a.live = live.NewHub(a.store, a.cfg.Live, a.metrics.liveHooks(), a.logger)
@@ -133,6 +134,7 @@ func start(ctx context.Context, s startup) error {
 		return err
 	}
 	defer a.live.Close()
+	a.watchKeys(ctx)
 	s.serving(a, addr)
 	if metricsLn == nil {
 		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)

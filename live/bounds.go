@@ -1,6 +1,8 @@
 package live
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,4 +142,52 @@ func (s *session) cut() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.code != 0
+}
+
+// ErrKeyRemoved ends an event stream's subscriptions when the key that signed its token has left
+// the JWKS (EndUnpublished). It is an ErrTokenExpired: the client is told, with a final error,
+// to subscribe again with a fresh token.
+var ErrKeyRemoved = fmt.Errorf("%w: the key that signed it has left the JWKS", ErrTokenExpired)
+
+// authenticatedWith keeps the bearer token of the Authorization values the session was
+// authenticated with.
+func (s *session) authenticatedWith(values []string) {
+	if len(values) != 1 {
+		return
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return
+	}
+	s.mu.Lock()
+	s.token = strings.TrimSpace(token)
+	s.mu.Unlock()
+}
+
+// EndUnpublished ends the connections whose token published no longer accepts (its signing key
+// has left the JWKS): a WebSocket closes with 4403 unknown_key, an event stream's subscriptions
+// end with ErrKeyRemoved. The server calls it after each JWKS refresh; it returns how many ended.
+func (h *Hub) EndUnpublished(published func(token string) bool) int {
+	h.mu.Lock()
+	sessions := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, s := range sessions {
+		s.mu.Lock()
+		token := s.token
+		s.mu.Unlock()
+		if token == "" || published(token) {
+			continue
+		}
+		n++
+		if s.kind == wsSession {
+			s.disconnect(closeForbidden, "unknown_key")
+			continue
+		}
+		h.endAll(func(sub *Subscription) bool { return sub.session == s }, func(*Subscription) error { return ErrKeyRemoved })
+	}
+	return n
 }

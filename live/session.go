@@ -64,6 +64,7 @@ type session struct {
 	missed   int           // pings in a row without a pong
 	done     chan struct{} // closed when the connection's handler has returned
 	owner    uuid.UUID     // the user whose SOCKETS_PER_USER place it holds (bounds.go)
+	token    string        // the bearer token it was authenticated with (bounds.go: EndUnpublished)
 	stream   bool          // SSE: a subscription runs on it (bounds.go)
 	// slots bounds the operations open on a socket (bounds.go); one is taken per id in ops.
 	slots chan struct{}

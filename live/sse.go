@@ -96,6 +96,7 @@ func (t *SSE) Handler(next http.Handler) http.Handler {
 			apierr.Write(w, http.StatusTooManyRequests, apierr.TooManySockets, errTooManySockets.Error(), nil)
 			return
 		}
+		s.authenticatedWith(r.Header.Values("Authorization"))
 		gw := &guardedWriter{ResponseWriter: w, s: s, rc: rc}
 		defer gw.finish()
 		next.ServeHTTP(gw, r.WithContext(withSession(ctx, s)))

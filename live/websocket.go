@@ -138,6 +138,7 @@ func (w *Websocket) init(ctx context.Context, payload transport.InitPayload) (co
 		return transport.AppendCloseReason(ctx, "too_many_sockets"), nil, errTooManySockets
 	}
 	s.conn.SetReadLimit(ReadLimit) // trusted from now on (PreInitReadLimit before)
+	s.authenticatedWith(values)
 	return s.started(ctx, u.Expiry), nil, nil
 }
 
