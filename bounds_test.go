@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,12 +18,15 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/connlimit"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 	"github.com/taskgraph/taskgraph/live"
@@ -537,5 +541,71 @@ func TestBoundKeyRemovedEndsConnections(t *testing.T) {
 	case <-kept.done:
 		t.Fatalf("the socket signed by the new key closed: %d %q", kept.closeErr.Code, kept.closeErr.Reason)
 	default:
+	}
+}
+
+// TestBoundOperationsOnOneSocket: one socket sends 200 subscribe messages, each a page of 100
+// large tasks, and never reads (issue 20's sixth row over a WebSocket, scaled down): operations
+// on a socket run with bounded concurrency and its writes have a deadline, so the socket is
+// dropped after a few answers instead of running 200 queries nobody reads; another user is
+// answered meanwhile.
+func TestBoundOperationsOnOneSocket(t *testing.T) {
+	t.Parallel()
+	e := newBoundsEnv(t, connlimit.Config{}, live.Config{WriteTimeout: time.Second})
+	var statements atomic.Int64
+	conn, err := db.NewConnector(e.a.cfg.ListenURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := sqlx.NewDb(sql.OpenDB(testkit.CountingConnector(conn, &statements)), "postgres")
+	t.Cleanup(func() { _ = counted.Close() })
+	e.a.store = db.NewStore(counted)
+	e.a.cfg.Limits.OperationsPerUser = 2 // over a socket too
+	e = e.restart()
+	heavy, heavyTok := e.user("heavy")
+	_, honest := e.user("honest")
+	insertTaggedTasks(t, e.a.db, heavy.UUID, 300, 5000)
+	e.honestMe(honest, 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	write := func(m wsMessage) error {
+		b, _ := json.Marshal(m)
+		return c.Write(ctx, websocket.MessageText, b)
+	}
+	payload, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + heavyTok})
+	_ = write(wsMessage{Type: "connection_init", Payload: payload})
+	if _, data, err := c.Read(ctx); err != nil || !strings.Contains(string(data), "connection_ack") {
+		t.Fatalf("connection_init: %s %v", data, err)
+	}
+	before := statements.Load()
+	q, _ := json.Marshal(map[string]string{"query": `{ tasks(first: 100) { edges { node { id title description tags { id name } } } } }`})
+	sent := 0
+	go func() {
+		for i := range 200 {
+			wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
+			b, _ := json.Marshal(wsMessage{ID: fmt.Sprint(i), Type: "subscribe", Payload: q})
+			err := c.Write(wctx, websocket.MessageText, b)
+			wcancel()
+			if err != nil {
+				return
+			}
+			sent++
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	e.honestMe(honest, 4)
+	waitFor(t, "the socket dropped", 20*time.Second, func() bool {
+		return e.a.live.Sessions() == 0
+	})
+	ran := (statements.Load() - before) / 3 // a read is three statements: its opening, the page, COMMIT
+	t.Logf("%d page queries ran for the unread socket", ran)
+	if ran >= 100 {
+		t.Fatalf("%d of 200 page queries ran for a socket that read none", ran)
 	}
 }

@@ -242,7 +242,9 @@ func (a *app) handler() http.Handler {
 	})
 	ws := a.live.Websocket(a.verifier, c.OriginAllowed)
 	sse := a.live.SSE()
+	a.shares = newShares(a.cfg.Limits.OperationsPerUser)
 	gql := graph.NewServer(a.store, graph.Options{
+		Shares:         a.shares.graph(),
 		Introspection:  a.cfg.Introspection,
 		RequestTimeout: a.cfg.Limits.RequestTimeout,
 		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,
@@ -252,7 +254,6 @@ func (a *app) handler() http.Handler {
 		Transports:     []graphql.Transport{ws.Transport(), sse.Transport()},
 	})
 	observeGraphQL(gql)
-	a.shares = newShares(a.cfg.Limits.OperationsPerUser)
 	api := a.counted(auth.Middleware(a.verifier)(a.shares.Handler(limitBody(sse.Handler(gql)))))
 	socket := ws.Handler(gql)
 

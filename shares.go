@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/live"
 )
@@ -44,7 +45,8 @@ type share struct {
 func newShares(limit int) *shares { return &shares{limit: limit, users: map[uuid.UUID]*share{}} }
 
 // Handler bounds the signed-in user's requests in flight (event streams aside: SOCKETS_PER_USER
-// bounds those). It goes after auth.Middleware.
+// bounds those). It goes after auth.Middleware. Operations over a WebSocket take their places in
+// graph (graph.Shares).
 func (s *shares) Handler(next http.Handler) http.Handler {
 	if s == nil || s.limit <= 0 {
 		return next
@@ -55,7 +57,7 @@ func (s *shares) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		release, ok := s.acquire(r.Context(), u.UUID)
+		release, ok := s.Acquire(r.Context(), u.UUID)
 		if !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(shareQueueWait/time.Second)/2))
 			apierr.Write(w, http.StatusTooManyRequests, apierr.TooManyRequests,
@@ -63,12 +65,17 @@ func (s *shares) Handler(next http.Handler) http.Handler {
 			return
 		}
 		defer release()
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), heldKey{}, true)))
 	})
 }
 
-// acquire takes one of user's places, waiting up to shareQueueWait in a queue of bounded depth.
-func (s *shares) acquire(ctx context.Context, user uuid.UUID) (release func(), ok bool) {
+type heldKey struct{}
+
+// Held says whether the HTTP middleware holds a place for the request in ctx (graph.Shares).
+func (s *shares) Held(ctx context.Context) bool { return ctx.Value(heldKey{}) != nil }
+
+// Acquire takes one of user's places, waiting up to shareQueueWait in a queue of bounded depth.
+func (s *shares) Acquire(ctx context.Context, user uuid.UUID) (release func(), ok bool) {
 	s.mu.Lock()
 	sh := s.users[user]
 	if sh == nil {
@@ -129,4 +136,12 @@ func (s *shares) running(user uuid.UUID) int {
 		return len(sh.slots)
 	}
 	return 0
+}
+
+// graph is s for graph.Options: nil when requests are unbounded.
+func (s *shares) graph() graph.Shares {
+	if s == nil || s.limit <= 0 {
+		return nil
+	}
+	return s
 }

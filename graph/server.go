@@ -28,6 +28,8 @@ type Options struct {
 	// POST's is.
 	Live       *live.Hub
 	Transports []graphql.Transport
+	// Shares, if set, bounds each user's operations at once (shares.go).
+	Shares Shares
 }
 
 const (
@@ -111,6 +113,9 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 		maxSelections:          MaxSelections,
 	})
 	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
+	if opts.Shares != nil {
+		srv.AroundOperations(withShares(opts.Shares)) // before the deadline: waiting is not running
+	}
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
 	srv.AroundResponses(capErrors)

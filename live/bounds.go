@@ -191,3 +191,10 @@ func (h *Hub) EndUnpublished(published func(token string) bool) int {
 	}
 	return n
 }
+
+// Sessions is the number of open WebSockets and event streams, authenticated or not.
+func (h *Hub) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
