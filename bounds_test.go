@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"sync"
@@ -608,4 +609,72 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 	if ran >= 100 {
 		t.Fatalf("%d of 200 page queries ran for a socket that read none", ran)
 	}
+}
+
+// TestBoundSSEQueryKeepsTheWriteDeadline: a query asked for as an event stream and never read
+// (issue 20's fifth row: 60 such answers of 5.9 MB held 727 MB for over a minute) is cut at the
+// server's write timeout, as the same query over JSON is; a subscription's stream outlives that
+// timeout (each of its writes gets a deadline of its own).
+func TestBoundSSEQueryKeepsTheWriteDeadline(t *testing.T) {
+	t.Parallel()
+	const writeTimeout = 2 * time.Second
+	iss := testkit.NewIssuer(t, "EdDSA")
+	a := newLiveApp(t, iss, live.Config{}, nil)
+	testkit.WaitKeysLoaded(t, a.verifier)
+	srv := httptest.NewUnstartedServer(a.handler())
+	srv.Config.WriteTimeout = writeTimeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+	u := auth.User{ID: "sub-reader", Email: "r@example.com", Name: "R"}
+	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
+	tok := iss.TokenFor(t, u)
+	insertTaggedTasks(t, a.db, u.UUID, 100, 10_000) // 7 aliases of the page: about 7 MB
+
+	unread := func(accept string) int {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.(*net.TCPConn).SetReadBuffer(256 << 10) // with the server's send buffer (4 MB at most), less than the answer
+		page := "tasks(first: 100) { nodes { id description } }"
+		body := `{"query":"{ a: ` + page + ` b: ` + page + ` c: ` + page + ` d: ` + page + ` e: ` + page + ` f: ` + page + ` g: ` + page + ` }"}`
+		fmt.Fprintf(c, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", accept, tok, len(body), body)
+		time.Sleep(writeTimeout + 2*time.Second) // not reading
+		n, buf := 0, make([]byte, 64<<10)
+		for { // until the connection ends, or a second passes without a byte
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			m, err := c.Read(buf)
+			n += m
+			if err != nil {
+				return n
+			}
+		}
+	}
+	if _, b := postRaw(t, srv.URL, tok, `{ a: tasks(first: 100) { nodes { id description } } }`); len(b) < 900_000 {
+		t.Fatalf("one page is %d bytes, not about 1 MB", len(b))
+	}
+	if n := unread("text/event-stream"); n > 6_000_000 {
+		t.Fatalf("an unread SSE query's answer was kept past the write timeout: %d bytes read later", n)
+	}
+	if n := unread("application/json"); n > 6_000_000 {
+		t.Fatalf("an unread JSON answer was kept past the write timeout: %d bytes read later", n)
+	}
+
+	sse := openSSE(t, srv.URL, tok, `subscription { taskEvents { kind id } }`)
+	waitFor(t, "the subscription", 5*time.Second, func() bool { return a.live.Open() == 1 })
+	time.Sleep(writeTimeout + time.Second)
+	mutateOK(t, srv.URL, tok, `mutation { createTask(input: {title: "late"}) { id } }`, nil, "createTask")
+	if ev := sse.next(5 * time.Second); !strings.Contains(ev.Data, "CREATED") {
+		t.Fatalf("the stream after the write timeout: %+v", ev)
+	}
+}
+
+func postRaw(t *testing.T, base, token, query string) (int, []byte) {
+	t.Helper()
+	status, body, err := post(base+"/graphql", token, query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, body
 }
