@@ -13,6 +13,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/internal/connlimit"
 	"github.com/taskgraph/taskgraph/live"
 )
 
@@ -57,7 +58,14 @@ type serverConfig struct {
 	// MetricsAddr, when set, is a listener of its own for /metrics, which the API's address then
 	// does not serve (keep the metrics off the public port).
 	MetricsAddr string
-	Limits      limits
+	// MetricsPublic (METRICS_PUBLIC) serves /metrics on ADDR when MetricsAddr is unset; off by
+	// default in serve, on in dev.
+	MetricsPublic bool
+	// MetricsOperations (METRICS_OPERATIONS) are the operation names counted by name.
+	MetricsOperations []string
+	Limits            limits
+	// Conns caps connections: MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP, TRUSTED_PROXIES.
+	Conns connlimit.Config
 	// Trusted is TRUSTED_DOCUMENTS' manifest in TRUSTED_DOCUMENTS_MODE; nil runs any document.
 	Trusted *graph.TrustedDocuments
 	// Tracing is the OTEL_* variables: where traces go, if anywhere.
@@ -70,6 +78,8 @@ type limits struct {
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	MaxTagsPerTask int           // MAX_TAGS_PER_TASK
 	MaxTagsPerUser int           // MAX_TAGS_PER_USER
+	// OperationsPerUser is OPERATIONS_PER_USER (shares.go); 0 leaves requests unbounded.
+	OperationsPerUser int
 }
 
 // maxRequestTimeout keeps REQUEST_TIMEOUT within the HTTP server's write timeout, so that the
@@ -154,7 +164,10 @@ func (e environment) live(c *serverConfig) error {
 	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
 		return err
 	}
-	c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax)
+	if c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
+		return err
+	}
+	c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser)
 	return err
 }
 
@@ -180,6 +193,15 @@ func (e environment) serve() (serverConfig, error) {
 	if c.DB, err = e.database(); err != nil {
 		return c, err
 	}
+	if c.Conns, err = e.connections(c.DB.MaxConns); err != nil {
+		return c, err
+	}
+	if c.MetricsPublic, err = e.bool("METRICS_PUBLIC"); err != nil {
+		return c, err
+	}
+	if c.MetricsOperations, err = metricsOperations(e("METRICS_OPERATIONS")); err != nil {
+		return c, err
+	}
 	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
 		return c, err
 	}
@@ -190,6 +212,9 @@ func (e environment) serve() (serverConfig, error) {
 		return c, err
 	}
 	if c.Limits, err = e.limits(); err != nil {
+		return c, err
+	}
+	if c.Limits.OperationsPerUser, err = e.positive("OPERATIONS_PER_USER", defaultOperationsPerUser(c.DB.MaxConns)); err != nil {
 		return c, err
 	}
 	if c.Trusted, err = e.trusted(); err != nil {
@@ -258,7 +283,7 @@ func (e environment) dev() (serverConfig, error) {
 		return serverConfig{}, err
 	}
 	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devCORSOrigins(e("CORS_ORIGINS")), Introspection: true, Playground: true, Limits: l,
-		Tracing: tracing.ConfigFromEnv(e)}
+		MetricsPublic: true, Tracing: tracing.ConfigFromEnv(e)}
 	return c, e.live(&c)
 }
 
@@ -274,4 +299,23 @@ func requireLoopback(addr string) error {
 		return nil
 	}
 	return fmt.Errorf("ADDR: dev only listens on loopback (e.g. 127.0.0.1:8080), not %q", addr)
+}
+
+// metricsOperations reads METRICS_OPERATIONS: operation names, comma-separated, at most
+// maxOperationLabels.
+func metricsOperations(list string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !operationName.MatchString(n) {
+			return nil, fmt.Errorf("METRICS_OPERATIONS: %q is not a GraphQL operation name", n)
+		}
+		names = append(names, n)
+	}
+	if len(names) > maxOperationLabels {
+		return nil, fmt.Errorf("METRICS_OPERATIONS: %d names, at most %d", len(names), maxOperationLabels)
+	}
+	return names, nil
 }

@@ -13,7 +13,8 @@ var authEnv = []string{"BETTER_AUTH_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_
 // serverEnv is what serve and dev both read.
 var serverEnv = []string{"ADDR", "DATABASE_URL", "DATABASE_MAX_CONNS", "DATABASE_LISTEN_URL", "REQUEST_TIMEOUT",
 	"MAX_TAGS_PER_TASK", "MAX_TAGS_PER_USER", "SUBSCRIPTIONS_PER_USER", "SUBSCRIPTIONS_MAX", "GOGC", "GOMEMLIMIT",
-	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"}
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER",
+	"SOCKETS_PER_USER"}
 
 // settingHelp is one line per environment variable for --help; README.md's Configuration table
 // has the whole story (TestHelpNamesEveryVariableItReads keeps the two and the code in step).
@@ -42,6 +43,14 @@ var settingHelp = map[string]string{
 	"GRAPHQL_PLAYGROUND":                 "serve GraphiQL at / (default false)",
 	"TRUSTED_DOCUMENTS":                  "a manifest of the documents to run (GraphQL Code Generator's persisted documents)",
 	"TRUSTED_DOCUMENTS_MODE":             "enforce (default: run only the manifest's documents) or log",
+	"GRAPHQL_RESOLVERS_ONLY":             "true: no compiled reads, every operation through the resolvers (default false)",
+	"MAX_CONNECTIONS":                    "connections held at once (default from the open-file limit)",
+	"MAX_CONNECTIONS_PER_IP":             "connections of one client address (default 512)",
+	"TRUSTED_PROXIES":                    "proxies whose X-Forwarded-For names the client, comma-separated",
+	"SOCKETS_PER_USER":                   "WebSockets and event streams of one user (default 20)",
+	"OPERATIONS_PER_USER":                "one user's queries and mutations running at once (default half the pool)",
+	"METRICS_PUBLIC":                     "serve /metrics on ADDR in serve (default false; true in dev)",
+	"METRICS_OPERATIONS":                 "operation names counted by name in the metrics (default: the trusted manifest's)",
 	"APP_ENV":                            "production makes dev refuse to start",
 	"DEV_KEY_FILE":                       "where dev keeps its signing key (default taskgraph/dev-key.pem in the user's configuration folder)",
 	"OTEL_EXPORTER_OTLP_ENDPOINT":        "export traces over OTLP/HTTP to this base URL (+ /v1/traces); unset: no tracing",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,6 +37,15 @@ type hostile struct {
 func gql(query string, vars map[string]any) string {
 	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	return string(b)
+}
+
+// manyMembers is a variables object of n members.
+func manyMembers(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("v%d", i)] = i
+	}
+	return m
 }
 
 func getQuery(params ...string) string {
@@ -194,12 +204,15 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		{name: "parse error", body: gql(`{`, nil), code: "GRAPHQL_PARSE_FAILED"},
 		{name: "unknown field", body: gql(`{ nope }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "unknown operation name", body: `{"query": "query A { __typename }", "operationName": "B"}`, code: "GRAPHQL_VALIDATION_FAILED"},
-		{name: "huge unknown operation name", body: `{"query": "query A { __typename }", "operationName": "` + strings.Repeat("B", 100_000) + `"}`, code: "GRAPHQL_VALIDATION_FAILED"},
+		{name: "huge unknown operation name", signedIn: true, body: `{"query": "query A { __typename }", "operationName": "` + strings.Repeat("B", 100_000) + `"}`, code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "two operations, no name", body: gql(`query A { __typename } query B { __typename }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "subscription", body: gql(`subscription { tasks }`, nil), code: "GRAPHQL_VALIDATION_FAILED"},
 		{name: "introspection (off in serve)", body: gql(`{ __schema { types { name } } }`, nil), code: "INTROSPECTION_DISABLED", status: 200},
 		{name: "introspection over GET", get: true, rawQuery: getQuery("query", `{ __type(name: "Task") { name } }`), code: "INTROSPECTION_DISABLED", status: 200},
-		{name: "huge operation name", body: gql(`query `+strings.Repeat("N", 200_000)+` { __typename }`, nil), code: "DOCUMENT_TOO_LARGE", status: 200},
+		{name: "huge operation name", signedIn: true, body: gql(`query `+strings.Repeat("N", 200_000)+` { __typename }`, nil), code: "DOCUMENT_TOO_LARGE", status: 200},
+		{name: "anonymous body over 64 KiB", body: gql(`query `+strings.Repeat("N", 70_000)+` { __typename }`, nil), code: "BAD_REQUEST", status: 413},
+		{name: "variables of 60,000 members", signedIn: true, body: gql(`{ me { id } }`, manyMembers(60_000)), code: "BAD_REQUEST", status: 400},
+		{name: "variables at the member bound", signedIn: true, body: gql(`{ me { id } }`, manyMembers(900)), code: ""},
 		{name: "long operation name, signed in", signedIn: true, body: gql(`query `+strings.Repeat("N", 50_000)+` { __typename }`, nil), code: ""},
 		{name: "NUL in the document", body: gql("{ __typename \x00 }", nil), code: "GRAPHQL_PARSE_FAILED"},
 		{name: "variable of the wrong type", signedIn: true, body: gql(`query($n: Int) { tasks(first: $n) { totalCount } }`, map[string]any{"n": "abc"}), code: "GRAPHQL_VALIDATION_FAILED"},

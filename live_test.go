@@ -767,7 +767,7 @@ func TestLiveKeepAlive(t *testing.T) {
 // what SIGTERM does. It returns the base URL and a channel with the exit code.
 func startServe(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[string]string) (string, context.CancelFunc, <-chan int) {
 	t.Helper()
-	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()}
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL(), "METRICS_PUBLIC": "true"}
 	for k, v := range extra {
 		vars[k] = v
 	}
@@ -955,7 +955,7 @@ func TestLiveThroughPgBouncerWithADirectListener(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	m := newMetrics(dbx.DB)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := &app{logger: logger, db: dbx, store: db.NewStore(dbx), metrics: m, cfg: serverConfig{ListenURL: direct},
+	a := &app{logger: logger, db: dbx, store: db.NewStore(dbx), metrics: m, cfg: serverConfig{ListenURL: direct, MetricsPublic: true},
 		verifier: testkit.StartVerifier(t, iss.Config(), db.NewStore(dbx), m.authHooks())}
 	a.live = live.NewHub(a.store, live.Config{}, m.liveHooks(), logger)
 	if err := a.live.Start(context.Background(), direct); err != nil {

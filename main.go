@@ -31,7 +31,8 @@ var commands = []struct {
 }{
 	{"serve", "serve the GraphQL API (the default); needs BETTER_AUTH_URL", serveCommand,
 		concat(authEnv, serverEnv, []string{"METRICS_ADDR", "CORS_ORIGINS", "GRAPHQL_INTROSPECTION", "GRAPHQL_PLAYGROUND",
-			"TRUSTED_DOCUMENTS", "TRUSTED_DOCUMENTS_MODE"}),
+			"TRUSTED_DOCUMENTS", "TRUSTED_DOCUMENTS_MODE", "GRAPHQL_RESOLVERS_ONLY", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_IP",
+			"TRUSTED_PROXIES", "OPERATIONS_PER_USER", "METRICS_PUBLIC", "METRICS_OPERATIONS"}),
 		"BETTER_AUTH_URL=http://localhost:3000 DATABASE_URL=postgres://app@127.0.0.1:5432/app taskgraph serve"},
 	{"dev", "run locally with a built-in development issuer and GraphiQL, no Better Auth needed", devCommand,
 		concat(serverEnv, []string{"APP_ENV", "DEV_KEY_FILE", "CORS_ORIGINS"}),

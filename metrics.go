@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,12 +31,24 @@ type metrics struct {
 	listenerReconnects prometheus.Counter
 	untrustedDocuments prometheus.Counter
 
-	mu         sync.Mutex
-	operations map[string]bool // operation names seen, capped to bound label cardinality
+	// operations are the names counted by name (METRICS_OPERATIONS, the trusted list of the
+	// clients' operations); any other is "other", so clients cannot choose label values.
+	operations map[string]bool
 }
 
-// maxOperationLabels caps distinct operation names: they come from clients.
+// maxOperationLabels caps METRICS_OPERATIONS.
 const maxOperationLabels = 200
+
+// countOperations sets the operation names counted by name; set before serving.
+func (m *metrics) countOperations(names []string) {
+	m.operations = map[string]bool{}
+	for _, n := range names {
+		if len(m.operations) == maxOperationLabels {
+			break
+		}
+		m.operations[n] = true
+	}
+}
 
 func newMetrics(pool *sql.DB) *metrics {
 	m := &metrics{
@@ -83,7 +94,6 @@ func newMetrics(pool *sql.DB) *metrics {
 			Name: "taskgraph_untrusted_documents_total",
 			Help: "Documents not in TRUSTED_DOCUMENTS' manifest: refused (enforce) or run (log).",
 		}),
-		operations: map[string]bool{},
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches, m.executors,
 		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects, m.untrustedDocuments,
@@ -145,11 +155,11 @@ func routeLabel(pattern string) string {
 	return strings.TrimSuffix(path, "{$}")
 }
 
-var operationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`)
+var operationName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]{0,63}$`) // METRICS_OPERATIONS' names
 
-// operationLabel keeps the label set bounded: unparsed, unauthenticated, anonymous, odd or too
-// many distinct names are folded. Only signed-in requests are counted by name, so that requests
-// without a token cannot fill the cap.
+// operationLabel keeps the label set bounded: unparsed, unauthenticated and anonymous requests
+// are folded, and a signed-in request's name is its own label only when METRICS_OPERATIONS
+// lists it ("other" otherwise).
 func (m *metrics) operationLabel(info *requestInfo) string {
 	name := info.operation
 	switch {
@@ -159,16 +169,8 @@ func (m *metrics) operationLabel(info *requestInfo) string {
 		return "unauthenticated"
 	case name == "":
 		return "anonymous"
-	case !operationName.MatchString(name):
+	case !m.operations[name]:
 		return "other"
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.operations[name] {
-		if len(m.operations) >= maxOperationLabels {
-			return "other"
-		}
-		m.operations[name] = true
 	}
 	return name
 }

@@ -89,3 +89,35 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		t.Errorf("the metrics listener serves more than /metrics: %v %v", resp, err)
 	}
 }
+
+// In serve, /metrics is off the API's address unless METRICS_PUBLIC=true; a signed-in user's
+// operation names become labels only when METRICS_OPERATIONS lists them (issue 20: one user's
+// 300 names filled the label cap and pushed real operations into "other").
+func TestMetricsPrivateByDefaultAndLabelsBounded(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	dbURL := testkit.NewDBURL(t)
+	base, _ := serveInProcessLogs(t, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()})
+	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /metrics in serve without METRICS_PUBLIC: %v %v, want 404", resp, err)
+	}
+
+	a, _ := newTestApp(t, iss) // METRICS_PUBLIC, METRICS_OPERATIONS=Me,MyTasks
+	testkit.WaitKeysLoaded(t, a.verifier)
+	u := auth.User{ID: "chooser", Email: "c@example.com", Name: "C"}
+	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	tok := iss.TokenFor(t, u)
+	for i := range 300 {
+		if status, _ := postGraphQL(t, srv.URL+"/graphql", tok, fmt.Sprintf("query Chosen%d { me { id } }", i)); status != http.StatusOK {
+			t.Fatalf("request %d: %d", i, status)
+		}
+	}
+	if status, _ := postGraphQL(t, srv.URL+"/graphql", tok, "query Me { me { id } }"); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	labels := operationLabels(scrape(t, srv.URL))
+	if len(labels) != 2 || !labels["Me"] || !labels["other"] {
+		t.Fatalf("operation labels %v, want Me and other", labels)
+	}
+}

@@ -25,7 +25,7 @@ import (
 func startReplica(t *testing.T, bin string, vars ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0"}, vars...)...)
+	cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0", "METRICS_PUBLIC=true"}, vars...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

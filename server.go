@@ -23,6 +23,7 @@ import (
 	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/ide"
 	"github.com/taskgraph/taskgraph/internal/apierr"
+	"github.com/taskgraph/taskgraph/internal/connlimit"
 	"github.com/taskgraph/taskgraph/internal/tracing"
 	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
@@ -67,6 +68,8 @@ type app struct {
 	// inflight counts the HTTP requests being served, streams aside: shutdown lets them finish
 	// before it delivers the last events and closes the sockets.
 	inflight atomic.Int64
+	shares   *shares // OPERATIONS_PER_USER, made by handler
+	keys     keyWatch
 	// metricsAddr is the bound address of METRICS_ADDR's listener; "" when /metrics is served
 	// with the API.
 	metricsAddr string
@@ -117,8 +120,16 @@ func start(ctx context.Context, s startup) error {
 		return fmt.Errorf("ADDR: %w", err)
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
+	if s.cfg.Conns.Max > 0 || s.cfg.Conns.PerIP > 0 {
+		ln = connlimit.Wrap(ln, s.cfg.Conns)
+	}
 	addr := ln.Addr().String()
 	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg, tracing: tr}
+	names := s.cfg.MetricsOperations
+	if len(names) == 0 && s.cfg.Trusted != nil {
+		names = s.cfg.Trusted.OperationNames() // the clients' own operations, and only those
+	}
+	a.metrics.countOperations(names)
 	// PostgreSQL stops a statement at the request's deadline even if the cancellation the context
 	// sends does not reach it: REQUEST_TIMEOUT is the one setting of both.
 	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
@@ -143,7 +154,7 @@ func start(ctx context.Context, s startup) error {
 			return err
 		}
 	}
-	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, warnJWKS(a.metrics.authHooks(), a.logger, a.cfg.Auth.JWKSURL)); err != nil {
+	if a.verifier, err = auth.NewVerifier(ctx, a.cfg.Auth, a.store, a.keys.hooks(warnJWKS(a.metrics.authHooks(), a.logger, a.cfg.Auth.JWKSURL))); err != nil {
 		return err
 	}
 	a.live = live.NewHub(a.store, a.cfg.Live, a.metrics.liveHooks(), a.logger)
@@ -151,6 +162,7 @@ func start(ctx context.Context, s startup) error {
 		return err
 	}
 	defer a.live.Close()
+	a.watchKeys(ctx)
 	s.serving(a, addr)
 	if metricsLn == nil {
 		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
@@ -263,7 +275,9 @@ func (a *app) handler() http.Handler {
 	})
 	ws := a.live.Websocket(a.verifier, c.OriginAllowed)
 	sse := a.live.SSE()
+	a.shares = newShares(a.cfg.Limits.OperationsPerUser)
 	gql := graph.NewServer(a.store, graph.Options{
+		Shares:         a.shares.graph(),
 		Introspection:  a.cfg.Introspection,
 		RequestTimeout: a.cfg.Limits.RequestTimeout,
 		MaxTagsPerTask: a.cfg.Limits.MaxTagsPerTask,
@@ -282,7 +296,7 @@ func (a *app) handler() http.Handler {
 		a.cfg.Trusted.Untrusted = a.metrics.untrustedDocuments.Inc
 		inner = a.cfg.Trusted.Handler(inner)
 	}
-	api := a.counted(live.RefuseSingleConnection(auth.Middleware(a.verifier)(limitBody(inner))))
+	api := a.counted(live.RefuseSingleConnection(auth.Middleware(a.verifier)(a.shares.Handler(limitBody(inner)))))
 	socket := ws.Handler(gql)
 
 	mux := http.NewServeMux()
@@ -303,7 +317,7 @@ func (a *app) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	route("GET /readyz", http.HandlerFunc(a.ready))
-	if a.cfg.MetricsAddr == "" {
+	if a.cfg.MetricsAddr == "" && a.cfg.MetricsPublic {
 		route("GET /metrics", a.metrics.handler())
 	}
 	if a.cfg.Introspection {
@@ -322,7 +336,7 @@ func (a *app) handler() http.Handler {
 	if a.routes != nil {
 		a.routes(route)
 	}
-	return a.tracing.Handler(observe(a.logger, a.metrics, c.Handler(mux)))
+	return a.tracing.Handler(observe(a.logger, a.metrics, connlimit.NewProxied(a.cfg.Conns).Handler(c.Handler(mux))))
 }
 
 // tracer is the tracer of operation spans, or nil when tracing is off.
@@ -355,14 +369,22 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, body)
 }
 
-// limitBody refuses bodies over 1 MiB before gqlgen reads them.
+// maxAnonymousBodyBytes bounds a body sent without a token, before it is buffered: such a
+// request can only read __typename and introspection, in a document of at most 8 KiB.
+const maxAnonymousBodyBytes = 64 << 10
+
+// limitBody refuses bodies over 1 MiB (64 KiB without a token) before gqlgen reads them.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, "request body is larger than 1 MiB", nil)
+		limit, what := int64(maxBodyBytes), "1 MiB"
+		if _, signedIn := auth.UserFrom(r.Context()); !signedIn {
+			limit, what = maxAnonymousBodyBytes, "64 KiB without a token"
+		}
+		if r.ContentLength > limit {
+			apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, "request body is larger than "+what, nil)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -385,6 +407,9 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slo
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cl, ok := ln.(*connlimit.Listener); ok {
+		srv.ConnState = cl.ConnState // idle connections are closed first near a cap
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -227,6 +227,9 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 	}
 }
 
+// testOperations are the tests' METRICS_OPERATIONS.
+var testOperations = []string{"Me", "MyTasks"}
+
 // newTestApp builds the serve handler in-process against a fresh database and a real issuer.
 func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 	t.Helper()
@@ -249,21 +252,23 @@ func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg 
 	if authCfg != nil {
 		authCfg(&cfg)
 	}
-	verifier := testkit.StartVerifier(t, cfg, db.NewStore(dbx), m.authHooks())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &app{
-		logger:   logger,
-		db:       dbx,
-		store:    db.NewStore(dbx),
-		verifier: verifier,
-		metrics:  m,
-		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}, ListenURL: dbURL, Live: liveCfg},
+		logger:  logger,
+		db:      dbx,
+		store:   db.NewStore(dbx),
+		metrics: m,
+		cfg: serverConfig{CORSOrigins: []string{"http://localhost:3000"}, ListenURL: dbURL, Live: liveCfg,
+			MetricsPublic: true, MetricsOperations: testOperations},
 	}
+	m.countOperations(testOperations)
+	a.verifier = testkit.StartVerifier(t, cfg, db.NewStore(dbx), a.keys.hooks(m.authHooks()))
 	a.live = live.NewHub(db.NewStore(dbx), liveCfg, m.liveHooks(), logger)
 	if err := a.live.Start(context.Background(), dbURL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.live.Close)
+	a.watchKeys(context.Background())
 	return a
 }
 

@@ -54,7 +54,8 @@ func trustedServer(t *testing.T, mode string) (base, token string, logs *testkit
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
 	vars := map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL(),
-		"TRUSTED_DOCUMENTS": writeManifest(t, trustedMe, trustedCreate, trustedEvents), "GRAPHQL_INTROSPECTION": "true"}
+		"TRUSTED_DOCUMENTS": writeManifest(t, trustedMe, trustedCreate, trustedEvents), "GRAPHQL_INTROSPECTION": "true",
+		"METRICS_PUBLIC": "true"}
 	if mode != "" {
 		vars["TRUSTED_DOCUMENTS_MODE"] = mode
 	}
@@ -97,7 +98,7 @@ func doRead(t *testing.T, req *http.Request) (int, string) {
 	return resp.StatusCode, string(out)
 }
 
-func untrustedCount(t *testing.T, base string) string {
+func metricsText(t *testing.T, base string) string {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -105,7 +106,12 @@ func untrustedCount(t *testing.T, base string) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	return string(b)
+}
+
+func untrustedCount(t *testing.T, base string) string {
+	t.Helper()
+	for _, line := range strings.Split(metricsText(t, base), "\n") {
 		if strings.HasPrefix(line, "taskgraph_untrusted_documents_total ") {
 			return strings.TrimPrefix(line, "taskgraph_untrusted_documents_total ")
 		}
@@ -143,6 +149,10 @@ func TestTrustedDocumentsEnforcedOnEveryTransport(t *testing.T) {
 	}
 	if got := untrustedCount(t, base); got != "3" {
 		t.Errorf("taskgraph_untrusted_documents_total = %s, want 3", got)
+	}
+	// The manifest's operation names are the metrics' labels.
+	if m := metricsText(t, base); !strings.Contains(m, `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`) {
+		t.Errorf("the manifest's operation Me is not a label:\n%s", m)
 	}
 
 	get := func(params url.Values) (int, string) {

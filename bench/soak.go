@@ -229,6 +229,8 @@ func runSoak(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.attacker(loadCtx, attackClient, w) }()
 	}
+	fl := newFloods(s) // issue 20's attackers and the open-files sampler (soakfloods.go)
+	fl.start(loadCtx, s, &wg)
 	quiet := cfg.Duration / 3
 	if err := s.phase(ctx, "without attacks", quiet); err != nil {
 		return err
@@ -254,6 +256,7 @@ func runSoak(ctx context.Context) error {
 	}
 	finalRSS, _ := currentRSS(s.srv.pid())
 	report := s.report(label, tasksBefore, linksBefore, tasksAfter, linksAfter, cpu1-cpu0, finalRSS)
+	report.text += fl.report()
 	fmt.Println()
 	fmt.Print(report.text)
 	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(report.text), 0o644); err != nil {

@@ -93,8 +93,9 @@ func (s *Store) asAppRole(ctx context.Context, fn func(tx *txn) error) error {
 	return s.transact(ctx, uuid.Nil, readOnly, func(tx *txn, _ time.Time) error { return fn(tx) })
 }
 
-// transact is withTx and asAppRole: user uuid.Nil sets no app.user_uuid.
-func (s *Store) transact(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
+// transactOnce is withTx and asAppRole (through transact, retry.go): user uuid.Nil sets no
+// app.user_uuid.
+func (s *Store) transactOnce(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
 	conn, err := s.x.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("db: connect: %w", err)

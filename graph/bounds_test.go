@@ -1,17 +1,20 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/graph"
 )
 
@@ -182,5 +185,61 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	}
 	if status, code, _ := apq(q, sum("something else")); status != http.StatusOK || code != "BAD_REQUEST" {
 		t.Errorf("a hash that does not match: %d %s", status, code)
+	}
+}
+
+// Issue 20: persisted queries registered by signed-in users and by anonymous clients have
+// budgets of their own. A hash sent without a token resolves only documents anonymous requests
+// registered (so it tells nothing of what a signed-in user runs), and 1,100 distinct anonymous
+// documents do not evict a signed-in user's.
+func TestPersistedQueriesBudgetsBySignIn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	sum := func(q string) string { s := sha256.Sum256([]byte(q)); return hex.EncodeToString(s[:]) }
+	apq := func(u *auth.User, query string) response {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"query": query, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sum(query)}}})
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if u != nil {
+			req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(t, *u))
+		}
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		r := response{Status: rec.Code, Raw: rec.Body.String()}
+		_ = json.Unmarshal(rec.Body.Bytes(), &r)
+		return r
+	}
+	hashOnly := func(u *auth.User, query string) response {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sum(query)}}})
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if u != nil {
+			req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(t, *u))
+		}
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		r := response{Status: rec.Code, Raw: rec.Body.String()}
+		_ = json.Unmarshal(rec.Body.Bytes(), &r)
+		return r
+	}
+	const private = `query AliceSecret { __typename me { id } }`
+	if r := apq(&e.a, private); r.code() != "" {
+		t.Fatalf("registering as Alice: %s", r.Raw)
+	}
+	if r := hashOnly(&e.a, private); r.code() != "" {
+		t.Fatalf("Alice's hash, signed in: %s", r.Raw)
+	}
+	if r := hashOnly(nil, private); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("Alice's hash without a token: %s, want PERSISTED_QUERY_NOT_FOUND (it would reveal the document was run)", r.Raw)
+	}
+	for i := range 1100 {
+		if r := apq(nil, fmt.Sprintf("{ __typename } # %d", i)); r.code() != "" {
+			t.Fatalf("anonymous document %d: %s", i, r.Raw)
+		}
+	}
+	if r := hashOnly(&e.a, private); r.code() != "" {
+		t.Fatalf("after 1,100 anonymous documents, Alice's persisted query: %s", r.Raw)
 	}
 }

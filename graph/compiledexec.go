@@ -56,6 +56,11 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 	}
 	out, err := r.store.ReadJSON(ctx, user.UUID, op.key, op.sql, op.args...)
 	if err != nil {
+		if db.Unavailable(err) {
+			// The resolvers run it again on a fresh session: a read retried once, which answers
+			// DATABASE_UNAVAILABLE if the database is still away (no ERROR line per request).
+			return r.fallBack(ctx, next, "the database connection failed")
+		}
 		if !db.Canceled(err) {
 			r.log.ErrorContext(ctx, "graphql: compiled read failed", "err", err)
 		}

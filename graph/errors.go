@@ -78,6 +78,9 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return out
 			}
 		}
+		if e := fromUnavailable(ctx, log, path, err); e != nil {
+			return e
+		}
 		if db.Canceled(err) {
 			log.WarnContext(ctx, "graphql: stopped at the request's deadline or when the client left", "path", path.String(), "err", err)
 			return coded(path, "the operation ran past its deadline and was stopped", apierr.RequestTimeout)

@@ -59,7 +59,7 @@ var (
 // costs at most what the previous one admitted. A document already in the query cache passed
 // these checks (gqlgen only caches validated documents), so it is not measured again.
 type documentLimits struct {
-	cache *queryCache
+	cache *splitCache
 }
 
 var _ interface {
@@ -71,7 +71,7 @@ func (documentLimits) ExtensionName() string                   { return "Documen
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if p.Query == "" || l.cache.has(p.Query) {
+	if p.Query == "" || l.cache.has(ctx, p.Query) {
 		return nil // a persisted query's hash alone, or a document measured before
 	}
 	b := anonymousBudget

@@ -40,6 +40,8 @@ type Options struct {
 	// CountOperation, when set, is told which executor served each operation (ExecutorCompiled
 	// or ExecutorResolvers): taskgraph_operations_total.
 	CountOperation func(executor string)
+	// Shares, if set, bounds each user's operations at once (shares.go).
+	Shares Shares
 }
 
 const (
@@ -90,7 +92,7 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 }
 
 // newServer is NewServer, and its query cache for the tests.
-func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
+func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	opts.defaults()
 	log := opts.Logger
 	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
@@ -103,9 +105,9 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	}
 	srv.AddTransport(multipartRefusal{}) // incremental delivery asked for: refused at once (incremental.go)
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
-	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
-	cache := newQueryCache(QueryCacheEntries, opts.QueryCacheBytes)
+	srv.AddTransport(postTransport{})                               // also writes the data as generated (directwrite.go)
+	srv.AddTransport(unsupported{})                                 // the last transport: it answers what those above do not serve
+	cache := newSplitCache(QueryCacheEntries, opts.QueryCacheBytes) // signed-in and anonymous budgets
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
 	if opts.Trusted != nil {                       // first: an untrusted document is refused before it is measured
@@ -117,7 +119,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	}
 	// Before the persisted queries: a document sent in full is measured before it is hashed.
 	srv.Use(documentLimits{cache: cache})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: persistedQueries{cache}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: splitPersisted{cache}})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -135,6 +137,9 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *queryCache) {
 	srv.Use(deferRefusal{}) // incremental.go
 	if opts.Tracer != nil {
 		srv.Use(operationSpans{opts.Tracer})
+	}
+	if opts.Shares != nil {
+		srv.AroundOperations(withShares(opts.Shares)) // before the deadline: waiting is not running
 	}
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))

@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/taskgraph/taskgraph/internal/apierr"
+	"github.com/taskgraph/taskgraph/internal/jsonlimit"
 )
 
 // gqlgen's HTTP transports answer a request they cannot read (malformed JSON, a body that is not
@@ -44,6 +45,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	if !readBody(w, r) {
 		return
 	}
+	w, r = unavailableStatus(w, r)
 	// The operation's response is written as generated (directwrite.go); gqlgen's own bytes for
 	// it are dropped.
 	reqErr := &requestError{}
@@ -68,6 +70,9 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	case isBatch(body):
 		apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, errBatch, nil)
+		return false
+	case jsonlimit.Over(body, jsonlimit.MaxMembers):
+		writeTooManyMembers(w)
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -125,6 +130,10 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			}
 		}
 	}
+	if jsonlimit.Over([]byte(q.Get("variables")+q.Get("extensions")), jsonlimit.MaxMembers) {
+		writeTooManyMembers(w)
+		return
+	}
 	for _, name := range []string{"variables", "extensions"} {
 		var obj map[string]any
 		if v := q.Get(name); v != "" && json.Unmarshal([]byte(v), &obj) != nil {
@@ -132,6 +141,7 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			return
 		}
 	}
+	w, r = unavailableStatus(w, r)
 	reqErr := &requestError{}
 	t.GET.Do(requestErrorWriter{w, reqErr}, r, getExecutor{exec, reqErr})
 }
@@ -171,6 +181,12 @@ func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExe
 		return
 	}
 	apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "GraphQL is served over GET and POST (application/json)", nil)
+}
+
+// writeTooManyMembers refuses a request whose JSON has more object members than any of this
+// API's operations takes, before it is decoded (jsonlimit).
+func writeTooManyMembers(w http.ResponseWriter) {
+	apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, fmt.Sprintf("the request's JSON has more than %d object members", jsonlimit.MaxMembers), nil)
 }
 
 func writeNotUTF8(w http.ResponseWriter, what, field string) {

@@ -16,7 +16,9 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/taskgraph/taskgraph/internal/apierr"
 )
@@ -71,6 +73,24 @@ func LoadTrustedDocuments(path string, mode TrustedMode) (*TrustedDocuments, err
 		t.docs[h] = text
 	}
 	return t, nil
+}
+
+// OperationNames are the names of the manifest's operations: the bounded set of labels the
+// metrics may count operations by.
+func (t *TrustedDocuments) OperationNames() []string {
+	var names []string
+	for _, text := range t.docs {
+		doc, err := parser.ParseQuery(&ast.Source{Input: text})
+		if err != nil {
+			continue
+		}
+		for _, op := range doc.Operations {
+			if op.Name != "" {
+				names = append(names, op.Name)
+			}
+		}
+	}
+	return names
 }
 
 // Len is the number of documents.

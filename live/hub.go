@@ -75,6 +75,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	Workers      int // row loaders; a user's changes always go to the same one (8)
 	Queue        int // notifications waiting per worker; beyond, their users' subscriptions lose events (1024)
+	// SocketsPerUser bounds one user's authenticated WebSockets and SSE streams (bounds.go).
+	SocketsPerUser int
 }
 
 const (
@@ -131,6 +133,7 @@ type Hub struct {
 	closing  bool // Shutdown has begun
 	sessions map[*session]struct{}
 	barriers map[string]chan struct{}
+	sockets  socketCounts // per user (bounds.go)
 
 	listener *pq.Listener
 	shards   []chan work
@@ -207,6 +210,7 @@ func (h *Hub) subscribe(ctx context.Context, topic Topic, sk sink) (*Subscriptio
 	if h.hooks.Subscriptions != nil {
 		h.hooks.Subscriptions(1)
 	}
+	sess.streaming() // an SSE response streams from now on (bounds.go)
 
 	switch {
 	case closing:

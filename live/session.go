@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Close codes this package sends besides gqlgen's own.
@@ -15,6 +17,7 @@ const (
 	closeForbidden     = 4403 // graphql-ws Forbidden: a missing, refused or expired token
 	closeBadSubproto   = 4406 // graphql-ws: the graphql-transport-ws subprotocol was not offered
 	closeInitTimeout   = 4408 // graphql-ws: no connection_init in time
+	closeBadRequest    = 4400 // graphql-ws: a message the server will not read
 )
 
 type sessionKind uint8
@@ -60,10 +63,16 @@ type session struct {
 	ponged   bool          // ...and its pong came back
 	missed   int           // pings in a row without a pong
 	done     chan struct{} // closed when the connection's handler has returned
+	owner    uuid.UUID     // the user whose SOCKETS_PER_USER place it holds (bounds.go)
+	token    string        // the bearer token it was authenticated with (bounds.go: EndUnpublished)
+	stream   bool          // SSE: a subscription runs on it (bounds.go)
+	// slots bounds the operations open on a socket (bounds.go); one is taken per id in ops.
+	slots chan struct{}
 }
 
 func (h *Hub) newSession(kind sessionKind) *session {
-	s := &session{hub: h, kind: kind, ops: map[string]struct{}{}, done: make(chan struct{})}
+	s := &session{hub: h, kind: kind, ops: map[string]struct{}{}, done: make(chan struct{}),
+		slots: make(chan struct{}, h.cfg.PerUser+OperationsPerSocket)}
 	h.mu.Lock()
 	h.sessions[s] = struct{}{}
 	h.mu.Unlock()
@@ -76,14 +85,15 @@ func (s *session) finish() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	cancel := s.cancel
+	cancel, conn := s.cancel, s.conn
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if s.conn != nil {
-		_ = s.conn.Close() // gqlgen can return without closing (an unparsable connection_init)
+	if conn != nil {
+		_ = conn.Close() // gqlgen can return without closing (an unparsable connection_init)
 	}
+	s.releaseSocket()
 	s.hub.mu.Lock()
 	delete(s.hub.sessions, s)
 	s.hub.mu.Unlock()
@@ -110,7 +120,7 @@ func (s *session) disconnect(code int, reason string) {
 	if s.code == 0 {
 		s.code, s.reason = code, reason
 	}
-	cancel := s.cancel
+	cancel, conn := s.cancel, s.conn
 	s.mu.Unlock()
 	switch {
 	case s.kind == sseSession:
@@ -122,8 +132,8 @@ func (s *session) disconnect(code int, reason string) {
 		}
 	case cancel != nil:
 		cancel() // gqlgen closes the socket; conn.WriteClose sends s.code
-	case s.conn != nil:
-		_ = s.conn.WriteClose(code, reason) // before connection_init: no gqlgen context to cancel yet
+	case conn != nil:
+		_ = conn.WriteClose(code, reason) // before connection_init: no gqlgen context to cancel yet
 	}
 }
 
@@ -140,13 +150,17 @@ func (s *session) closeStatus(code int, reason string) (int, string) {
 	return code, reason
 }
 
-// received notes an operation the client starts or stops; sent, one the server completes.
-func (s *session) received(typ, id string) {
+// received notes an operation the client starts or stops; sent, one the server completes. A
+// subscribe whose id is open already is not noted: false.
+func (s *session) received(typ, id string) bool {
 	switch typ {
 	case "subscribe":
 		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, dup := s.ops[id]; dup {
+			return false
+		}
 		s.ops[id] = struct{}{}
-		s.mu.Unlock()
 	case "complete":
 		s.opEnded(id)
 	case "pong":
@@ -154,6 +168,15 @@ func (s *session) received(typ, id string) {
 		s.ponged = true
 		s.mu.Unlock()
 	}
+	return true
+}
+
+// isOpen says whether id is an operation open on the socket.
+func (s *session) isOpen(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ops[id]
+	return ok
 }
 
 // ping is one keep-alive tick: a socket that left its last two pings unanswered is dropped
@@ -172,20 +195,25 @@ func (s *session) ping(timeout time.Duration) {
 	}
 	dead := s.missed >= 2
 	s.pinged, s.ponged = true, false
+	conn := s.conn
 	s.mu.Unlock()
 	if dead {
-		_ = s.conn.c.CloseNow()
+		_ = conn.c.CloseNow()
 		return
 	}
-	go s.conn.writeRaw(pingMessage, timeout)
+	go conn.writeRaw(pingMessage, timeout)
 }
 
 var pingMessage = []byte(`{"type":"ping"}`)
 
 func (s *session) opEnded(id string) {
 	s.mu.Lock()
+	_, open := s.ops[id]
 	delete(s.ops, id)
 	s.mu.Unlock()
+	if open {
+		<-s.slots // its slot is free at once (bounds.go)
+	}
 	s.closeIfDrained()
 }
 

@@ -7,10 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/google/uuid"
+
+	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/internal/apierr"
 )
 
 // SSE serves GraphQL over Server-Sent Events: POST /graphql with Accept: text/event-stream
@@ -72,8 +75,11 @@ func prefersEventStream(accept []string) bool {
 	return streamAt < jsonAt
 }
 
-// Handler gives an event-stream request its session and lifts the server's write timeout,
-// which would otherwise cut every stream after WriteTimeout. Other requests pass untouched.
+// Handler gives an event-stream request its session. The server's write timeout stays on a
+// query or mutation asked for as a stream (its answer is one event); once a subscription opens
+// on it, the stream has no deadline as a whole, and each write gets WriteTimeout instead
+// (guardedWriter), after which the stream is cut. A signed-in user's streams count against
+// SOCKETS_PER_USER (HTTP 429, TOO_MANY_SOCKETS). Other requests pass untouched.
 func (t *SSE) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !IsSSE(r) {
@@ -81,13 +87,18 @@ func (t *SSE) Handler(next http.Handler) http.Handler {
 			return
 		}
 		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Time{})
 		ctx, cancel := context.WithCancel(r.Context())
 		s := t.hub.newSession(sseSession)
 		s.rc, s.cancel = rc, cancel
-		gw := &guardedWriter{ResponseWriter: w}
-		defer gw.finish()
 		defer s.finish()
+		if u, ok := auth.UserFrom(r.Context()); ok && u.UUID != uuid.Nil && !s.claimSocket(u.UUID) {
+			w.Header().Set("Retry-After", "5")
+			apierr.Write(w, http.StatusTooManyRequests, apierr.TooManySockets, errTooManySockets.Error(), nil)
+			return
+		}
+		s.authenticatedWith(r.Header.Values("Authorization"))
+		gw := &guardedWriter{ResponseWriter: w, s: s, rc: rc}
+		defer gw.finish()
 		next.ServeHTTP(gw, r.WithContext(withSession(ctx, s)))
 	})
 }
@@ -97,8 +108,12 @@ var errStreamEnded = errors.New("live: the event stream has ended")
 // guardedWriter refuses writes once the handler has returned: gqlgen's SSE keep-alive goroutine
 // is not joined when the stream ends, and a write or flush after that would reach a finished
 // net/http response (a nil pointer inside it).
+// On a stream, each write gets its own deadline: a reader that takes none of it for WriteTimeout
+// has its stream cut (and its subscription ended), whatever it left unread.
 type guardedWriter struct {
 	http.ResponseWriter
+	s        *session
+	rc       *http.ResponseController
 	mu       sync.Mutex
 	finished bool
 }
@@ -109,6 +124,7 @@ func (g *guardedWriter) Write(p []byte) (int, error) {
 	if g.finished {
 		return 0, errStreamEnded
 	}
+	g.deadline()
 	return g.ResponseWriter.Write(p)
 }
 
@@ -116,7 +132,16 @@ func (g *guardedWriter) Flush() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.finished {
-		_ = http.NewResponseController(g.ResponseWriter).Flush()
+		g.deadline()
+		_ = g.rc.Flush()
+	}
+}
+
+// deadline moves a stream's write deadline to WriteTimeout from now; a response that is not
+// (yet) a stream keeps the server's.
+func (g *guardedWriter) deadline() {
+	if g.s.isStream() && !g.s.cut() {
+		_ = g.rc.SetWriteDeadline(g.s.writeDeadline())
 	}
 }
 

@@ -100,6 +100,8 @@ func (w *Websocket) Transport() graphql.Transport {
 		Implementation: acceptor{hub: w.hub},
 		InitFunc:       w.init,
 		InitTimeout:    w.hub.cfg.InitTimeout,
+		// Until connection_init is accepted a message is at most PreInitReadLimit; init raises it.
+		PayloadReadLimit: &preInitReadLimit,
 	}}
 }
 
@@ -109,6 +111,8 @@ func (t wsTransport) Supports(r *http.Request) bool {
 	s := sessionFrom(r.Context())
 	return s != nil && s.kind == wsSession
 }
+
+var preInitReadLimit int64 = PreInitReadLimit
 
 // errRefused makes gqlgen close the socket with the code and reason init put in the context.
 var errRefused = errors.New("refused")
@@ -129,8 +133,16 @@ func (w *Websocket) init(ctx context.Context, payload transport.InitPayload) (co
 		return transport.AppendCloseReason(ctx, reason), nil, errRefused
 	}
 	u, _ := auth.UserFrom(ctx)
+	if !s.claimSocket(u.UUID) {
+		ctx = transport.WithWebsocketCloseCode(ctx, closeTooManySockets)
+		return transport.AppendCloseReason(ctx, "too_many_sockets"), nil, errTooManySockets
+	}
+	s.conn.SetReadLimit(ReadLimit) // trusted from now on (PreInitReadLimit before)
+	s.authenticatedWith(values)
 	return s.started(ctx, u.Expiry), nil, nil
 }
+
+var errTooManySockets = errors.New("you have as many sockets and event streams open as you may (SOCKETS_PER_USER); close one first")
 
 // authorization is the token's Authorization value: connection_init's, or the upgrade request's.
 func authorization(header []string, payload transport.InitPayload) ([]string, *auth.Error) {

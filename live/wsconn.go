@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
+
+	"github.com/taskgraph/taskgraph/internal/jsonlimit"
 )
 
 // subprotocol is the only WebSocket subprotocol served: graphql-ws's (urql's subscriptionExchange
@@ -34,7 +37,9 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 		return nil, err
 	}
 	conn := &wsConn{c: c, s: s, writeTimeout: a.hub.cfg.WriteTimeout}
+	s.mu.Lock() // Shutdown may be reading it already
 	s.conn = conn
+	s.mu.Unlock()
 	return conn, nil
 }
 
@@ -65,17 +70,53 @@ type header struct {
 
 func (c *wsConn) NextReader() (int, io.Reader, error) {
 	typ, data, err := c.c.Read(context.Background())
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		c.dropTooBig()
+		return int(typ), nil, transport.ErrWebsocketClosed
+	}
 	if err != nil {
 		if st := websocket.CloseStatus(err); st == websocket.StatusNormalClosure || st == websocket.StatusNoStatusRcvd {
 			return int(typ), nil, transport.ErrWebsocketClosed
 		}
 		return int(typ), nil, err
 	}
+	if jsonlimit.Over(data, jsonlimit.MaxMembers) {
+		c.refuse(closeBadRequest, "too many JSON object members")
+		return int(typ), nil, transport.ErrWebsocketClosed
+	}
 	var h header
 	if json.Unmarshal(data, &h) == nil {
+		if h.Type == "subscribe" {
+			if c.s.isOpen(h.ID) {
+				c.refuse(closeDuplicateID, "Subscriber for "+h.ID+" already exists")
+				return int(typ), nil, transport.ErrWebsocketClosed
+			}
+			if !c.s.takeSlot(c.writeTimeout) {
+				c.refuse(closeSlowConsumer, "too_many_operations")
+				return int(typ), nil, transport.ErrWebsocketClosed
+			}
+		}
 		c.s.received(h.Type, h.ID)
 	}
 	return int(typ), bytes.NewReader(data), nil
+}
+
+// dropTooBig ends a socket whose message passed the read limit. coder has sent the close
+// (1009); a close handshake would now read, and throw away, the rest of the message, up to 1 MiB
+// for every socket of a flood: the connection is dropped instead, shortly after, once the client
+// has had a moment to read the close.
+func (c *wsConn) dropTooBig() {
+	c.mu.Lock()
+	c.closing = true // no handshake (WriteClose, Close)
+	c.mu.Unlock()
+	time.AfterFunc(250*time.Millisecond, func() { _ = c.c.CloseNow() })
+}
+
+// refuse closes the socket with code and reason for a message the reader will not pass on; the
+// close handshake starts before the reader returns, so that gqlgen's teardown cannot cut it.
+func (c *wsConn) refuse(code int, reason string) {
+	c.s.disconnect(code, reason)
+	_ = c.WriteClose(code, reason)
 }
 
 // gqlgen's messages end with their type (its struct's last field).

@@ -260,6 +260,7 @@ export async function startServer(name: string, o: ServerOptions): Promise<{ chi
       ADDR: `127.0.0.1:${o.port}`,
       DATABASE_URL: o.databaseURL,
       BETTER_AUTH_URL: o.betterAuthURL,
+      METRICS_PUBLIC: "true", // the suite reads /metrics (off the API's address by default)
       ...o.env,
     },
   });

@@ -78,6 +78,17 @@ const (
 	// PersistedQueryNotFound: an automatic persisted query's hash the server does not hold; the
 	// client sends the document with it (HTTP 200, Apollo's protocol).
 	PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
+	// Shares of the server (issue 20), each with Retry-After.
+	// TooManyConnections: HTTP 503, MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP are held already.
+	TooManyConnections = "TOO_MANY_CONNECTIONS"
+	// TooManySockets: HTTP 429 for an event stream (a WebSocket closes with 4429
+	// too_many_sockets), the user holds SOCKETS_PER_USER already.
+	TooManySockets = "TOO_MANY_SOCKETS"
+	// TooManyRequests: HTTP 429, the user's OPERATIONS_PER_USER were busy for the whole wait.
+	TooManyRequests = "TOO_MANY_REQUESTS"
+	// DatabaseUnavailable: HTTP 503, PostgreSQL could not be reached (a read was retried once on
+	// a fresh connection first); retry after Retry-After.
+	DatabaseUnavailable = "DATABASE_UNAVAILABLE"
 )
 
 // Codes returns every code above: what a client may meet in extensions.code.
@@ -85,7 +96,8 @@ func Codes() []string {
 	return []string{Unauthenticated, AuthUnavailable, BadRequest, BadUserInput, NotFound, Conflict, Internal,
 		DepthLimitExceeded, IntrospectionDisabled, ParseFailed, ValidationFailed, ComplexityLimitExceeded,
 		DocumentTooLarge, AliasLimitExceeded, DirectiveLimitExceeded, SelectionLimitExceeded, ResponseTooLarge,
-		RequestTimeout, TooManyErrors, TrustedDocumentRequired, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions}
+		RequestTimeout, TooManyErrors, TrustedDocumentRequired, PersistedQueryNotFound, Forbidden, EventsLost, TooManySubscriptions,
+		TooManyConnections, TooManySockets, TooManyRequests, DatabaseUnavailable}
 }
 
 // body is a GraphQL response carrying errors only.
