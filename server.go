@@ -127,6 +127,8 @@ func start(ctx context.Context, s startup) error {
 		return err
 	}
 	defer a.live.Close()
+	// With the logical feed, changes come from the WAL: write transactions send no NOTIFY.
+	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	s.serving(a, addr)
 	if metricsLn == nil {
 		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
@@ -298,6 +300,14 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if !a.verifier.KeysLoaded() {
 		body["jwks"] = "no keys loaded yet"
+		ok = false
+	}
+	// Live updates: which feed runs, and whether it hears changes (a lost or silent connection:
+	// subscribers have been told EVENTS_LOST and it is reconnecting).
+	if f := a.live.Feed(); f.Up {
+		body["live"] = string(f.Kind)
+	} else {
+		body["live"] = string(f.Kind) + " feed down: " + f.Err
 		ok = false
 	}
 	status := http.StatusOK

@@ -84,6 +84,9 @@ type Store struct {
 	// StatementTimeout, when positive, bounds each statement of every transaction (SET LOCAL
 	// statement_timeout, so it ends with the transaction); 0 leaves the server's setting.
 	StatementTimeout time.Duration
+	// LogicalFeed, set when live updates read the WAL (wal_level=logical, package live), makes
+	// write transactions send no NOTIFY: nothing in a writer's commit waits for live updates.
+	LogicalFeed bool
 }
 
 // NewStore returns a Store on the pool x.

@@ -32,6 +32,7 @@ type txn struct {
 	open     bool     // BEGIN was sent and neither COMMIT nor ROLLBACK has succeeded since
 	err      error    // the first statement that failed
 	onCommit []string // statements sent in the COMMIT message, in order
+	store    *Store
 }
 
 // prelude is the first message of a transaction: BEGIN, the role, the user and the statement
@@ -85,7 +86,7 @@ func (s *Store) transact(ctx context.Context, user uuid.UUID, mode access, fn fu
 	if err != nil {
 		return fmt.Errorf("db: connect: %w", err)
 	}
-	t := &txn{conn: conn, open: true} // open from now on: even a failed prelude may have begun
+	t := &txn{conn: conn, open: true, store: s} // open from now on: even a failed prelude may have begun
 	defer t.close()
 	if _, err := conn.ExecContext(ctx, prelude(mode, user, s.StatementTimeout)); err != nil {
 		return fmt.Errorf("db: begin: %w", err)
