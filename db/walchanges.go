@@ -1,6 +1,10 @@
 package db
 
 import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,4 +113,65 @@ func parseTimestamptz(s string) (time.Time, error) {
 		}
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// WaitVisible returns once the transactions xids (32-bit ids, as logical decoding gives them,
+// all recent) are visible to new snapshots. A transaction's commit reaches the WAL, and so the
+// logical feed, a moment before other sessions see its rows: a row read back in that moment
+// would look missing.
+func (s *Store) WaitVisible(ctx context.Context, xids []uint32) error {
+	for {
+		var snap string
+		if err := s.x.QueryRowxContext(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
+			return fmt.Errorf("db: snapshot: %w", err)
+		}
+		running, err := inProgress(snap, xids)
+		if err != nil {
+			return err
+		}
+		if !running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// inProgress reports whether any of xids is in progress in snap (pg_current_snapshot's text,
+// xmin:xmax:xip,...): at or after xmax, or listed.
+func inProgress(snap string, xids []uint32) (bool, error) {
+	parts := strings.Split(snap, ":")
+	if len(parts) != 3 {
+		return false, fmt.Errorf("db: snapshot %q", snap)
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("db: snapshot %q", snap)
+	}
+	full := func(x uint32) uint64 { // the 64-bit id of a recent 32-bit one
+		f := xmax&^0xffffffff | uint64(x)
+		if f > xmax && f >= 1<<32 {
+			f -= 1 << 32
+		}
+		return f
+	}
+	listed := map[uint64]bool{}
+	if parts[2] != "" {
+		for _, p := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				return false, fmt.Errorf("db: snapshot %q", snap)
+			}
+			listed[v] = true
+		}
+	}
+	for _, x := range xids {
+		if f := full(x); f >= xmax || listed[f] {
+			return true, nil
+		}
+	}
+	return false, nil
 }

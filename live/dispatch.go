@@ -22,6 +22,7 @@ import (
 // entry is one notification of a committed transaction: one user's changes of one kind and op.
 type entry struct {
 	pos   position // of its first id; the i-th id is at k+i
+	xid   uint32   // its transaction, from the logical feed (0: the NOTIFY fallback's, visible already)
 	note  db.Notification
 	added time.Time
 }
@@ -151,7 +152,7 @@ func (h *Hub) evict(now time.Time) {
 
 // receive takes the notifications of one committed transaction at pos (the feed's goroutine, in
 // commit order); it never waits.
-func (h *Hub) receive(epoch, pos uint64, notes []db.Notification) {
+func (h *Hub) receive(epoch, pos uint64, xid uint32, notes []db.Notification) {
 	now := time.Now()
 	var lost []*Subscription
 	h.mu.Lock()
@@ -164,7 +165,7 @@ func (h *Hub) receive(epoch, pos uint64, notes []db.Notification) {
 		if len(n.IDs) == 0 {
 			continue
 		}
-		e := &entry{pos: position{epoch, pos, k}, note: n, added: now}
+		e := &entry{pos: position{epoch, pos, k}, xid: xid, note: n, added: now}
 		k += uint32(len(n.IDs))
 		h.window.entries = append(h.window.entries, e)
 		if us := h.users[n.User]; us != nil {
@@ -241,9 +242,7 @@ func (h *Hub) worker() {
 		us.queue = us.queue[n:]
 		h.mu.Unlock()
 
-		for _, it := range items {
-			h.handle(us, it)
-		}
+		h.handle(us, items)
 
 		h.mu.Lock()
 		if len(us.queue) > 0 {
@@ -257,119 +256,175 @@ func (h *Hub) worker() {
 	}
 }
 
-func (h *Hub) handle(us *userState, it item) {
-	switch {
-	case it.barrier != nil:
-		it.barrier.Done()
-	case it.join != nil:
-		s := it.join
-		for _, e := range it.replay {
-			if n := h.deliverEntry(e, []*Subscription{s}); n > 0 && h.hooks.Replayed != nil {
+// handle does a batch of one user's items in order; the rows of consecutive changes are loaded
+// together, in one statement per kind.
+func (h *Hub) handle(us *userState, items []item) {
+	for i := 0; i < len(items); {
+		it := items[i]
+		switch {
+		case it.barrier != nil:
+			it.barrier.Done()
+			i++
+		case it.join != nil:
+			s := it.join
+			if n := h.deliverEntries(s.user, it.replay, func(*entry) []*Subscription { return []*Subscription{s} }); n > 0 && h.hooks.Replayed != nil {
 				h.hooks.Replayed(n)
 			}
-		}
-		h.mu.Lock()
-		s.joined = true
-		h.mu.Unlock()
-	default:
-		h.mu.Lock()
-		var subs []*Subscription
-		topic := topicOf(it.e.note.Kind)
-		for s := range us.subs {
-			if s.joined && s.topic == topic {
-				subs = append(subs, s)
+			h.mu.Lock()
+			s.joined = true
+			h.mu.Unlock()
+			i++
+		default:
+			j := i
+			for j < len(items) && items[j].e != nil {
+				j++
 			}
+			entries := make([]*entry, 0, j-i)
+			for _, it := range items[i:j] {
+				entries = append(entries, it.e)
+			}
+			h.mu.Lock()
+			var tasks, tags []*Subscription
+			for s := range us.subs {
+				if s.joined {
+					if s.topic == TaskEvents {
+						tasks = append(tasks, s)
+					} else {
+						tags = append(tags, s)
+					}
+				}
+			}
+			h.mu.Unlock()
+			h.deliverEntries(us.id, entries, func(e *entry) []*Subscription {
+				if topicOf(e.note.Kind) == TaskEvents {
+					return tasks
+				}
+				return tags
+			})
+			i = j
 		}
-		h.mu.Unlock()
-		h.deliverEntry(it.e, subs)
 	}
 }
 
-// deliverEntry loads e's rows once and gives each event to the subscriptions that start before
-// it; it returns how many events it gave.
-func (h *Hub) deliverEntry(e *entry, subs []*Subscription) int {
-	if len(subs) == 0 {
-		return 0
+// deliverEntries loads the rows of user's entries once (one statement per kind) and gives each
+// event, in order, to the subscriptions subsOf names that start before it; it returns how many
+// events it gave.
+func (h *Hub) deliverEntries(user uuid.UUID, entries []*entry, subsOf func(*entry) []*Subscription) int {
+	var taskIDs, tagIDs []uuid.UUID
+	var xids []uint32
+	for _, e := range entries {
+		if e.note.Op == db.OpDeleted || len(subsOf(e)) == 0 {
+			continue
+		}
+		if e.xid != 0 {
+			xids = append(xids, e.xid)
+		}
+		if e.note.Kind == db.KindTask {
+			taskIDs = append(taskIDs, e.note.IDs...)
+		} else {
+			tagIDs = append(tagIDs, e.note.IDs...)
+		}
 	}
-	events, err := h.load(e)
+	tasks, tags, err := h.load(user, xids, taskIDs, tagIDs)
 	if err != nil {
 		if h.ctx.Err() == nil {
-			h.log.Error("live: loading changed rows failed; the user's subscriptions end with EVENTS_LOST", "user", e.note.User, "err", err)
+			h.log.Error("live: loading changed rows failed; the user's subscriptions end with EVENTS_LOST", "user", user, "err", err)
 		}
-		for _, s := range subs {
-			s.end(ErrEventsLost)
+		for _, e := range entries {
+			for _, s := range subsOf(e) {
+				s.end(ErrEventsLost)
+			}
 		}
 		return 0
 	}
 	n := 0
 	var behind []*Subscription
-	for _, ev := range events {
-		behind = behind[:0]
-		for _, s := range subs {
-			if !s.from.less(ev.pos) {
-				continue
-			}
-			n++
-			if !s.offer(ev) {
-				behind = append(behind, s)
-			}
+	for _, e := range entries {
+		subs := subsOf(e)
+		if len(subs) == 0 {
+			continue
 		}
-		// Readers that are behind wait together, SlowReader at most, not one after another.
-		switch len(behind) {
-		case 0:
-		case 1:
-			behind[0].deliver(ev)
-		default:
-			var wg sync.WaitGroup
-			for _, s := range behind {
-				wg.Add(1)
-				go func() { defer wg.Done(); s.deliver(ev) }()
+		for _, ev := range eventsOf(e, tasks, tags) {
+			behind = behind[:0]
+			for _, s := range subs {
+				if !s.from.less(ev.pos) {
+					continue
+				}
+				n++
+				if !s.offer(ev) {
+					behind = append(behind, s)
+				}
 			}
-			wg.Wait()
+			// Readers that are behind wait together, SlowReader at most, not one after another.
+			switch len(behind) {
+			case 0:
+			case 1:
+				behind[0].deliver(ev)
+			default:
+				var wg sync.WaitGroup
+				for _, s := range behind {
+					wg.Add(1)
+					go func() { defer wg.Done(); s.deliver(ev) }()
+				}
+				wg.Wait()
+			}
 		}
 	}
 	return n
 }
 
-// load turns an entry into events. A row gone by the time it is loaded (deleted by a later
-// transaction, whose own event follows) gives no event.
-func (h *Hub) load(e *entry) ([]*Event, error) {
-	n := e.note
-	events := make([]*Event, 0, len(n.IDs))
-	add := func(i int, id uuid.UUID, task *db.Task, tag *db.Tag) {
-		p := position{e.pos.epoch, e.pos.pos, e.pos.k + uint32(i)}
-		events = append(events, &Event{Op: n.Op, ID: id, At: n.At, Task: task, Tag: tag, Cursor: p.cursor(), pos: p})
-	}
-	if n.Op == db.OpDeleted {
-		for i, id := range n.IDs {
-			add(i, id, nil, nil)
-		}
-		return events, nil
-	}
+// load reads the user's tasks and tags by id, under row-level security as that user.
+// The transactions xids must be visible first (WaitVisible).
+func (h *Hub) load(user uuid.UUID, xids []uint32, taskIDs, tagIDs []uuid.UUID) (map[uuid.UUID]db.Task, map[uuid.UUID]db.Tag, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, loadTimeout)
 	defer cancel()
-	if n.Kind == db.KindTask {
-		tasks, err := h.store.TasksByID(ctx, n.User, n.IDs)
-		if err != nil {
-			return nil, err
+	if len(xids) > 0 {
+		if err := h.store.WaitVisible(ctx, xids); err != nil {
+			return nil, nil, err
 		}
-		for i, id := range n.IDs {
-			if t, ok := tasks[id]; ok {
-				add(i, id, &t, nil)
+	}
+	var tasks map[uuid.UUID]db.Task
+	var tags map[uuid.UUID]db.Tag
+	var err error
+	if len(taskIDs) > 0 {
+		if tasks, err = h.store.TasksByID(ctx, user, taskIDs); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(tagIDs) > 0 {
+		if tags, err = h.store.TagsByID(ctx, user, tagIDs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tasks, tags, nil
+}
+
+// eventsOf turns an entry into events. A row gone by the time it was loaded (deleted by a later
+// transaction, whose own event follows) gives no event.
+func eventsOf(e *entry, tasks map[uuid.UUID]db.Task, tags map[uuid.UUID]db.Tag) []*Event {
+	n := e.note
+	events := make([]*Event, 0, len(n.IDs))
+	for i, id := range n.IDs {
+		p := position{e.pos.epoch, e.pos.pos, e.pos.k + uint32(i)}
+		ev := &Event{Op: n.Op, ID: id, At: n.At, Cursor: p.cursor(), pos: p}
+		if n.Op != db.OpDeleted {
+			if n.Kind == db.KindTask {
+				t, ok := tasks[id]
+				if !ok {
+					continue
+				}
+				ev.Task = &t
+			} else {
+				t, ok := tags[id]
+				if !ok {
+					continue
+				}
+				ev.Tag = &t
 			}
 		}
-		return events, nil
+		events = append(events, ev)
 	}
-	tags, err := h.store.TagsByID(ctx, n.User, n.IDs)
-	if err != nil {
-		return nil, err
-	}
-	for i, id := range n.IDs {
-		if t, ok := tags[id]; ok {
-			add(i, id, nil, &t)
-		}
-	}
-	return events, nil
+	return events
 }
 
 // startPosition is the feed's position now: every change committed (acknowledged) before the

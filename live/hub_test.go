@@ -36,7 +36,14 @@ type env struct {
 
 func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) *env {
 	t.Helper()
-	e := &env{t: t, url: testkit.NewDBURL(t)}
+	return newEnvOn(t, testkit.NewDBURL(t), cfg, listenURL)
+}
+
+// newEnvOn is newEnv on the database at dbURL (a private cluster's); writes send NOTIFY only
+// when the hub runs the NOTIFY fallback, as serve's do.
+func newEnvOn(t *testing.T, dbURL string, cfg live.Config, listenURL func(dbURL string) string) *env {
+	t.Helper()
+	e := &env{t: t, url: dbURL}
 	var err error
 	routed := testkit.Route(t, e.url) // the listener below keeps the direct URL
 	if e.x, err = sqlx.Open("postgres", routed); err != nil {
@@ -46,7 +53,13 @@ func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) 
 	counted, n := testkit.CountingDB(t, routed)
 	e.loads = n
 	e.store = db.NewStore(e.x)
-	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &testkit.SyncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the hub's log:\n%s", logs.String())
+		}
+	})
+	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(logs, nil)))
 	lu := e.url
 	if listenURL != nil {
 		lu = listenURL(e.url)
@@ -55,6 +68,7 @@ func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(e.hub.Close)
+	e.store.LogicalFeed = e.hub.Feed().Kind == live.FeedLogical
 	e.issuer = testkit.NewIssuer(t, "EdDSA")
 	e.v = e.issuer.Verifier(t, nil)
 	return e

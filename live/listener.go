@@ -248,6 +248,6 @@ func (h *Hub) dispatch(l *pq.Listener, gen *generation) {
 			h.log.Warn("live: ignoring a notification", "err", err)
 			continue
 		}
-		h.receive(epoch, seq, []db.Notification{note})
+		h.receive(epoch, seq, 0, []db.Notification{note})
 	}
 }

@@ -128,6 +128,7 @@ func (h *Hub) stream(r *replicator) error {
 	rels := map[uint32]*pglogrepl.RelationMessage{}
 	var (
 		inTxn    bool
+		xid      uint32
 		rows     []db.RowChange
 		barriers []string
 	)
@@ -198,7 +199,7 @@ func (h *Hub) stream(r *replicator) error {
 		case *pglogrepl.RelationMessage:
 			rels[m.RelationID] = m
 		case *pglogrepl.BeginMessage:
-			inTxn, rows, barriers = true, rows[:0], barriers[:0]
+			inTxn, xid, rows, barriers = true, m.Xid, rows[:0], barriers[:0]
 		case *pglogrepl.InsertMessage:
 			rows = appendRow(rows, rels[m.RelationID], db.OpCreated, m.Tuple)
 		case *pglogrepl.UpdateMessage:
@@ -217,7 +218,7 @@ func (h *Hub) stream(r *replicator) error {
 			inTxn = false
 			end := uint64(m.TransactionEndLSN)
 			if len(rows) > 0 {
-				h.receive(logicalEpoch, end, db.TxnChanges(rows, m.CommitTime))
+				h.receive(logicalEpoch, end, xid, db.TxnChanges(rows, m.CommitTime))
 			}
 			for _, b := range barriers {
 				h.barrierSeen(b, after(logicalEpoch, end))
