@@ -48,6 +48,9 @@ func (p position) cursor() string {
 }
 
 func parseCursor(s string) (position, error) {
+	if len(s) != 28 {
+		return position{}, ErrBadCursor
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != 21 || b[0] != cursorVersion {
 		return position{}, ErrBadCursor
