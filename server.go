@@ -304,9 +304,11 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	// Live updates: which feed runs, and whether it hears changes (a lost or silent connection:
 	// subscribers have been told EVENTS_LOST and it is reconnecting).
-	if f := a.live.Feed(); f.Up {
+	switch f := a.live.Feed(); {
+	case f.Kind == "": // not started
+	case f.Up:
 		body["live"] = string(f.Kind)
-	} else {
+	default:
 		body["live"] = string(f.Kind) + " feed down: " + f.Err
 		ok = false
 	}

@@ -225,7 +225,13 @@ func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 // The verifier looks users up by sub, as serve's does.
 func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
 	t.Helper()
-	dbURL := testkit.NewDBURL(t)
+	return newLiveAppOn(t, testkit.NewDBURL(t), iss, liveCfg, authCfg)
+}
+
+// newLiveAppOn is newLiveApp on the database at dbURL; writers send NOTIFY only when the hub
+// runs the NOTIFY fallback, as serve's do.
+func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
+	t.Helper()
 	dbx, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +257,7 @@ func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg 
 		t.Fatal(err)
 	}
 	t.Cleanup(a.live.Close)
+	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	return a
 }
 
