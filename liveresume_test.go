@@ -7,6 +7,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/taskgraph/taskgraph/auth"
 
 	"github.com/taskgraph/taskgraph/internal/testkit"
 	"github.com/taskgraph/taskgraph/live"
@@ -84,5 +89,71 @@ func resumeOverWebSocket(t *testing.T, e *liveEnv) {
 	m := again.next("3", wait)
 	if (m.Type != "next" && m.Type != "error") || !strings.Contains(string(m.Payload), `"code":"BAD_USER_INPUT"`) {
 		t.Fatalf("a made-up cursor: %s %s, want BAD_USER_INPUT", m.Type, m.Payload)
+	}
+}
+
+// A mutation sent over a WebSocket that is still running when shutdown begins (SIGTERM) commits
+// and is acknowledged after it: it still reaches its user's subscription before the socket closes
+// with 1001.
+func TestLiveShutdownWaitsForSocketMutations(t *testing.T) {
+	t.Parallel()
+	iss := testkit.NewIssuer(t, "EdDSA")
+	dbURL := testkit.NewDBURL(t)
+	base, stop, done := startServe(t, iss, dbURL, nil)
+	x, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	u := auth.User{ID: "m", Email: "m@example.com", Name: "M"}
+	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
+	tok := iss.TokenFor(t, u)
+
+	sub, _, err := dialWS(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.connect(tok)
+	sub.subscribe("t", `subscription { taskEvents { kind id } }`)
+	waitFor(t, "the subscription", wait, func() bool { return metricValue(scrape(t, base), "taskgraph_subscriptions_open") == "1" })
+
+	// Hold the mutation inside PostgreSQL until shutdown has begun.
+	lock, err := x.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec(`LOCK TABLE tasks IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	mut, _, err := dialWS(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mut.connect(tok)
+	mut.subscribe("m", `mutation { createTask(input: {title: "late"}) { id } }`)
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	time.Sleep(300 * time.Millisecond)
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	m := mut.next("m", wait)
+	r := decodeResult(t, m.Payload)
+	var created struct{ ID string }
+	if m.Type != "next" || json.Unmarshal(r.Data["createTask"], &created) != nil || created.ID == "" {
+		t.Fatalf("the mutation: %s %s", m.Type, m.Payload)
+	}
+	var ev taskEvent
+	if wsFeed(t, sub, "t").event(t, "taskEvents", &ev); ev.ID != created.ID {
+		t.Fatalf("event %+v, want the mutation's task %s", ev, created.ID)
+	}
+	if ce := sub.waitClose(wait); ce.Code != 1001 {
+		t.Fatalf("socket closed %d %q, want 1001", ce.Code, ce.Reason)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not exit")
 	}
 }
