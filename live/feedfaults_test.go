@@ -293,3 +293,44 @@ func TestLogicalFeedReplicaKilled(t *testing.T) {
 		t.Fatalf("the live replica's subscriber: last %d of %d acknowledged, gaps %v, ended %v", w.last, wr.acked.Load(), w.gaps, w.s.Err())
 	}
 }
+
+// One user's volume and slow readers do not hold up another user: A's subscriptions never read
+// (their buffers fill and the worker waits SlowReader for them) while A floods; B's events arrive
+// all the same, while A's readers are still being waited for. When A's queue overflows, only A's
+// subscriptions end with ErrEventsLost.
+func TestOneUsersFloodLeavesOthersAlone(t *testing.T) {
+	e := newEnv(t, live.Config{Workers: 2, Buffer: 1, SlowReader: 20 * time.Second, Queue: 16}, nil)
+	a, actx := e.user("a")
+	b, bctx := e.user("b")
+	var stuck []sub
+	for range 3 {
+		stuck = append(stuck, e.subscribe(actx, live.TaskEvents)) // never read
+	}
+	bs := e.subscribe(bctx, live.TaskEvents)
+	ctx := context.Background()
+	for i := range 40 {
+		if _, err := e.store.CreateTask(ctx, a, db.NewTask{Title: "a" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		task, err := e.store.CreateTask(ctx, b, db.NewTask{Title: "b" + strconv.Itoa(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := next(t, bs); ev.ID != task.ID {
+			t.Fatalf("B's event %d: %+v, want %s", i, ev, task.ID)
+		}
+	}
+	for i, s := range stuck {
+		if err := s.Err(); err != nil && !errors.Is(err, live.ErrEventsLost) {
+			t.Fatalf("A's subscription %d: %v", i, err)
+		}
+	}
+	for _, s := range stuck {
+		ended(t, s, live.ErrEventsLost) // A's queue (16) overflowed behind its stuck readers
+	}
+	if err := bs.Err(); err != nil {
+		t.Fatalf("B's subscription ended: %v", err)
+	}
+}
