@@ -37,16 +37,23 @@ type env struct {
 
 func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) *env {
 	t.Helper()
-	return newEnvOn(t, testkit.NewDBURL(t), cfg, listenURL)
+	url := testkit.NewDBURL(t)
+	return newEnvRouted(t, url, testkit.Route(t, url), cfg, listenURL)
 }
 
-// newEnvOn is newEnv on the database at dbURL (a private cluster's); writes send NOTIFY only
-// when the hub runs the NOTIFY fallback, as serve's do.
+// newEnvOn is newEnv on the database at dbURL (a private cluster's, not behind TEST_POOLER's
+// PgBouncer, which serves the shared one); writes send NOTIFY only when the hub runs the NOTIFY
+// fallback, as serve's do.
 func newEnvOn(t *testing.T, dbURL string, cfg live.Config, listenURL func(dbURL string) string) *env {
+	t.Helper()
+	return newEnvRouted(t, dbURL, dbURL, cfg, listenURL)
+}
+
+// newEnvRouted: the pool on routed, the listener on dbURL (direct).
+func newEnvRouted(t *testing.T, dbURL, routed string, cfg live.Config, listenURL func(dbURL string) string) *env {
 	t.Helper()
 	e := &env{t: t, url: dbURL}
 	var err error
-	routed := testkit.Route(t, e.url) // the listener below keeps the direct URL
 	if e.x, err = sqlx.Open("postgres", routed); err != nil {
 		t.Fatal(err)
 	}
