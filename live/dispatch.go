@@ -437,7 +437,50 @@ func (h *Hub) startPosition(ctx context.Context) (position, error) {
 		lsn, err := h.store.WALInsertLSN(ctx)
 		return after(logicalEpoch, lsn), err
 	}
-	return h.barrier(ctx)
+	return h.sharedBarrier(ctx)
+}
+
+// startBatch is one barrier shared by the subscriptions that asked while it was not yet sent.
+type startBatch struct {
+	done chan struct{}
+	pos  position
+	err  error
+}
+
+// sharedBarrier is barrier for many at once: a subscription joins the next barrier to be sent
+// (one sent after it asked), so a burst of subscriptions costs a few NOTIFYs, not one each.
+func (h *Hub) sharedBarrier(ctx context.Context) (position, error) {
+	h.mu.Lock()
+	if h.nextStart == nil {
+		h.nextStart = &startBatch{done: make(chan struct{})}
+	}
+	b := h.nextStart
+	if !h.startSending {
+		h.startSending = true
+		h.nextStart = nil
+		go h.sendStarts(b)
+	}
+	h.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.pos, b.err
+	case <-ctx.Done():
+		return position{}, ctx.Err()
+	}
+}
+
+// sendStarts sends the barriers of start batches, one after another, while there are any.
+func (h *Hub) sendStarts(b *startBatch) {
+	for b != nil {
+		ctx, cancel := context.WithTimeout(h.ctx, startTimeout)
+		b.pos, b.err = h.barrier(ctx)
+		cancel()
+		close(b.done)
+		h.mu.Lock()
+		b, h.nextStart = h.nextStart, nil
+		h.startSending = b != nil
+		h.mu.Unlock()
+	}
 }
 
 // startTimeout bounds finding a subscription's start position.

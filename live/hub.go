@@ -180,7 +180,11 @@ type Hub struct {
 	sessions map[*session]struct{}
 	barriers map[string]chan position
 	feed     feedState
-	window   window
+	// The NOTIFY fallback's start barriers (sharedBarrier): the batch to send next, and whether a
+	// sender is running.
+	nextStart    *startBatch
+	startSending bool
+	window       window
 
 	listener *pq.Listener // the NOTIFY fallback's current connection
 	wg       sync.WaitGroup
