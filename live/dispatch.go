@@ -433,23 +433,30 @@ func eventsOf(e *entry, tasks map[uuid.UUID]db.Task, tags map[uuid.UUID]db.Tag) 
 func (h *Hub) startPosition(ctx context.Context) (position, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
+	return h.sharedStart(ctx)
+}
+
+// readStart reads the start position once (startPosition shares it).
+func (h *Hub) readStart(ctx context.Context) (position, error) {
 	if h.Feed().Kind == FeedLogical {
 		lsn, err := h.store.WALInsertLSN(ctx)
 		return after(logicalEpoch, lsn), err
 	}
-	return h.sharedBarrier(ctx)
+	return h.barrier(ctx)
 }
 
-// startBatch is one barrier shared by the subscriptions that asked while it was not yet sent.
+// startBatch is one start position shared by the subscriptions that asked while it was not yet
+// read.
 type startBatch struct {
 	done chan struct{}
 	pos  position
 	err  error
 }
 
-// sharedBarrier is barrier for many at once: a subscription joins the next barrier to be sent
-// (one sent after it asked), so a burst of subscriptions costs a few NOTIFYs, not one each.
-func (h *Hub) sharedBarrier(ctx context.Context) (position, error) {
+// sharedStart is readStart for many at once: a subscription joins the next read to be made (one
+// made after it asked, so its position is valid for it), so a burst of subscriptions costs a few
+// statements or NOTIFYs, not one each.
+func (h *Hub) sharedStart(ctx context.Context) (position, error) {
 	h.mu.Lock()
 	if h.nextStart == nil {
 		h.nextStart = &startBatch{done: make(chan struct{})}
@@ -469,11 +476,11 @@ func (h *Hub) sharedBarrier(ctx context.Context) (position, error) {
 	}
 }
 
-// sendStarts sends the barriers of start batches, one after another, while there are any.
+// sendStarts reads the positions of start batches, one after another, while there are any.
 func (h *Hub) sendStarts(b *startBatch) {
 	for b != nil {
 		ctx, cancel := context.WithTimeout(h.ctx, startTimeout)
-		b.pos, b.err = h.barrier(ctx)
+		b.pos, b.err = h.readStart(ctx)
 		cancel()
 		close(b.done)
 		h.mu.Lock()

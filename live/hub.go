@@ -180,8 +180,7 @@ type Hub struct {
 	sessions map[*session]struct{}
 	barriers map[string]chan position
 	feed     feedState
-	// The NOTIFY fallback's start barriers (sharedBarrier): the batch to send next, and whether a
-	// sender is running.
+	// Start positions (sharedStart): the batch to read next, and whether a reader is running.
 	nextStart    *startBatch
 	startSending bool
 	window       window
