@@ -256,7 +256,7 @@ func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.
 	if err := a.live.Start(context.Background(), dbURL); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.live.Close)
+	t.Cleanup(func() { a.live.Close(); testkit.WaitSlotsGone(t, dbx.DB) })
 	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	return a
 }

@@ -123,11 +123,11 @@ func hears(t *testing.T, e *env, ctx context.Context, wr *writer) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		from := wr.acked.Load() // acknowledged before the subscription opens
 		s, ch, err := live.Subscribe(ctx, e.hub, live.TaskEvents, identity)
 		if err != nil {
 			t.Fatal(err)
 		}
-		from := wr.acked.Load()
 		select {
 		case ev, ok := <-ch:
 			s.Close()

@@ -75,7 +75,7 @@ func newEnvRouted(t *testing.T, dbURL, routed string, cfg live.Config, listenURL
 	if err := e.hub.Start(context.Background(), lu); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.hub.Close)
+	t.Cleanup(func() { e.hub.Close(); testkit.WaitSlotsGone(t, e.x.DB) })
 	e.store.LogicalFeed = e.hub.Feed().Kind == live.FeedLogical
 	e.issuer = testkit.NewIssuer(t, "EdDSA")
 	e.v = e.issuer.Verifier(t, nil)

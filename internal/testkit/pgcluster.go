@@ -226,3 +226,19 @@ func (m clusterMigrator) Hash() (string, error) {
 func (clusterMigrator) Migrate(ctx context.Context, db *sql.DB, c pgtestdb.Config) error {
 	return migrator{}.Migrate(ctx, db, c)
 }
+
+// WaitSlotsGone waits (up to 10 s) until the database x is connected to has no replication slot
+// left: a temporary slot goes a moment after its connection closes, and a database cannot be
+// dropped while one is there. Call it after closing the live hubs, before the database is dropped.
+func WaitSlotsGone(t testing.TB, x *sql.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := x.QueryRow(`SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&n)
+		if err != nil || n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
