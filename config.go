@@ -167,7 +167,27 @@ func (e environment) live(c *serverConfig) error {
 	if c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
 		return err
 	}
-	c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser)
+	if c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser); err != nil {
+		return err
+	}
+	return e.liveFeed(&c.Live)
+}
+
+// liveFeed reads LIVE_FEED (auto, logical or notify; default auto), LIVE_FEED_TIMEOUT (how long
+// the feed's connection may stay silent, default 30s) and LIVE_RESUME_WINDOW (how far back
+// taskEvents(after:) and tagEvents(after:) resume, default 60s; at most 10,000 changes).
+func (e environment) liveFeed(c *live.Config) error {
+	switch f := live.FeedKind(e.or("LIVE_FEED", string(live.FeedAuto))); f {
+	case live.FeedAuto, live.FeedLogical, live.FeedNotify:
+		c.Feed = f
+	default:
+		return fmt.Errorf("LIVE_FEED: %q is not auto, logical or notify", f)
+	}
+	var err error
+	if c.FeedTimeout, err = e.duration("LIVE_FEED_TIMEOUT", 30*time.Second); err != nil {
+		return err
+	}
+	c.ResumeWindow, err = e.duration("LIVE_RESUME_WINDOW", 60*time.Second)
 	return err
 }
 
@@ -318,4 +338,17 @@ func metricsOperations(list string) ([]string, error) {
 		return nil, fmt.Errorf("METRICS_OPERATIONS: %d names, at most %d", len(names), maxOperationLabels)
 	}
 	return names, nil
+}
+
+// duration reads a positive Go duration of at most an hour, def when unset.
+func (e environment) duration(key string, def time.Duration) (time.Duration, error) {
+	v := e(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > time.Hour {
+		return 0, fmt.Errorf("%s: %q is not a Go duration between 0 and 1h (e.g. 30s)", key, v)
+	}
+	return d, nil
 }

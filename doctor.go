@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/live"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
@@ -81,6 +82,7 @@ func doctor(ctx context.Context, w io.Writer, e environment, token string) int {
 	if dbx != nil {
 		defer dbx.Close()
 		checkPooling(ctx, r, e, dbx)
+		checkLiveFeed(ctx, r, e.sessionURL())
 	}
 	cfg, err := e.auth()
 	if err != nil {
@@ -258,4 +260,20 @@ func isDevDatabase(ctx context.Context, dbx *sqlx.DB, tables map[string][]string
 	var dev bool
 	err := dbx.GetContext(ctx, &dev, `SELECT EXISTS (SELECT 1 FROM "user" WHERE id = $1)`, devUserID)
 	return err == nil && dev
+}
+
+// checkLiveFeed says which change feed live updates will use: logical replication, or the NOTIFY
+// fallback that serialises notifying writers' commits (a warning, with the setting that switches).
+func checkLiveFeed(ctx context.Context, r *doctorReport, listenURL string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kind, why, err := live.ProbeFeed(ctx, listenURL)
+	switch {
+	case err != nil:
+		r.fail("live updates feed", err, "check DATABASE_LISTEN_URL: a direct connection to PostgreSQL, not through a transaction pooler")
+	case kind == live.FeedLogical:
+		r.ok("live updates feed", "logical replication ("+why+"): writers send no NOTIFY")
+	default:
+		r.warn("live updates feed", "NOTIFY fallback ("+why+"): every write transaction ends with pg_notify, whose commits PostgreSQL serialises", live.SwitchHint)
+	}
 }

@@ -14,7 +14,7 @@ var authEnv = []string{"BETTER_AUTH_URL", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_
 var serverEnv = []string{"ADDR", "DATABASE_URL", "DATABASE_MAX_CONNS", "DATABASE_LISTEN_URL", "REQUEST_TIMEOUT",
 	"MAX_TAGS_PER_TASK", "MAX_TAGS_PER_USER", "SUBSCRIPTIONS_PER_USER", "SUBSCRIPTIONS_MAX", "GOGC", "GOMEMLIMIT",
 	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER",
-	"SOCKETS_PER_USER"}
+	"SOCKETS_PER_USER", "LIVE_FEED", "LIVE_FEED_TIMEOUT", "LIVE_RESUME_WINDOW"}
 
 // settingHelp is one line per environment variable for --help; README.md's Configuration table
 // has the whole story (TestHelpNamesEveryVariableItReads keeps the two and the code in step).
@@ -51,6 +51,9 @@ var settingHelp = map[string]string{
 	"OPERATIONS_PER_USER":                "one user's queries and mutations running at once (default half the pool)",
 	"METRICS_PUBLIC":                     "serve /metrics on ADDR in serve (default false; true in dev)",
 	"METRICS_OPERATIONS":                 "operation names counted by name in the metrics (default: the trusted manifest's)",
+	"LIVE_FEED":                          "auto (logical replication when wal_level=logical, else NOTIFY), logical or notify",
+	"LIVE_FEED_TIMEOUT":                  "how long the live feed's connection may stay silent (default 30s)",
+	"LIVE_RESUME_WINDOW":                 "how far back a subscription resumes from its cursor (default 60s)",
 	"APP_ENV":                            "production makes dev refuse to start",
 	"DEV_KEY_FILE":                       "where dev keeps its signing key (default taskgraph/dev-key.pem in the user's configuration folder)",
 	"OTEL_EXPORTER_OTLP_ENDPOINT":        "export traces over OTLP/HTTP to this base URL (+ /v1/traces); unset: no tracing",

@@ -163,6 +163,8 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer a.live.Close()
 	a.watchKeys(ctx)
+	// With the logical feed, changes come from the WAL: write transactions send no NOTIFY.
+	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	s.serving(a, addr)
 	if metricsLn == nil {
 		return serveHTTP(ctx, ln, a.handler(), a.logger, a.drain)
@@ -359,6 +361,16 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	if !a.verifier.KeysLoaded() {
 		body["jwks"] = "no keys loaded yet"
+		ok = false
+	}
+	// Live updates: which feed runs, and whether it hears changes (a lost or silent connection:
+	// subscribers have been told EVENTS_LOST and it is reconnecting).
+	switch f := a.live.Feed(); {
+	case f.Kind == "": // not started
+	case f.Up:
+		body["live"] = string(f.Kind)
+	default:
+		body["live"] = string(f.Kind) + " feed down: " + f.Err
 		ok = false
 	}
 	status := http.StatusOK

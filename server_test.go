@@ -241,7 +241,13 @@ func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
 // The verifier looks users up by sub, as serve's does.
 func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
 	t.Helper()
-	dbURL := testkit.NewDBURL(t)
+	return newLiveAppOn(t, testkit.NewDBURL(t), iss, liveCfg, authCfg)
+}
+
+// newLiveAppOn is newLiveApp on the database at dbURL; writers send NOTIFY only when the hub
+// runs the NOTIFY fallback, as serve's do.
+func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
+	t.Helper()
 	dbx, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -267,8 +273,9 @@ func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg 
 	if err := a.live.Start(context.Background(), dbURL); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.live.Close)
+	t.Cleanup(func() { a.live.Close(); testkit.WaitSlotsGone(t, dbx.DB) })
 	a.watchKeys(context.Background())
+	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	return a
 }
 

@@ -213,7 +213,9 @@ func (r *runner) calibrate(ctx context.Context, b *build) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, b.bin, purl, b.iss, filepath.Join(b.out, "server-calibration.log"), r.cfg.ServerEnv)
+	// The live-updates feed stays direct: a replication stream is never idle, and is no request's.
+	env := append([]string{"DATABASE_LISTEN_URL=" + b.db.url}, r.cfg.ServerEnv...)
+	srv, err := startServer(ctx, b.bin, purl, b.iss, filepath.Join(b.out, "server-calibration.log"), env)
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,9 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 	}
 	defer pool.Close()
 	store := db.NewStore(pool)
+	// Like the server's own writers: no NOTIFY when live updates read the WAL (readyz names the feed).
+	store.LogicalFeed = serverFeed(ctx, srv.base) == "logical"
+	r.log.printf("%s %s: live feed %q", b.name, layout.name, serverFeed(ctx, srv.base))
 	jobs := make(chan int, warm+window)
 	var late atomic.Bool // the window has closed: what has not started is not written
 	var writeErrs atomic.Int64
@@ -552,4 +555,20 @@ func formatLive(rows []*liveRow) string {
 		fmt.Fprintf(&b, "- %s: 1,000 committed changes a second sustained: %.0f/s\n", mark(row.Rate >= 0.95*liveRate), row.Rate)
 	}
 	return b.String()
+}
+
+// serverFeed is the live-updates feed /readyz reports ("logical" or "notify").
+func serverFeed(ctx context.Context, base string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return body["live"]
 }

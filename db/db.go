@@ -100,6 +100,9 @@ type Store struct {
 	sessions   sessions    // what ReadJSON has prepared on each session
 	unprepared atomic.Bool // a session lacked a statement it had prepared: prepare no more
 	login      loginRole   // whether the pool's login role is AppRole itself
+	// LogicalFeed, set when live updates read the WAL (wal_level=logical, package live), makes
+	// write transactions send no NOTIFY: nothing in a writer's commit waits for live updates.
+	LogicalFeed bool
 }
 
 // NewStore returns a Store on the pool x.

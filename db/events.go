@@ -59,6 +59,9 @@ type change struct {
 // with ids it already holds; the payloads are ours (ids, a time, names of kinds), quoted by
 // txn.notify.
 func notify(tx *txn, user uuid.UUID, at time.Time, changes ...change) error {
+	if tx.store.LogicalFeed {
+		return nil // the live feed decodes this transaction from the WAL: nothing to send
+	}
 	payloads, err := notificationPayloads(user, at, changes)
 	if err != nil {
 		return err
@@ -99,6 +102,29 @@ func ParseNotification(payload string) (Notification, error) {
 		return n, fmt.Errorf("db: notification of unknown op %q", n.Op)
 	}
 	return n, nil
+}
+
+// WALInsertLSN is PostgreSQL's WAL insert position: every transaction that has committed (in
+// particular every acknowledged one) ends at or before it, every later commit after it. It is
+// where a live subscription starts.
+func (s *Store) WALInsertLSN(ctx context.Context) (uint64, error) {
+	var lsn int64
+	if err := s.x.QueryRowxContext(ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8`).Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("db: wal insert position: %w", err)
+	}
+	return uint64(lsn), nil
+}
+
+// BarrierPrefix is the prefix of the logical messages EmitBarrier writes.
+const BarrierPrefix = "taskgraph_barrier"
+
+// EmitBarrier writes a transactional logical message into the WAL (wal_level=logical): the live
+// feed decodes it after every transaction that committed before it.
+func (s *Store) EmitBarrier(ctx context.Context, nonce string) error {
+	if _, err := s.x.ExecContext(ctx, `SELECT pg_logical_emit_message(true, $1, $2)`, BarrierPrefix, nonce); err != nil {
+		return fmt.Errorf("db: barrier: %w", err)
+	}
+	return nil
 }
 
 // Notify sends payload on EventsChannel outside any transaction (live's barrier: once it comes

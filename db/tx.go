@@ -36,6 +36,7 @@ type txn struct {
 	discard  bool     // close the session instead of returning it to the pool
 	err      error    // the first statement that failed
 	onCommit []string // statements sent in the COMMIT message, in order
+	store    *Store
 }
 
 // prelude is the start of a transaction: BEGIN, the role, the user and the statement timeout, as
@@ -100,7 +101,7 @@ func (s *Store) transactOnce(ctx context.Context, user uuid.UUID, mode access, f
 	if err != nil {
 		return fmt.Errorf("db: connect: %w", err)
 	}
-	t := &txn{conn: conn, pending: s.prelude(mode, user)}
+	t := &txn{conn: conn, pending: s.prelude(mode, user), store: s}
 	defer t.close()
 	now := s.now()
 	if err := fn(t, now); err != nil {

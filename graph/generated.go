@@ -64,8 +64,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		TagEvents  func(childComplexity int) int
-		TaskEvents func(childComplexity int) int
+		TagEvents  func(childComplexity int, after *string) int
+		TaskEvents func(childComplexity int, after *string) int
 	}
 
 	Tag struct {
@@ -76,10 +76,11 @@ type ComplexityRoot struct {
 	}
 
 	TagEvent struct {
-		At   func(childComplexity int) int
-		ID   func(childComplexity int) int
-		Kind func(childComplexity int) int
-		Tag  func(childComplexity int) int
+		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Tag    func(childComplexity int) int
 	}
 
 	Task struct {
@@ -108,10 +109,11 @@ type ComplexityRoot struct {
 	}
 
 	TaskEvent struct {
-		At   func(childComplexity int) int
-		ID   func(childComplexity int) int
-		Kind func(childComplexity int) int
-		Task func(childComplexity int) int
+		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
+		ID     func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Task   func(childComplexity int) int
 	}
 
 	User struct {
@@ -142,8 +144,8 @@ type QueryResolver interface {
 	Tag(ctx context.Context, id string) (*model.Tag, error)
 }
 type SubscriptionResolver interface {
-	TaskEvents(ctx context.Context) (<-chan *model.TaskEvent, error)
-	TagEvents(ctx context.Context) (<-chan *model.TagEvent, error)
+	TaskEvents(ctx context.Context, after *string) (<-chan *model.TaskEvent, error)
+	TagEvents(ctx context.Context, after *string) (<-chan *model.TagEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -307,13 +309,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Subscription.TagEvents(childComplexity), true
+		args, err := ec.field_Subscription_tagEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TagEvents(childComplexity, args["after"].(*string)), true
 	case "Subscription.taskEvents":
 		if e.ComplexityRoot.Subscription.TaskEvents == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity), true
+		args, err := ec.field_Subscription_taskEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity, args["after"].(*string)), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -346,6 +358,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TagEvent.At(childComplexity), true
+	case "TagEvent.cursor":
+		if e.ComplexityRoot.TagEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TagEvent.Cursor(childComplexity), true
 	case "TagEvent.id":
 		if e.ComplexityRoot.TagEvent.ID == nil {
 			break
@@ -470,6 +488,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskEvent.At(childComplexity), true
+	case "TaskEvent.cursor":
+		if e.ComplexityRoot.TaskEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.Cursor(childComplexity), true
 	case "TaskEvent.id":
 		if e.ComplexityRoot.TaskEvent.ID == nil {
 			break
@@ -752,14 +776,28 @@ type TaskEvent {
   task: Task
   "When the change was committed, UTC."
   at: Time!
+  "The change's position, opaque: taskEvents(after:) resumes after it."
+  cursor: String!
 }
 enum TagEventKind { CREATED UPDATED DELETED }
-type TagEvent { kind: TagEventKind! id: ID! tag: Tag at: Time! }
+type TagEvent {
+  kind: TagEventKind!
+  id: ID!
+  tag: Tag
+  at: Time!
+  "The change's position, opaque: tagEvents(after:) resumes after it."
+  cursor: String!
+}
 type Subscription {
-  "The signed-in user's task changes, in commit order, from the moment the subscription starts."
-  taskEvents: TaskEvent! @auth
-  "The signed-in user's tag changes (a deleted tag is also an UPDATED event of each task it was on)."
-  tagEvents: TagEvent! @auth
+  """
+  The signed-in user's task changes, in commit order: exactly those committed after the
+  subscription starts, or with after (the cursor of the last event received) those after it, none
+  lost or repeated, while the server still holds them (LIVE_RESUME_WINDOW); beyond, the first
+  result is the error EVENTS_LOST (refetch, then subscribe without after).
+  """
+  taskEvents(after: String): TaskEvent! @auth
+  "The signed-in user's tag changes (a deleted tag is also an UPDATED event of each task it was on); after as for taskEvents."
+  tagEvents(after: String): TagEvent! @auth
 }
 `, BuiltIn: false},
 }
@@ -807,6 +845,8 @@ func (ec *executionContext) childFields_TagEvent(ctx context.Context, field grap
 		return ec.fieldContext_TagEvent_tag(ctx, field)
 	case "at":
 		return ec.fieldContext_TagEvent_at(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TagEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TagEvent", field.Name)
 }
@@ -871,6 +911,8 @@ func (ec *executionContext) childFields_TaskEvent(ctx context.Context, field gra
 		return ec.fieldContext_TaskEvent_task(ctx, field)
 	case "at":
 		return ec.fieldContext_TaskEvent_at(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TaskEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskEvent", field.Name)
 }
@@ -1198,6 +1240,34 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_tagEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
 	return args, nil
 }
 
@@ -2055,7 +2125,8 @@ func (ec *executionContext) _Subscription_taskEvents(ctx context.Context, field 
 			return ec.fieldContext_Subscription_taskEvents(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Subscription().TaskEvents(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskEvents(ctx, fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -2078,7 +2149,7 @@ func (ec *executionContext) _Subscription_taskEvents(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Subscription_taskEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Subscription_taskEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
@@ -2087,6 +2158,17 @@ func (ec *executionContext) fieldContext_Subscription_taskEvents(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TaskEvent(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2100,7 +2182,8 @@ func (ec *executionContext) _Subscription_tagEvents(ctx context.Context, field g
 			return ec.fieldContext_Subscription_tagEvents(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Subscription().TagEvents(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TagEvents(ctx, fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -2123,7 +2206,7 @@ func (ec *executionContext) _Subscription_tagEvents(ctx context.Context, field g
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Subscription_tagEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Subscription_tagEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
@@ -2132,6 +2215,17 @@ func (ec *executionContext) fieldContext_Subscription_tagEvents(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TagEvent(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_tagEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2327,6 +2421,29 @@ func (ec *executionContext) _TagEvent_at(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_TagEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TagEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TagEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TagEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TagEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TagEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TagEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
@@ -2841,6 +2958,29 @@ func (ec *executionContext) _TaskEvent_at(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_TaskEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TaskEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
@@ -4723,6 +4863,11 @@ func (ec *executionContext) _TagEvent(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "cursor":
+			out.Values[i] = ec._TagEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4932,6 +5077,11 @@ func (ec *executionContext) _TaskEvent(ctx context.Context, sel ast.SelectionSet
 			}
 		case "at":
 			out.Values[i] = ec._TaskEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TaskEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

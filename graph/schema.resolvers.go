@@ -185,13 +185,13 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*model.Tag, error) 
 }
 
 // TaskEvents is the resolver for the taskEvents field.
-func (r *subscriptionResolver) TaskEvents(ctx context.Context) (<-chan *model.TaskEvent, error) {
-	return stream(ctx, r.live, live.TaskEvents, taskEventModel)
+func (r *subscriptionResolver) TaskEvents(ctx context.Context, after *string) (<-chan *model.TaskEvent, error) {
+	return stream(ctx, r.live, live.TaskEvents, after, taskEventModel)
 }
 
 // TagEvents is the resolver for the tagEvents field.
-func (r *subscriptionResolver) TagEvents(ctx context.Context) (<-chan *model.TagEvent, error) {
-	return stream(ctx, r.live, live.TagEvents, tagEventModel)
+func (r *subscriptionResolver) TagEvents(ctx context.Context, after *string) (<-chan *model.TagEvent, error) {
+	return stream(ctx, r.live, live.TagEvents, after, tagEventModel)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -25,11 +25,15 @@ import (
 // converted, with no goroutine of ours in between. When the subscription ends with a reason the
 // client must hear (EVENTS_LOST, an expired token), the response middleware of useSubscriptions
 // sends it as the stream's last result.
-func stream[M any](ctx context.Context, hub *live.Hub, topic live.Topic, convert func(*live.Event) M) (<-chan M, error) {
+func stream[M any](ctx context.Context, hub *live.Hub, topic live.Topic, after *string, convert func(*live.Event) M) (<-chan M, error) {
 	if hub == nil {
 		return nil, errors.New("graph: subscriptions need Options.Live")
 	}
-	sub, out, err := live.Subscribe(ctx, hub, topic, convert)
+	cursor := ""
+	if after != nil {
+		cursor = *after
+	}
+	sub, out, err := live.SubscribeAfter(ctx, hub, topic, cursor, convert)
 	if err != nil {
 		return nil, liveError(err)
 	}
@@ -45,6 +49,10 @@ func liveError(err error) error {
 		return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 	}
 	switch {
+	case errors.Is(err, live.ErrBadCursor):
+		e := code("after is not the cursor of an event of this subscription", apierr.BadUserInput)
+		e.Extensions["field"] = "after"
+		return e
 	case errors.Is(err, live.ErrTooManySubscriptions):
 		return code(err.Error(), apierr.TooManySubscriptions)
 	case errors.Is(err, live.ErrEventsLost):
@@ -129,7 +137,7 @@ var tagEventKinds = map[db.ChangeOp]model.TagEventKind{
 // taskEventModel is an event as the schema shows it. The task's tags come with it (Task.tags
 // answers them), loaded with the row for this user.
 func taskEventModel(ev *live.Event) *model.TaskEvent {
-	m := &model.TaskEvent{Kind: taskEventKinds[ev.Op], ID: ev.ID.String(), At: ev.At}
+	m := &model.TaskEvent{Kind: taskEventKinds[ev.Op], ID: ev.ID.String(), At: ev.At, Cursor: ev.Cursor}
 	if ev.Task != nil {
 		m.Task = taskModel(*ev.Task)
 	}
@@ -137,7 +145,7 @@ func taskEventModel(ev *live.Event) *model.TaskEvent {
 }
 
 func tagEventModel(ev *live.Event) *model.TagEvent {
-	m := &model.TagEvent{Kind: tagEventKinds[ev.Op], ID: ev.ID.String(), At: ev.At}
+	m := &model.TagEvent{Kind: tagEventKinds[ev.Op], ID: ev.ID.String(), At: ev.At, Cursor: ev.Cursor}
 	if ev.Tag != nil {
 		m.Tag = tagModel(*ev.Tag)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -38,6 +39,28 @@ type Event struct {
 	At   time.Time // when the writing transaction ran (its rows' timestamps), UTC
 	Task *db.Task  // TaskEvents: the task as loaded after the commit; nil for OpDeleted
 	Tag  *db.Tag   // TagEvents: likewise
+	// Cursor is the change's position, opaque: SubscribeAfter resumes after it.
+	Cursor string
+
+	pos      position
+	mu       sync.Mutex
+	rendered map[reflect.Type]any // the event as each reader type sees it, converted once
+}
+
+// render converts ev once per reader type: every subscriber of the user shares the result.
+func render[M any](ev *Event, convert func(*Event) M) M {
+	t := reflect.TypeFor[M]()
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if m, ok := ev.rendered[t]; ok {
+		return m.(M)
+	}
+	m := convert(ev)
+	if ev.rendered == nil {
+		ev.rendered = map[reflect.Type]any{}
+	}
+	ev.rendered[t] = m
+	return m
 }
 
 // Why a subscription ended (Subscription.Err). nil: its reader left.
@@ -47,6 +70,7 @@ var (
 	// ErrEventsLost: events may have been missed (the listener's connection was lost, or its
 	// queue overflowed): refetch, then subscribe again.
 	ErrEventsLost = errors.New("events may have been lost")
+
 	// ErrShuttingDown: the server is stopping; what was committed before has been delivered.
 	ErrShuttingDown = errors.New("the server is shutting down")
 	// ErrTokenExpired: the token the subscription was opened with has expired (SSE; a WebSocket
@@ -73,8 +97,23 @@ type Config struct {
 	InitTimeout time.Duration // wait for a WebSocket's connection_init (10s)
 	// WriteTimeout bounds one WebSocket write; a socket that takes longer is dropped (10s).
 	WriteTimeout time.Duration
-	Workers      int // row loaders; a user's changes always go to the same one (8)
-	Queue        int // notifications waiting per worker; beyond, their users' subscriptions lose events (1024)
+	// Workers load rows and deliver events; each takes one user's pending changes at a time, so a
+	// user's changes stay in order and one user's volume occupies one worker at most (8).
+	Workers int
+	// Queue is the changes waiting per user; beyond, that user's subscriptions (only theirs) end
+	// with ErrEventsLost (1024).
+	Queue int
+
+	// Feed is LIVE_FEED: FeedAuto (logical replication when wal_level=logical and the publication
+	// exists, else NOTIFY), FeedLogical (required) or FeedNotify.
+	Feed FeedKind
+	// FeedTimeout is how long the feed's connection may stay silent before it counts as dead:
+	// every subscriber is told (ErrEventsLost) and it reconnects (30s).
+	FeedTimeout time.Duration
+	// ResumeWindow and ResumeChanges bound what SubscribeAfter can resume from: the changes of
+	// the last ResumeWindow, at most ResumeChanges of them (LIVE_RESUME_WINDOW: 60s, 10,000).
+	ResumeWindow  time.Duration
+	ResumeChanges int
 	// SocketsPerUser bounds one user's authenticated WebSockets and SSE streams (bounds.go).
 	SocketsPerUser int
 }
@@ -100,6 +139,12 @@ func (c Config) withDefaults() Config {
 	def(&c.Buffer, 64)
 	def(&c.Workers, 8)
 	def(&c.Queue, 1024)
+	def(&c.ResumeChanges, 10000)
+	defDur(&c.FeedTimeout, 30*time.Second)
+	defDur(&c.ResumeWindow, 60*time.Second)
+	if c.Feed == "" {
+		c.Feed = FeedAuto
+	}
 	defDur(&c.SlowReader, time.Second)
 	defDur(&c.KeepAlive, 25*time.Second)
 	defDur(&c.InitTimeout, 10*time.Second)
@@ -114,29 +159,36 @@ type Hooks struct {
 	Delivered           func(n int)     // events queued for subscribers
 	Dropped             func(n int)     // events a subscriber could not take (it is disconnected)
 	ListenerReconnected func()          // the listener's connection came back
+	Replayed            func(n int)     // events a resumed subscription got from the window
 }
 
-// Hub is one replica's live updates: the listener, the workers and every open subscription.
+// Hub is one replica's live updates: the change feed, the workers and every open subscription.
 type Hub struct {
 	store *db.Store
 	cfg   Config
 	hooks Hooks
 	log   *slog.Logger
 
-	ctx    context.Context // the workers' loads; cancelled by Close
+	ctx    context.Context // the workers' loads and the feed; cancelled by Close
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	users    map[uuid.UUID]map[*Subscription]struct{}
+	work     *sync.Cond // signalled when runq gets a user
+	users    map[uuid.UUID]*userState
+	runq     []*userState // users with changes to handle, each once, in turn
 	open     int
-	up       bool // the listener is listening
 	closing  bool // Shutdown has begun
+	stopped  bool // Close: the workers return
 	sessions map[*session]struct{}
-	barriers map[string]chan struct{}
-	sockets  socketCounts // per user (bounds.go)
+	barriers map[string]chan position
+	feed     feedState
+	// Start positions (sharedStart): the batch to read next, and whether a reader is running.
+	nextStart    *startBatch
+	startSending bool
+	window       window
+	sockets      socketCounts // per user (bounds.go)
 
-	listener *pq.Listener
-	shards   []chan work
+	listener *pq.Listener // the NOTIFY fallback's current connection
 	wg       sync.WaitGroup
 }
 
@@ -146,13 +198,15 @@ func NewHub(store *db.Store, cfg Config, hooks Hooks, log *slog.Logger) *Hub {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{
+	h := &Hub{
 		store: store, cfg: cfg.withDefaults(), hooks: hooks, log: log,
 		ctx: ctx, cancel: cancel,
-		users:    map[uuid.UUID]map[*Subscription]struct{}{},
+		users:    map[uuid.UUID]*userState{},
 		sessions: map[*session]struct{}{},
-		barriers: map[string]chan struct{}{},
+		barriers: map[string]chan position{},
 	}
+	h.work = sync.NewCond(&h.mu)
+	return h
 }
 
 // Config returns the hub's configuration with the defaults filled in.
@@ -165,14 +219,31 @@ func (h *Hub) Open() int {
 	return h.open
 }
 
-// Subscribe opens a subscription to topic for the context's user (auth.UserFrom), from now on,
-// and returns it with the channel its events arrive on, each converted by convert for this
-// subscriber. The channel is closed when the subscription ends (Err says why), after the events
-// it still holds (dropped instead after ErrTokenExpired and ErrSlowConsumer); it ends by itself
-// when ctx is done. It fails with ErrTooManySubscriptions over a limit.
+// Subscribe opens a subscription to topic for the context's user (auth.UserFrom), from now on
+// (exactly the changes committed after the call), and returns it with the channel its events
+// arrive on, each converted by convert (once per event: subscribers share the result). The channel
+// is closed when the subscription ends (Err says why), after the events it still holds (dropped
+// instead after ErrTokenExpired and ErrSlowConsumer); it ends by itself when ctx is done. It fails
+// with ErrTooManySubscriptions over a limit.
 func Subscribe[M any](ctx context.Context, h *Hub, topic Topic, convert func(*Event) M) (*Subscription, <-chan M, error) {
+	return SubscribeAfter(ctx, h, topic, "", convert)
+}
+
+// SubscribeAfter is Subscribe resuming after cursor (an Event.Cursor; "" is now): the changes
+// after it that the resume window still holds come first, none lost or repeated. A cursor
+// beyond the window ends the subscription at once with ErrEventsLost; one that is not a cursor
+// fails with ErrBadCursor.
+func SubscribeAfter[M any](ctx context.Context, h *Hub, topic Topic, cursor string, convert func(*Event) M) (*Subscription, <-chan M, error) {
+	var from *position
+	if cursor != "" {
+		p, err := parseCursor(cursor)
+		if err != nil {
+			return nil, nil, err
+		}
+		from = &p
+	}
 	out := make(chan M, h.cfg.Buffer)
-	s, err := h.subscribe(ctx, topic, &chanSink[M]{out: out, convert: convert})
+	s, err := h.subscribe(ctx, topic, from, &chanSink[M]{out: out, convert: convert})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,41 +251,40 @@ func Subscribe[M any](ctx context.Context, h *Hub, topic Topic, convert func(*Ev
 	return s, out, nil
 }
 
-func (h *Hub) subscribe(ctx context.Context, topic Topic, sk sink) (*Subscription, error) {
+func (h *Hub) subscribe(ctx context.Context, topic Topic, from *position, sk sink) (*Subscription, error) {
 	u, ok := auth.UserFrom(ctx)
 	if !ok || u.UUID == uuid.Nil {
 		return nil, errors.New("live: subscribe without a user")
 	}
+	if err := h.checkLimits(u.UUID); err != nil { // before the start position costs a round trip
+		return nil, err
+	}
+	// Where it starts: a cursor, or the feed's position now, taken before it is registered.
+	start, startErr := position{}, error(nil)
+	if from != nil {
+		start = *from
+	} else {
+		start, startErr = h.startPosition(ctx)
+	}
 	sess := sessionFrom(ctx)
-	s := &Subscription{hub: h, user: u.UUID, topic: topic, session: sess, sink: sk, done: make(chan struct{})}
+	s := &Subscription{hub: h, user: u.UUID, topic: topic, session: sess, sink: sk, done: make(chan struct{}), from: start}
 
-	h.mu.Lock()
-	subs := h.users[u.UUID]
-	switch {
-	case h.open >= h.cfg.Max:
-		h.mu.Unlock()
-		return nil, fmt.Errorf("%w: this server has %d open, its limit (SUBSCRIPTIONS_MAX); try again later", ErrTooManySubscriptions, h.cfg.Max)
-	case len(subs) >= h.cfg.PerUser:
-		h.mu.Unlock()
-		return nil, fmt.Errorf("%w: you have %d open, the limit per user (SUBSCRIPTIONS_PER_USER); close one first", ErrTooManySubscriptions, h.cfg.PerUser)
+	lost, err := h.register(s, startErr == nil)
+	if err != nil {
+		return nil, err
 	}
-	if subs == nil {
-		subs = map[*Subscription]struct{}{}
-		h.users[u.UUID] = subs
-	}
-	s.waiting = !h.up // before it is published: read without the lock
-	subs[s] = struct{}{}
-	h.open++
-	closing := h.closing
-	h.mu.Unlock()
 	if h.hooks.Subscriptions != nil {
 		h.hooks.Subscriptions(1)
 	}
 	sess.streaming() // an SSE response streams from now on (bounds.go)
-
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
 	switch {
 	case closing:
 		s.end(drainErr(sess))
+	case lost:
+		s.end(ErrEventsLost)
 	case !u.Expiry.IsZero() && (sess == nil || sess.kind != wsSession):
 		// A WebSocket closes at expiry as a whole (4403); anything else ends here.
 		t := time.AfterFunc(time.Until(u.Expiry), func() { s.end(ErrTokenExpired) })
@@ -223,6 +293,22 @@ func (h *Hub) subscribe(ctx context.Context, topic Topic, sk sink) (*Subscriptio
 		s.mu.Unlock()
 	}
 	return s, nil
+}
+
+func (h *Hub) checkLimits(user uuid.UUID) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	if us := h.users[user]; us != nil {
+		n = len(us.subs)
+	}
+	switch {
+	case h.open >= h.cfg.Max:
+		return fmt.Errorf("%w: this server has %d open, its limit (SUBSCRIPTIONS_MAX); try again later", ErrTooManySubscriptions, h.cfg.Max)
+	case n >= h.cfg.PerUser:
+		return fmt.Errorf("%w: you have %d open, the limit per user (SUBSCRIPTIONS_PER_USER); close one first", ErrTooManySubscriptions, h.cfg.PerUser)
+	}
+	return nil
 }
 
 // drainErr is how Shutdown ends a subscription: quietly on a WebSocket (the socket's 1001 tells
@@ -236,33 +322,22 @@ func drainErr(sess *session) error {
 
 func (h *Hub) unregister(s *Subscription) {
 	h.mu.Lock()
-	subs := h.users[s.user]
-	if _, ok := subs[s]; !ok {
+	us := h.users[s.user]
+	if us == nil {
 		h.mu.Unlock()
 		return
 	}
-	delete(subs, s)
-	if len(subs) == 0 {
-		delete(h.users, s.user)
+	if _, ok := us.subs[s]; !ok {
+		h.mu.Unlock()
+		return
 	}
+	delete(us.subs, s)
 	h.open--
+	h.forget(us)
 	h.mu.Unlock()
 	if h.hooks.Subscriptions != nil {
 		h.hooks.Subscriptions(-1)
 	}
-}
-
-// subscribers returns the user's subscriptions to topic.
-func (h *Hub) subscribers(user uuid.UUID, topic Topic) []*Subscription {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*Subscription
-	for s := range h.users[user] {
-		if s.topic == topic {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // endAll ends every subscription that match selects (all when nil) with err. Subscriptions
@@ -270,8 +345,8 @@ func (h *Hub) subscribers(user uuid.UUID, topic Topic) []*Subscription {
 func (h *Hub) endAll(match func(*Subscription) bool, err func(*Subscription) error) {
 	h.mu.Lock()
 	var all []*Subscription
-	for _, subs := range h.users {
-		for s := range subs {
+	for _, us := range h.users {
+		for s := range us.subs {
 			if match == nil || match(s) {
 				all = append(all, s)
 			}
@@ -289,7 +364,9 @@ type Subscription struct {
 	user    uuid.UUID
 	topic   Topic
 	session *session // the connection it runs on; nil when called directly
-	waiting bool     // opened while the listener was down: it ends with ErrEventsLost once it is back
+	waiting bool     // opened while the feed was down: it ends with ErrEventsLost once it is back (h.mu)
+	joined  bool     // its replay is done: the worker delivers the user's changes to it (h.mu)
+	from    position // it hears the changes after this one
 	sink    sink
 	done    chan struct{} // closed when the subscription ends
 
@@ -316,7 +393,7 @@ type chanSink[M any] struct {
 }
 
 func (c *chanSink[M]) send(ev *Event, done <-chan struct{}, wait <-chan time.Time) bool {
-	m := c.convert(ev)
+	m := render(ev, c.convert)
 	if wait == nil {
 		select {
 		case c.out <- m:
@@ -393,9 +470,6 @@ func (s *Subscription) end(err error) {
 // deliver puts ev in the reader's channel, waiting up to SlowReader for room: a reader that does
 // not take an event in that time is too slow, and its subscription ends and its connection is cut.
 func (s *Subscription) deliver(ev *Event) {
-	if s.waiting {
-		return
-	}
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -434,6 +508,22 @@ func (s *Subscription) deliver(ev *Event) {
 			s.session.disconnect(closeSlowConsumer, "slow_consumer")
 		}
 	}
+}
+
+// offer puts ev in the reader's channel if it has room now; false when the reader is behind
+// (deliver then waits for it).
+func (s *Subscription) offer(ev *Event) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return true
+	}
+	sent := s.sink.send(ev, nil, nil)
+	s.mu.Unlock()
+	if sent {
+		s.delivered()
+	}
+	return sent
 }
 
 func (s *Subscription) delivered() {

@@ -2,8 +2,8 @@ package live_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -28,6 +28,7 @@ type env struct {
 	url    string
 	x      *sqlx.DB      // for the writes (not counted)
 	loads  *atomic.Int64 // statements the hub sent
+	hubDB  *sqlx.DB      // the hub's pool
 	hub    *live.Hub
 	store  *db.Store
 	issuer *testkit.Issuer
@@ -36,17 +37,37 @@ type env struct {
 
 func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) *env {
 	t.Helper()
-	e := &env{t: t, url: testkit.NewDBURL(t)}
+	url := testkit.NewDBURL(t)
+	return newEnvRouted(t, url, testkit.Route(t, url), cfg, listenURL)
+}
+
+// newEnvOn is newEnv on the database at dbURL (a private cluster's, not behind TEST_POOLER's
+// PgBouncer, which serves the shared one); writes send NOTIFY only when the hub runs the NOTIFY
+// fallback, as serve's do.
+func newEnvOn(t *testing.T, dbURL string, cfg live.Config, listenURL func(dbURL string) string) *env {
+	t.Helper()
+	return newEnvRouted(t, dbURL, dbURL, cfg, listenURL)
+}
+
+// newEnvRouted: the pool on routed, the listener on dbURL (direct).
+func newEnvRouted(t *testing.T, dbURL, routed string, cfg live.Config, listenURL func(dbURL string) string) *env {
+	t.Helper()
+	e := &env{t: t, url: dbURL}
 	var err error
-	routed := testkit.Route(t, e.url) // the listener below keeps the direct URL
 	if e.x, err = sqlx.Open("postgres", routed); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.x.Close() })
 	counted, n := testkit.CountingDB(t, routed)
-	e.loads = n
+	e.loads, e.hubDB = n, counted
 	e.store = db.NewStore(e.x)
-	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &testkit.SyncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the hub's log:\n%s", logs.String())
+		}
+	})
+	e.hub = live.NewHub(db.NewStore(counted), cfg, live.Hooks{}, slog.New(slog.NewTextHandler(logs, nil)))
 	lu := e.url
 	if listenURL != nil {
 		lu = listenURL(e.url)
@@ -54,7 +75,8 @@ func newEnv(t *testing.T, cfg live.Config, listenURL func(dbURL string) string) 
 	if err := e.hub.Start(context.Background(), lu); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(e.hub.Close)
+	t.Cleanup(func() { e.hub.Close(); testkit.WaitSlotsGone(t, e.x.DB) })
+	e.store.LogicalFeed = e.hub.Feed().Kind == live.FeedLogical
 	e.issuer = testkit.NewIssuer(t, "EdDSA")
 	e.v = e.issuer.Verifier(t, nil)
 	return e
@@ -235,7 +257,11 @@ func (p *proxy) cut() {
 func TestSubscriptionOpenedWhileTheListenerIsDown(t *testing.T) {
 	var p *proxy
 	e := newEnv(t, live.Config{}, func(dbURL string) string {
-		p = newProxy(t, "127.0.0.1:5432")
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = newProxy(t, u.Host)
 		return replaceHost(t, dbURL, p.ln.Addr().String())
 	})
 	a, actx := e.user("a")
@@ -277,32 +303,28 @@ func replaceHost(t *testing.T, dbURL, host string) string {
 	return u.String()
 }
 
-// When a worker falls too far behind (its loads blocked), the users whose notifications it
-// cannot queue lose their subscriptions with ErrEventsLost instead of the listener stalling
-// everyone, and the hub goes on.
+// When a user's changes pile up beyond Queue (the worker's loads blocked), that user's
+// subscriptions end with ErrEventsLost instead of the feed stalling everyone, and the hub goes on.
 func TestWorkerQueueOverflowEndsWithEventsLost(t *testing.T) {
 	e := newEnv(t, live.Config{Workers: 1, Queue: 2}, nil)
 	a, actx := e.user("a")
 	sub := e.subscribe(actx, live.TaskEvents)
 
-	// Block the worker's loads: it waits on the lock while notifications pile up.
+	// Block the worker's loads: the hub's pool has one session, held here, while changes pile up.
 	ctx := context.Background()
-	lock, err := e.x.BeginTxx(ctx, nil)
+	e.hubDB.SetMaxOpenConns(1)
+	lock, err := e.hubDB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Rollback()
-	if _, err := lock.ExecContext(ctx, `LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	for range 10 {
-		payload, _ := json.Marshal(db.Notification{User: a, At: time.Now(), Kind: db.KindTask, Op: db.OpUpdated, IDs: []uuid.UUID{uuid.New()}})
-		if err := e.store.Notify(ctx, string(payload)); err != nil {
+	defer lock.Close()
+	for i := range 10 {
+		if _, err := e.store.CreateTask(ctx, a, db.NewTask{Title: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ended(t, sub, live.ErrEventsLost)
-	if err := lock.Rollback(); err != nil {
+	if err := lock.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.hub.Sync(ctx); err != nil { // the overflowed notifications are behind us

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -16,31 +16,65 @@ import (
 	"github.com/taskgraph/taskgraph/db"
 )
 
-// The listener reconnects after 100ms, backing off to 5s; it pings an idle connection so that a
-// dead one is noticed.
+// The NOTIFY fallback: a pq.Listener on DATABASE_LISTEN_URL. It reconnects after 100ms, backing
+// off to 5s. Every FeedTimeout/3 it is pinged, in a goroutine of its own and never under the hub's
+// lock; a ping that has not answered within 2/3 FeedTimeout means the connection has gone silent
+// (a hung peer or middlebox, TCP up): every subscriber is told, the listener is abandoned (closed
+// in the background, never waited for) and a new one connects. A silence is thus noticed within
+// FeedTimeout.
 const (
 	minReconnect = 100 * time.Millisecond
 	maxReconnect = 5 * time.Second
-	pingInterval = 30 * time.Second
 	loadTimeout  = 10 * time.Second
 )
 
-// work is one notification for a worker, or a barrier to pass.
-type work struct {
-	n       db.Notification
-	barrier chan<- struct{}
+// errSilent: the feed's connection stopped answering.
+var errSilent = errors.New("the change feed's connection went silent (no answer within LIVE_FEED_TIMEOUT)")
+
+// startNotify connects the first listener; it fails when that connection fails.
+func (h *Hub) startNotify(ctx context.Context, listenURL string) error {
+	l, gen, err := h.listen(ctx, listenURL)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.listener = l
+	h.mu.Unlock()
+	h.feedUp(newEpoch(), position{})
+	h.wg.Add(1)
+	go h.watchNotify(listenURL, l, gen)
+	return nil
 }
 
-// Start connects the listener to listenURL (a direct connection, not through a transaction-mode
-// pooler) and starts the workers. It fails when the first connection attempt fails; afterwards
-// the listener reconnects by itself.
-func (h *Hub) Start(ctx context.Context, listenURL string) error {
+// newEpoch names one listener connection: its positions mean nothing on another.
+func newEpoch() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if e := binary.BigEndian.Uint64(b[:]); e != logicalEpoch {
+			return e
+		}
+	}
+}
+
+// generation is one listener: its events and notifications count only while it is current.
+type generation struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// listen opens a listener and LISTENs; its dispatch runs until gen is cancelled.
+func (h *Hub) listen(ctx context.Context, listenURL string) (*pq.Listener, *generation, error) {
+	gctx, cancel := context.WithCancel(h.ctx)
+	gen := &generation{ctx: gctx, cancel: cancel}
 	firstErr := make(chan error, 1)
 	connected := make(chan struct{})
 	l := pq.NewListener(withApplicationName(listenURL), minReconnect, maxReconnect, func(ev pq.ListenerEventType, err error) {
 		select {
 		case <-connected:
-			h.listenerEvent(ev, err)
+			if gctx.Err() == nil {
+				h.listenerEvent(ev, err)
+			}
 		default:
 			if ev == pq.ListenerEventConnectionAttemptFailed {
 				select {
@@ -52,36 +86,80 @@ func (h *Hub) Start(ctx context.Context, listenURL string) error {
 	})
 	listened := make(chan error, 1)
 	go func() { listened <- l.Listen(db.EventsChannel) }()
+	fail := func(err error) (*pq.Listener, *generation, error) {
+		cancel()
+		go func() { _ = l.Close() }()
+		return nil, nil, err
+	}
 	select {
 	case err := <-listened:
 		if err != nil {
-			_ = l.Close()
-			return fmt.Errorf("DATABASE_LISTEN_URL: LISTEN %s: %w", db.EventsChannel, err)
+			return fail(fmt.Errorf("DATABASE_LISTEN_URL: LISTEN %s: %w", db.EventsChannel, err))
 		}
 	case err := <-firstErr:
-		_ = l.Close()
-		return fmt.Errorf("DATABASE_LISTEN_URL: cannot connect: %w", err)
+		return fail(fmt.Errorf("DATABASE_LISTEN_URL: cannot connect: %w", err))
 	case <-ctx.Done():
-		_ = l.Close()
-		return ctx.Err()
+		return fail(ctx.Err())
 	}
 	close(connected)
+	h.wg.Add(1)
+	go h.dispatch(l, gen)
+	return l, gen, nil
+}
 
-	h.mu.Lock()
-	h.listener, h.up = l, true
-	h.mu.Unlock()
-	h.shards = make([]chan work, h.cfg.Workers)
-	for i := range h.shards {
-		q := make(chan work, h.cfg.Queue)
-		h.shards[i] = q
-		h.wg.Add(1)
-		go h.worker(q)
+// watchNotify pings the current listener and replaces it when it goes silent.
+func (h *Hub) watchNotify(listenURL string, l *pq.Listener, gen *generation) {
+	defer h.wg.Done()
+	every := h.cfg.FeedTimeout / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		answered := make(chan struct{})
+		go func() { _ = l.Ping(); close(answered) }() // an error: pq reconnects by itself
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-answered:
+			continue
+		case <-time.After(h.cfg.FeedTimeout - every):
+		}
+		h.log.Warn("live: the NOTIFY listener's connection went silent; replacing it", "timeout", h.cfg.FeedTimeout)
+		gen.cancel()
+		go func(old *pq.Listener) { _ = old.Close() }(l) // waits for the stuck ping: never waited for
+		h.feedDown(errSilent)
+		for backoff := minReconnect; ; backoff = min(2*backoff, maxReconnect) {
+			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.FeedTimeout)
+			nl, ngen, err := h.listen(ctx, listenURL)
+			cancel()
+			if err == nil {
+				h.mu.Lock()
+				stopped := h.stopped
+				if !stopped {
+					h.listener = nl
+				}
+				h.mu.Unlock()
+				if stopped {
+					ngen.cancel()
+					go func() { _ = nl.Close() }()
+					return
+				}
+				l, gen = nl, ngen
+				h.feedUp(newEpoch(), position{})
+				break
+			}
+			h.log.Warn("live: the NOTIFY listener cannot reconnect yet", "err", err)
+			select {
+			case <-h.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
 	}
-	h.wg.Add(3)
-	go h.dispatch(l)
-	go h.ping(l)
-	go h.keepAlive()
-	return nil
 }
 
 // keepAlive pings every socket each KeepAlive (session.ping).
@@ -103,7 +181,7 @@ func (h *Hub) keepAlive() {
 	}
 }
 
-// applicationName names the listener's connection in pg_stat_activity.
+// applicationName names the feed's connection in pg_stat_activity.
 const applicationName = "taskgraph listener"
 
 // withApplicationName sets application_name on a connection URL or key=value string that has
@@ -121,56 +199,48 @@ func withApplicationName(dsn string) string {
 	return dsn + " application_name='" + applicationName + "'"
 }
 
-// Close stops the listener and the workers (Shutdown first, for a graceful end).
-func (h *Hub) Close() {
-	h.mu.Lock()
-	l := h.listener
-	h.listener = nil
-	h.mu.Unlock()
-	h.cancel()
-	if l != nil {
-		_ = l.Close() // closes Notify, which ends dispatch, which ends the workers
-	}
-	h.wg.Wait()
-}
-
 func (h *Hub) listenerEvent(ev pq.ListenerEventType, err error) {
 	switch ev {
 	case pq.ListenerEventDisconnected:
-		h.log.Warn("live: the listener lost its database connection; open subscriptions end with EVENTS_LOST", "err", err)
-		h.mu.Lock()
-		h.up = false
-		h.mu.Unlock()
-		h.endAll(nil, func(*Subscription) error { return ErrEventsLost })
+		h.feedDown(err)
 	case pq.ListenerEventReconnected:
 		h.log.Info("live: the listener reconnected")
 		if h.hooks.ListenerReconnected != nil {
 			h.hooks.ListenerReconnected()
 		}
-		h.mu.Lock()
-		h.up = true
-		h.mu.Unlock()
-		h.endAll(func(s *Subscription) bool { return s.waiting }, func(*Subscription) error { return ErrEventsLost })
+		h.feedUp(newEpoch(), position{})
 	case pq.ListenerEventConnectionAttemptFailed:
 		h.log.Warn("live: the listener cannot reconnect yet", "err", err)
 	}
 }
 
-// dispatch hands each notification to the worker of its user, in the order PostgreSQL
-// delivers them (commit order).
-func (h *Hub) dispatch(l *pq.Listener) {
+// dispatch numbers each notification of gen's listener in the order PostgreSQL delivers them
+// (commit order) and hands it over.
+func (h *Hub) dispatch(l *pq.Listener, gen *generation) {
 	defer h.wg.Done()
-	defer func() {
-		for _, q := range h.shards {
-			close(q)
+	for {
+		var n *pq.Notification
+		var ok bool
+		select {
+		case n, ok = <-l.Notify:
+			if !ok {
+				return
+			}
+		case <-gen.ctx.Done():
+			return
 		}
-	}()
-	for n := range l.Notify {
 		if n == nil { // after a reconnect: listenerEvent has handled it
 			continue
 		}
+		h.mu.Lock()
+		h.feed.seq++
+		epoch, seq := h.feed.epoch, h.feed.seq
+		h.mu.Unlock()
 		if strings.HasPrefix(n.Extra, `{"barrier":`) {
-			h.passBarrier(n.Extra)
+			var b struct{ Barrier string }
+			if json.Unmarshal([]byte(n.Extra), &b) == nil {
+				h.barrierSeen(b.Barrier, after(epoch, seq))
+			}
 			continue
 		}
 		note, err := db.ParseNotification(n.Extra)
@@ -178,169 +248,6 @@ func (h *Hub) dispatch(l *pq.Listener) {
 			h.log.Warn("live: ignoring a notification", "err", err)
 			continue
 		}
-		q := h.shards[shardOf(note, len(h.shards))]
-		select {
-		case q <- work{n: note}:
-		default:
-			h.overflow(note)
-		}
+		h.receive(epoch, seq, 0, []db.Notification{note})
 	}
-}
-
-func shardOf(n db.Notification, shards int) int {
-	return int(binary.BigEndian.Uint64(n.User[8:]) % uint64(shards))
-}
-
-// overflow: the worker is too far behind to take n. Its user's subscribers cannot be told what
-// changed, so they lose their subscriptions rather than the listener falling behind everyone.
-func (h *Hub) overflow(n db.Notification) {
-	subs := h.subscribers(n.User, topicOf(n.Kind))
-	if len(subs) == 0 {
-		return
-	}
-	h.log.Warn("live: worker queue full; the user's subscriptions end with EVENTS_LOST", "user", n.User)
-	if h.hooks.Dropped != nil {
-		h.hooks.Dropped(len(n.IDs) * len(subs))
-	}
-	for _, s := range subs {
-		s.end(ErrEventsLost)
-	}
-}
-
-func (h *Hub) ping(l *pq.Listener) {
-	defer h.wg.Done()
-	t := time.NewTicker(pingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-			_ = l.Ping() // a dead connection fails here, and pq reconnects
-		}
-	}
-}
-
-func (h *Hub) worker(q <-chan work) {
-	defer h.wg.Done()
-	for w := range q {
-		if w.barrier != nil {
-			w.barrier <- struct{}{}
-			continue
-		}
-		h.handle(w.n)
-	}
-}
-
-// handle loads the rows of one notification once, for its user, and gives the events to every
-// subscriber of that user on this replica.
-func (h *Hub) handle(n db.Notification) {
-	subs := h.subscribers(n.User, topicOf(n.Kind))
-	if len(subs) == 0 {
-		return
-	}
-	events, err := h.load(n)
-	if err != nil {
-		if h.ctx.Err() == nil {
-			h.log.Error("live: loading changed rows failed; the user's subscriptions end with EVENTS_LOST", "user", n.User, "err", err)
-		}
-		for _, s := range subs {
-			s.end(ErrEventsLost)
-		}
-		return
-	}
-	for _, ev := range events {
-		for _, s := range subs {
-			s.deliver(ev)
-		}
-	}
-}
-
-// load turns a notification into events. A row gone by the time it is loaded (deleted by a later
-// transaction, whose own event follows) gives no event.
-func (h *Hub) load(n db.Notification) ([]*Event, error) {
-	events := make([]*Event, 0, len(n.IDs))
-	if n.Op == db.OpDeleted {
-		for _, id := range n.IDs {
-			events = append(events, &Event{Op: n.Op, ID: id, At: n.At})
-		}
-		return events, nil
-	}
-	ctx, cancel := context.WithTimeout(h.ctx, loadTimeout)
-	defer cancel()
-	if n.Kind == db.KindTask {
-		tasks, err := h.store.TasksByID(ctx, n.User, n.IDs)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range n.IDs {
-			if t, ok := tasks[id]; ok {
-				events = append(events, &Event{Op: n.Op, ID: id, At: n.At, Task: &t})
-			}
-		}
-		return events, nil
-	}
-	tags, err := h.store.TagsByID(ctx, n.User, n.IDs)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range n.IDs {
-		if t, ok := tags[id]; ok {
-			events = append(events, &Event{Op: n.Op, ID: id, At: n.At, Tag: &t})
-		}
-	}
-	return events, nil
-}
-
-// Sync returns once every notification committed before it was called has been handled by the
-// workers (its events are in the subscribers' buffers), or when ctx is done. It sends a barrier
-// through PostgreSQL itself, since only the listener's order says what came before.
-func (h *Hub) Sync(ctx context.Context) error {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	nonce := hex.EncodeToString(b[:])
-	passed := make(chan struct{})
-	h.mu.Lock()
-	h.barriers[nonce] = passed
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.barriers, nonce)
-		h.mu.Unlock()
-	}()
-	payload, _ := json.Marshal(map[string]string{"barrier": nonce})
-	if err := h.store.Notify(ctx, string(payload)); err != nil {
-		return err
-	}
-	select {
-	case <-passed:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// passBarrier runs a barrier of this hub (other replicas' are ignored) through every worker,
-// then releases Sync.
-func (h *Hub) passBarrier(payload string) {
-	var b struct{ Barrier string }
-	if json.Unmarshal([]byte(payload), &b) != nil {
-		return
-	}
-	h.mu.Lock()
-	passed, ok := h.barriers[b.Barrier]
-	h.mu.Unlock()
-	if !ok {
-		return
-	}
-	acks := make(chan struct{}, len(h.shards))
-	for _, q := range h.shards {
-		q <- work{barrier: acks} // blocks while a worker's queue is full: a barrier must not be lost
-	}
-	go func() {
-		for range h.shards {
-			<-acks
-		}
-		close(passed)
-	}()
 }

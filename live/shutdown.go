@@ -15,6 +15,9 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	h.mu.Lock()
 	h.closing = true
 	h.mu.Unlock()
+	// Queries and mutations running on sockets finish first: a mutation acknowledged after
+	// SIGTERM is then behind the barrier below, and reaches its user's subscribers.
+	h.waitSocketOps(ctx)
 	if err := h.Sync(ctx); err != nil {
 		h.log.Warn("live: shutdown without the last events", "err", err)
 	}
@@ -47,4 +50,46 @@ func (h *Hub) liveSessions() []*session {
 		out = append(out, s)
 	}
 	return out
+}
+
+// waitSocketOps waits, within ctx, until no WebSocket carries an operation other than its
+// subscriptions.
+func (h *Hub) waitSocketOps(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for h.socketOps() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// socketOps counts the operations open on sockets that are not open subscriptions.
+func (h *Hub) socketOps() int {
+	h.mu.Lock()
+	subs := map[*session]int{}
+	for _, us := range h.users {
+		for s := range us.subs {
+			if s.session != nil {
+				subs[s.session]++
+			}
+		}
+	}
+	sessions := make([]*session, 0, len(h.sessions))
+	for s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, s := range sessions {
+		if s.kind != wsSession {
+			continue
+		}
+		s.mu.Lock()
+		n += max(0, len(s.ops)-subs[s])
+		s.mu.Unlock()
+	}
+	return n
 }

@@ -56,6 +56,8 @@ type TagEvent struct {
 	ID   string       `json:"id"`
 	Tag  *Tag         `json:"tag,omitempty"`
 	At   time.Time    `json:"at"`
+	// The change's position, opaque: tagEvents(after:) resumes after it.
+	Cursor string `json:"cursor"`
 }
 
 type Task struct {
@@ -93,6 +95,8 @@ type TaskEvent struct {
 	Task *Task `json:"task,omitempty"`
 	// When the change was committed, UTC.
 	At time.Time `json:"at"`
+	// The change's position, opaque: taskEvents(after:) resumes after it.
+	Cursor string `json:"cursor"`
 }
 
 // Empty lists filter nothing. dueAfter is inclusive, dueBefore exclusive; both exclude tasks without a

@@ -70,6 +70,12 @@ func baseConfig(t testing.TB) pgtestdb.Config {
 	if raw == "" {
 		raw = DefaultTestDatabaseURL
 	}
+	return configFor(t, raw)
+}
+
+// configFor is the pgtestdb configuration of the server at raw (a superuser URL).
+func configFor(t testing.TB, raw string) pgtestdb.Config {
+	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatalf("testkit: TEST_DATABASE_URL is not a URL: %v", err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peterldowns/pgtestdb"
 )
 
 // Postgres is a private PostgreSQL cluster for one test: initdb and pg_ctl of the installed
@@ -32,8 +34,9 @@ type Postgres struct {
 // StartPostgres creates and starts a cluster. Binaries are taken from TEST_PG_BINDIR, else the
 // newest /usr/lib/postgresql/*/bin (Debian's layout), else pg_config --bindir. Missing binaries
 // fail the test under CI and skip it elsewhere. initdb and pg_ctl refuse to run as root, so as root
-// they run as the postgres user (runuser), in a directory that user owns.
-func StartPostgres(t testing.TB) *Postgres {
+// they run as the postgres user (runuser), in a directory that user owns. settings are extra
+// postgresql.conf lines (e.g. "wal_level = logical").
+func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
 	bindir := postgresBindir()
 	if bindir == "" {
@@ -68,6 +71,9 @@ func StartPostgres(t testing.TB) *Postgres {
 	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"+
 		"fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\nshared_buffers = 16MB\n",
 		p.Port, dir)
+	for _, line := range settings {
+		conf += line + "\n"
+	}
 	f, err := os.OpenFile(filepath.Join(p.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err == nil {
 		_, err = f.WriteString(conf)
@@ -174,4 +180,65 @@ func freeLoopbackPort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// StartLogicalPostgres starts a private cluster with wal_level = logical, where live updates read
+// the WAL (package live's logical feed).
+func StartLogicalPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	return StartPostgres(t, "wal_level = logical", "max_wal_senders = 20", "max_replication_slots = 20", "wal_sender_timeout = 10s",
+		"synchronous_commit = on") // off, a commit reaches the WAL sender up to wal_writer_delay later
+}
+
+// NewDBURL creates a fresh, fully migrated database on this cluster, as testkit.NewDBURL does on
+// the shared one, and returns its URL. Its user (the test role, no superuser) may open
+// replication connections, as DATABASE_LISTEN_URL's user must for the logical feed.
+func (p *Postgres) NewDBURL(t testing.TB) string {
+	t.Helper()
+	// pgtestdb remembers the roles it made per process, not per cluster: make ours here.
+	db, err := sql.Open("postgres", p.URL)
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	defer db.Close()
+	_, err = db.Exec(`DO $$ BEGIN
+		IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '` + testRole.Username + `') THEN
+			CREATE ROLE ` + testRole.Username + ` LOGIN PASSWORD '` + testRole.Password + `' ` + testRole.Capabilities + `;
+		END IF; END $$`)
+	if err == nil {
+		_, err = db.Exec(`ALTER ROLE ` + testRole.Username + ` REPLICATION`)
+	}
+	if err != nil {
+		t.Fatalf("testkit: the test role: %v", err)
+	}
+	return pgtestdb.Custom(t, configFor(t, p.URL), clusterMigrator{p.Port}).URL()
+}
+
+// clusterMigrator is migrator with a template of its own per cluster: pgtestdb remembers the
+// templates it made per process, by the migrator's hash.
+type clusterMigrator struct{ port int }
+
+func (m clusterMigrator) Hash() (string, error) {
+	h, err := migrator{}.Hash()
+	return fmt.Sprintf("%s_%d", h, m.port), err
+}
+
+func (clusterMigrator) Migrate(ctx context.Context, db *sql.DB, c pgtestdb.Config) error {
+	return migrator{}.Migrate(ctx, db, c)
+}
+
+// WaitSlotsGone waits (up to 10 s) until the database x is connected to has no replication slot
+// left: a temporary slot goes a moment after its connection closes, and a database cannot be
+// dropped while one is there. Call it after closing the live hubs, before the database is dropped.
+func WaitSlotsGone(t testing.TB, x *sql.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		err := x.QueryRow(`SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`).Scan(&n)
+		if err != nil || n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -2,7 +2,7 @@
 export type { Client, CombinedError, OperationResult } from "@urql/core";
 export { createTaskgraphClient, isAuthError, tokenExpiry } from "./client.js";
 export type { GetToken, TaskgraphClientOptions } from "./client.js";
-export { createSubscriptionClient } from "./subscriptions.js";
+export { createSubscriptionClient, resumeSubscription } from "./subscriptions.js";
 export type { SubscriptionClientOptions, WsClient } from "./subscriptions.js";
 export { betterAuthToken, createCookieFetch, createTaskgraphAuthClient } from "./better-auth.js";
 export type { AuthClientOptions, CookieFetchOptions, TaskgraphAuthClient } from "./better-auth.js";

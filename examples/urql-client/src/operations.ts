@@ -154,12 +154,14 @@ export const deleteTaskMutation = graphql(`
 
 // Live updates (over the socket: createSubscriptionClient). A task event carries the task as
 // committed (null for DELETED); a deleted tag is also an UPDATED event of each task it was on.
+// $after: the cursor of the last event received, to resume after a reconnect (resumeSubscription).
 export const taskEventsSubscription = graphql(`
-  subscription TaskEvents {
-    taskEvents {
+  subscription TaskEvents($after: String) {
+    taskEvents(after: $after) {
       kind
       id
       at
+      cursor
       task {
         ...TaskFields
       }
@@ -168,11 +170,12 @@ export const taskEventsSubscription = graphql(`
 `) satisfies DocumentNode;
 
 export const tagEventsSubscription = graphql(`
-  subscription TagEvents {
-    tagEvents {
+  subscription TagEvents($after: String) {
+    tagEvents(after: $after) {
       kind
       id
       at
+      cursor
       tag {
         ...TagFields
       }

@@ -35,3 +35,31 @@ export function createSubscriptionClient(opts: SubscriptionClientOptions): WsCli
     ...opts.options,
   });
 }
+
+/**
+ * Subscribes through graphql-ws so that a dropped socket loses nothing: every event's cursor is
+ * kept in the subscribe payload's variables.after, and graphql-ws sends that payload again on each
+ * retry (retryAttempts), so the server resumes after the last event received. When the server no
+ * longer holds the missed changes (LIVE_RESUME_WINDOW, 60 s by default), the subscription ends with
+ * EVENTS_LOST: onLost runs, refetch, then call this again.
+ */
+export function resumeSubscription<E extends { cursor: string }>(
+  ws: WsClient,
+  query: string,
+  field: "taskEvents" | "tagEvents",
+  onEvent: (event: E) => void,
+  onLost: (error: unknown) => void,
+): () => void {
+  const payload = { query, variables: { after: null as string | null } };
+  return ws.subscribe<Record<string, E>>(payload, {
+    next: ({ data, errors }) => {
+      if (errors?.length) return onLost(errors);
+      const event = data?.[field];
+      if (!event) return;
+      payload.variables.after = event.cursor; // the next retry resumes after this event
+      onEvent(event);
+    },
+    error: onLost,
+    complete: () => {},
+  });
+}

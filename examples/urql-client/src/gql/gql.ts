@@ -27,8 +27,8 @@ type Documents = {
     "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n": typeof types.CreateTaskDocument,
     "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n": typeof types.UpdateTaskDocument,
     "\n  mutation DeleteTask($id: ID!) {\n    deleteTask(id: $id)\n  }\n": typeof types.DeleteTaskDocument,
-    "\n  subscription TaskEvents {\n    taskEvents {\n      kind\n      id\n      at\n      task {\n        ...TaskFields\n      }\n    }\n  }\n": typeof types.TaskEventsDocument,
-    "\n  subscription TagEvents {\n    tagEvents {\n      kind\n      id\n      at\n      tag {\n        ...TagFields\n      }\n    }\n  }\n": typeof types.TagEventsDocument,
+    "\n  subscription TaskEvents($after: String) {\n    taskEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      task {\n        ...TaskFields\n      }\n    }\n  }\n": typeof types.TaskEventsDocument,
+    "\n  subscription TagEvents($after: String) {\n    tagEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      tag {\n        ...TagFields\n      }\n    }\n  }\n": typeof types.TagEventsDocument,
 };
 const documents: Documents = {
     "\n  fragment TaskFields on Task {\n    id\n    title\n    description\n    completed\n    completedAt\n    priority\n    dueAt\n    createdAt\n    updatedAt\n    tags {\n      id\n      name\n      color\n    }\n  }\n": types.TaskFieldsFragmentDoc,
@@ -44,8 +44,8 @@ const documents: Documents = {
     "\n  mutation CreateTask($input: CreateTaskInput!) {\n    createTask(input: $input) {\n      ...TaskFields\n    }\n  }\n": types.CreateTaskDocument,
     "\n  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {\n    updateTask(id: $id, input: $input) {\n      ...TaskFields\n    }\n  }\n": types.UpdateTaskDocument,
     "\n  mutation DeleteTask($id: ID!) {\n    deleteTask(id: $id)\n  }\n": types.DeleteTaskDocument,
-    "\n  subscription TaskEvents {\n    taskEvents {\n      kind\n      id\n      at\n      task {\n        ...TaskFields\n      }\n    }\n  }\n": types.TaskEventsDocument,
-    "\n  subscription TagEvents {\n    tagEvents {\n      kind\n      id\n      at\n      tag {\n        ...TagFields\n      }\n    }\n  }\n": types.TagEventsDocument,
+    "\n  subscription TaskEvents($after: String) {\n    taskEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      task {\n        ...TaskFields\n      }\n    }\n  }\n": types.TaskEventsDocument,
+    "\n  subscription TagEvents($after: String) {\n    tagEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      tag {\n        ...TagFields\n      }\n    }\n  }\n": types.TagEventsDocument,
 };
 
 /**
@@ -117,11 +117,11 @@ export function graphql(source: "\n  mutation DeleteTask($id: ID!) {\n    delete
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  subscription TaskEvents {\n    taskEvents {\n      kind\n      id\n      at\n      task {\n        ...TaskFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription TaskEvents {\n    taskEvents {\n      kind\n      id\n      at\n      task {\n        ...TaskFields\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  subscription TaskEvents($after: String) {\n    taskEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      task {\n        ...TaskFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription TaskEvents($after: String) {\n    taskEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      task {\n        ...TaskFields\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  subscription TagEvents {\n    tagEvents {\n      kind\n      id\n      at\n      tag {\n        ...TagFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription TagEvents {\n    tagEvents {\n      kind\n      id\n      at\n      tag {\n        ...TagFields\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  subscription TagEvents($after: String) {\n    tagEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      tag {\n        ...TagFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription TagEvents($after: String) {\n    tagEvents(after: $after) {\n      kind\n      id\n      at\n      cursor\n      tag {\n        ...TagFields\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

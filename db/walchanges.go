@@ -1,0 +1,177 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Publication is the logical-replication publication the migrations create on tasks, tags and
+// task_tags: what package live decodes when wal_level = logical.
+const Publication = "taskgraph_live"
+
+// RowChange is one row of a published table as a committed transaction changed it, decoded from
+// the WAL: its table, how (OpCreated for an INSERT, OpUpdated, OpDeleted), and its columns as
+// text (a DELETE carries the key columns only).
+type RowChange struct {
+	Table string
+	Op    ChangeOp
+	Cols  map[string]string
+}
+
+// TxnChanges turns the row changes of one committed transaction, in WAL order, into the
+// notifications the write methods send in the NOTIFY fallback (notify), so both feeds tell
+// subscribers the same thing: tasks and tags created, updated and deleted, and a task whose tags
+// changed (task_tags) as updated unless the same transaction created or deleted it. A row changed
+// twice counts once (created wins over updated, deleted over both). at is the time the transaction
+// wrote on its rows (a task's updated_at, a tag's created_at), else commit.
+func TxnChanges(rows []RowChange, commit time.Time) []Notification {
+	type key struct {
+		kind ChangeKind
+		id   uuid.UUID
+	}
+	type item struct {
+		user uuid.UUID
+		key  key
+		op   ChangeOp
+	}
+	var items []item
+	index := map[key]int{}
+	at := commit.UTC()
+	add := func(user uuid.UUID, k key, op ChangeOp) {
+		i, ok := index[k]
+		if !ok {
+			index[k] = len(items)
+			items = append(items, item{user, k, op})
+			return
+		}
+		switch {
+		case op == OpDeleted:
+			items[i].op = OpDeleted
+		case items[i].op == OpUpdated && op == OpCreated:
+			items[i].op = OpCreated
+		}
+	}
+	parse := func(s string) uuid.UUID { id, _ := uuid.Parse(s); return id }
+	for _, r := range rows {
+		user := parse(r.Cols["user_uuid"])
+		if user == uuid.Nil {
+			continue
+		}
+		switch r.Table {
+		case "tasks":
+			if ts, ok := r.Cols["updated_at"]; ok && r.Op != OpDeleted {
+				if t, err := parseTimestamptz(ts); err == nil {
+					at = t
+				}
+			}
+			add(user, key{KindTask, parse(r.Cols["id"])}, r.Op)
+		case "tags":
+			if ts, ok := r.Cols["created_at"]; ok && r.Op == OpCreated {
+				if t, err := parseTimestamptz(ts); err == nil {
+					at = t
+				}
+			}
+			add(user, key{KindTag, parse(r.Cols["id"])}, r.Op)
+		case "task_tags":
+			k := key{KindTask, parse(r.Cols["task_id"])}
+			if _, ok := index[k]; !ok {
+				add(user, k, OpUpdated)
+			}
+		}
+	}
+	// Consecutive items of one user, kind and op share a notification, as notify's changes do.
+	var out []Notification
+	for _, it := range items {
+		if it.key.id == uuid.Nil {
+			continue
+		}
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.User == it.user && last.Kind == it.key.kind && last.Op == it.op {
+				last.IDs = append(last.IDs, it.key.id)
+				continue
+			}
+		}
+		out = append(out, Notification{User: it.user, Kind: it.key.kind, Op: it.op, IDs: []uuid.UUID{it.key.id}})
+	}
+	for i := range out {
+		out[i].At = at
+	}
+	return out
+}
+
+// parseTimestamptz reads a timestamptz in PostgreSQL's text output (ISO, any session time zone).
+func parseTimestamptz(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05.999999-07:00", "2006-01-02 15:04:05.999999-07:00:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// WaitVisible returns once the transactions xids (32-bit ids, as logical decoding gives them,
+// all recent) are visible to new snapshots. A transaction's commit reaches the WAL, and so the
+// logical feed, a moment before other sessions see its rows: a row read back in that moment
+// would look missing.
+func (s *Store) WaitVisible(ctx context.Context, xids []uint32) error {
+	for {
+		var snap string
+		if err := s.x.QueryRowxContext(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snap); err != nil {
+			return fmt.Errorf("db: snapshot: %w", err)
+		}
+		running, err := inProgress(snap, xids)
+		if err != nil {
+			return err
+		}
+		if !running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// inProgress reports whether any of xids is in progress in snap (pg_current_snapshot's text,
+// xmin:xmax:xip,...): at or after xmax, or listed.
+func inProgress(snap string, xids []uint32) (bool, error) {
+	parts := strings.Split(snap, ":")
+	if len(parts) != 3 {
+		return false, fmt.Errorf("db: snapshot %q", snap)
+	}
+	xmax, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("db: snapshot %q", snap)
+	}
+	full := func(x uint32) uint64 { // the 64-bit id of a recent 32-bit one
+		f := xmax&^0xffffffff | uint64(x)
+		if f > xmax && f >= 1<<32 {
+			f -= 1 << 32
+		}
+		return f
+	}
+	listed := map[uint64]bool{}
+	if parts[2] != "" {
+		for _, p := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				return false, fmt.Errorf("db: snapshot %q", snap)
+			}
+			listed[v] = true
+		}
+	}
+	for _, x := range xids {
+		if f := full(x); f >= xmax || listed[f] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
