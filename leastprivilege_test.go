@@ -29,16 +29,16 @@ func adminURL() string {
 	return testkit.DefaultTestDatabaseURL
 }
 
-// readmeSQL returns the SQL block of README.md that follows marker.
+// readmeSQL returns the SQL block of docs/deploying.md that follows marker.
 func readmeSQL(t *testing.T, marker string) string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("docs/deploying.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, ok := strings.Cut(string(readme), marker)
 	if !ok {
-		t.Fatalf("README.md has no %q", marker)
+		t.Fatalf("docs/deploying.md has no %q", marker)
 	}
 	m := regexp.MustCompile("(?s)```sql\n(.*?)```").FindStringSubmatch(rest)
 	if m == nil {
@@ -47,7 +47,7 @@ func readmeSQL(t *testing.T, marker string) string {
 	return m[1]
 }
 
-// TestLeastPrivilegeLoginRole runs the README's least-privilege SQL (with a role and database name
+// TestLeastPrivilegeLoginRole runs the least-privilege SQL of docs/deploying.md (with a role and database name
 // of its own), then migrate, serve and doctor as that role: the API works, the sub lookup too,
 // and doctor finds nothing to warn about.
 func TestLeastPrivilegeLoginRole(t *testing.T) {

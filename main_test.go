@@ -62,10 +62,10 @@ func TestHelpAndVersion(t *testing.T) {
 
 // TestHelpNamesEveryVariableItReads runs every command with an environment that records what is
 // read: each command's --help must list exactly what it reads (GOGC and GOMEMLIMIT are read by
-// main before any command), every listed variable has a help line and a row in README.md's
-// Configuration table, and --help shows the list and an example.
+// main before any command), every listed variable has a help line and a row in docs/configuration.md's
+// table, and --help shows the list and an example.
 func TestHelpNamesEveryVariableItReads(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestHelpNamesEveryVariableItReads(t *testing.T) {
 					t.Errorf("%s has no help line", k)
 				}
 				if !bytes.Contains(readme, []byte("| `"+k+"`")) && !bytes.Contains(readme, []byte("`, `"+k+"`")) {
-					t.Errorf("%s is not in README.md's Configuration table", k)
+					t.Errorf("%s is not in docs/configuration.md's table", k)
 				}
 			}
 			for k := range read {
