@@ -54,21 +54,8 @@ func (c *subCache) get(ctx context.Context, sub string) (uuid.UUID, bool, error)
 func (c *subCache) put(sub string, e subEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.size {
-		now := c.now()
-		for k, old := range c.entries {
-			if !now.Before(old.expires) {
-				delete(c.entries, k)
-			}
-		}
-		// Still full: drop arbitrary entries (map order is random) down to three quarters.
-		for k := range c.entries {
-			if len(c.entries) < c.size*3/4 {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
+	now := c.now()
+	makeRoom(c.entries, c.size, func(old subEntry) bool { return !now.Before(old.expires) })
 	c.entries[sub] = e
 }
 

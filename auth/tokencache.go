@@ -73,19 +73,7 @@ func (c *tokenCache) put(sum [sha256.Size]byte, now time.Time, tok *jwt.Token, c
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.size {
-		for k, old := range c.entries {
-			if !now.Before(old.until) {
-				delete(c.entries, k)
-			}
-		}
-		for k := range c.entries { // still full: drop arbitrary entries down to three quarters
-			if len(c.entries) < c.size*3/4 {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
+	makeRoom(c.entries, c.size, func(old tokenEntry) bool { return !now.Before(old.until) })
 	c.entries[sum] = e
 }
 
