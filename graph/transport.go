@@ -57,14 +57,9 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 // transport; false when it has answered the request itself.
 func readBody(w http.ResponseWriter, r *http.Request) bool {
 	body, err := io.ReadAll(r.Body)
-	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
-		apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), nil)
-		return false
 	case err != nil:
-		apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "the request body could not be read", nil)
-		return false
+		return readBodyError(w, err)
 	case !utf8.Valid(body):
 		writeNotUTF8(w, "the request body", memberAt(body, invalidUTF8At(body)))
 		return false
@@ -77,6 +72,18 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return true
+}
+
+// readBodyError answers a body that could not be read: over the size limit set in front (413),
+// or broken off (400). It returns false, for readBody's callers.
+func readBodyError(w http.ResponseWriter, err error) bool {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), nil)
+		return false
+	}
+	apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "the request body could not be read", nil)
+	return false
 }
 
 // postExecutor gives a code to the one uncoded error gqlgen's POST transport dispatches: a body

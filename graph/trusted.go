@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -283,16 +282,6 @@ func persistedExtension(raw json.RawMessage, hash string) json.RawMessage {
 	ext["persistedQuery"] = map[string]any{"version": 1, "sha256Hash": hash}
 	b, _ := json.Marshal(ext)
 	return b
-}
-
-func readBodyError(w http.ResponseWriter, err error) bool {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		apierr.Write(w, http.StatusRequestEntityTooLarge, apierr.BadRequest, fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit), nil)
-		return false
-	}
-	apierr.Write(w, http.StatusBadRequest, apierr.BadRequest, "the request body could not be read", nil)
-	return false
 }
 
 // trustedParams judges every operation's parameters, on every transport (the WebSocket's
