@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -14,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
@@ -72,26 +69,9 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	defer rsrv.Close()
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	u := auth.User{UUID: testkit.CreateUser(t, x, "tr", "tr@example.com", "TR"), ID: "tr", Email: "tr@example.com"}
-	token := iss.TokenFor(t, u)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testkit.SyncBuffer{}
-	done := make(chan int, 1)
-	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL,
-		"AUTH_JWKS_URL": iss.JWKSURL(), "OTEL_EXPORTER_OTLP_ENDPOINT": rsrv.URL}
-	go func() { done <- run(ctx, []string{"serve"}, env(vars), io.Discard, stderr) }()
-	var addr string
-	waitFor(t, "the serving log line", 30*time.Second, func() bool {
-		addr, _ = servingLine(stderr.String())["addr"].(string)
-		return addr != ""
-	})
-	waitReady(t, "http://"+addr)
+	u, token := signedIn(t, iss, dbURL, "tr")
+	base, stop, done := startServe(t, iss, dbURL, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rsrv.URL})
+	addr := strings.TrimPrefix(base, "http://")
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const secret = "a-variable-value-never-exported"
@@ -118,7 +98,7 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 		t.Fatalf("the traced GET: %v %v", resp, err)
 	}
 
-	cancel() // shutdown exports what is buffered
+	stop() // shutdown exports what is buffered
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):

@@ -60,13 +60,8 @@ func trustedServer(t *testing.T, mode string) (base, token string, logs *testkit
 		vars["TRUSTED_DOCUMENTS_MODE"] = mode
 	}
 	base, logs = serveInProcessLogs(t, vars)
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	u := auth.User{UUID: testkit.CreateUser(t, x, "td", "td@example.com", "TD"), ID: "td", Email: "td@example.com"}
-	return base, iss.TokenFor(t, u), logs
+	_, token = signedIn(t, iss, dbURL, "td")
+	return base, token, logs
 }
 
 // gqlPost sends body (a JSON object) to /graphql and returns the status and the decoded answer.
@@ -252,4 +247,18 @@ func TestTrustedDocumentsManifestErrorsStopServe(t *testing.T) {
 			t.Errorf("%s: exit %d, %q; want 1 naming TRUSTED_DOCUMENTS", name, code, stderr.String())
 		}
 	}
+}
+
+// signedIn creates the user id (email id@example.com) in dbURL's "user" table and returns it with
+// a token iss signed for it.
+func signedIn(t *testing.T, iss *testkit.Issuer, dbURL, id string) (auth.User, string) {
+	t.Helper()
+	x, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	u := auth.User{ID: id, Email: id + "@example.com", Name: strings.ToUpper(id)}
+	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
+	return u, iss.TokenFor(t, u)
 }
