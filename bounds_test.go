@@ -384,7 +384,15 @@ func TestBoundDuplicateSubscriptionID(t *testing.T) {
 		if err := ws.send(wsMessage{ID: "b", Type: "complete"}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, fmt.Sprintf("round %d: the completed id's place freed", round), time.Second, func() bool { return e.a.live.Open() == 0 })
+		waitFor(t, fmt.Sprintf("round %d: the completed id's place freed", round), 5*time.Second, func() bool { return e.a.live.Open() == 0 })
+	}
+	// The id, reused once more, is answered under its own name, and not ended by a late
+	// complete of an earlier operation that had it.
+	if err := ws.send(wsMessage{ID: "b", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ me { id } }"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if m := ws.next("b", 5*time.Second); m.Type != "next" {
+		t.Fatalf("a query under the reused id: %+v", m)
 	}
 }
 

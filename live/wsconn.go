@@ -36,19 +36,21 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 	if err != nil {
 		return nil, err
 	}
-	conn := &wsConn{c: c, s: s, writeTimeout: a.hub.cfg.WriteTimeout}
+	conn := &wsConn{c: c, s: s, ids: newOpIDs(), writeTimeout: a.hub.cfg.WriteTimeout}
 	s.mu.Lock() // Shutdown may be reading it already
 	s.conn = conn
 	s.mu.Unlock()
 	return conn, nil
 }
 
-// wsConn is gqlgen's coderWebsocketConn with three changes: WriteClose sends the code the
+// wsConn is gqlgen's coderWebsocketConn with four changes: WriteClose sends the code the
 // session decided (gqlgen closes a cancelled connection with 1000 "terminated"), a write that
-// takes longer than writeTimeout drops the socket, and the operations' starts and ends are noted.
+// takes longer than writeTimeout drops the socket, the operations' starts and ends are noted, and
+// an id the client reuses is renamed for gqlgen (wsids.go).
 type wsConn struct {
 	c            *websocket.Conn
 	s            *session
+	ids          *opIDs
 	writeTimeout time.Duration
 
 	mu           sync.Mutex
@@ -97,6 +99,11 @@ func (c *wsConn) NextReader() (int, io.Reader, error) {
 			}
 		}
 		c.s.received(h.Type, h.ID)
+		if inner := c.ids.received(h.Type, h.ID); inner != h.ID {
+			if data, err = withID(data, inner); err != nil {
+				return int(typ), nil, err
+			}
+		}
 	}
 	return int(typ), bytes.NewReader(data), nil
 }
@@ -130,14 +137,25 @@ func (c *wsConn) WriteJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	ends := bytes.HasSuffix(data, completeSuffix) || bytes.HasSuffix(data, errorSuffix)
+	var h header
+	if (ends || c.ids.busy()) && json.Unmarshal(data, &h) == nil {
+		client, keep := c.ids.sent(h.Type, h.ID)
+		if !keep {
+			return nil // the client completed it
+		}
+		if client != h.ID {
+			if data, err = withID(data, client); err != nil {
+				return err
+			}
+			h.ID = client
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
 	defer cancel()
 	err = c.c.Write(ctx, websocket.MessageText, data)
-	if bytes.HasSuffix(data, completeSuffix) || bytes.HasSuffix(data, errorSuffix) {
-		var h header
-		if json.Unmarshal(data, &h) == nil {
-			c.s.opEnded(h.ID)
-		}
+	if ends && h.Type != "" {
+		c.s.opEnded(h.ID)
 	}
 	return err
 }
