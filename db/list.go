@@ -91,6 +91,9 @@ type cursor struct {
 	ID    uuid.UUID `json:"i"`
 }
 
+// CursorBinding is the binding the cursors of user's pages of q carry (CompiledPage.Bind).
+func CursorBinding(user uuid.UUID, q TaskQuery) string { return binding(user, q) }
+
 // binding identifies the list a cursor belongs to, so that a cursor used with another user,
 // ordering or filter is refused instead of giving a wrong page.
 func binding(user uuid.UUID, q TaskQuery) string {

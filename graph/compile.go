@@ -41,6 +41,13 @@ func notCompiled(format string, args ...any) error {
 type compiled struct {
 	key, sql string
 	args     []any
+	binds    []bindSlot // the parameters that are a page's cursor binding (compilecache.go)
+}
+
+// bindSlot is a parameter holding the cursor binding of a page planned from tq.
+type bindSlot struct {
+	at int
+	tq db.TaskQuery
 }
 
 // compiler builds the statement of one operation: $1 is always the user.
@@ -53,7 +60,8 @@ type compiler struct {
 
 	args    []any
 	ctes    []string
-	charges []string    // SQL expressions whose sum is the budget charge of the resolvers
+	charges []string // SQL expressions whose sum is the budget charge of the resolvers
+	binds   []bindSlot
 	names   int         // CTEs named so far
 	allTags string      // the CTE of the user's tags, once Query.tags is selected
 	tagCols *tagColumns // the task rows being compiled: Task.tags' columns of their CTE
@@ -87,7 +95,7 @@ func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *exe
 		data.String() + " END FROM (SELECT " + charge + " AS charge OFFSET 0) x WHERE $1::uuid IS NOT NULL")
 	sql := b.String()
 	sum := sha256.Sum256([]byte(sql))
-	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args}, nil
+	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args, binds: c.binds}, nil
 }
 
 // arg adds a parameter and returns its placeholder.
@@ -296,6 +304,9 @@ func (c *compiler) tasks(out *sqlText, f graphql.CollectedField) error {
 	if err != nil {
 		return notCompiled("arguments of tasks: %v", err)
 	}
+	if q.Cursor != "" && c.user == planUser {
+		return errCursorPlan // a cursor is checked against its own user's binding
+	}
 	withTags := mentions(f.Selections, "tags")
 	page, err := db.CompilePage(c.user, q, len(c.args)+1)
 	if errors.Is(err, db.ErrInvalidCursor) {
@@ -307,7 +318,7 @@ func (c *compiler) tasks(out *sqlText, f graphql.CollectedField) error {
 	c.args = append(c.args, page.Args...)
 	rows := c.name()
 	lp := &listPage{
-		c: c, rows: rows, limit: c.arg(q.Limit), bindValue: page.Bind, filter: q.Filter,
+		c: c, rows: rows, limit: c.arg(q.Limit), bindValue: page.Bind, tq: q, filter: q.Filter,
 		field: q.Order.Field, backward: q.Backward, fromCursor: q.Cursor != "",
 	}
 	var tags tagColumns

@@ -36,6 +36,7 @@ type compiledReads struct {
 	store   *db.Store
 	es      *executableSchema
 	maxTags int
+	plans   *planCache // nil: compiled for every request
 	log     *slog.Logger
 	count   func(executor string) // nil: not counted
 }
@@ -50,7 +51,7 @@ func (r compiledReads) middleware(ctx context.Context, next graphql.OperationHan
 	if b := budgetFrom(ctx); b != nil {
 		budget = int64(b.limit)
 	}
-	op, err := compileOperation(ctx, oc, r.es, user.UUID, r.maxTags, budget)
+	op, err := r.compile(ctx, oc, user.UUID, budget)
 	if err != nil {
 		return r.fallBack(ctx, next, err.Error())
 	}

@@ -127,6 +127,7 @@ type listPage struct {
 	c                    *compiler
 	rows, limit          string
 	bind, bindValue      string // the binding's parameter, once a cursor needs it
+	tq                   db.TaskQuery
 	filter               db.TaskFilter
 	field                db.SortField
 	backward, fromCursor bool
@@ -237,6 +238,7 @@ func (p *listPage) cursor() string {
 	}
 	if p.bind == "" {
 		p.bind = p.c.arg(p.bindValue)
+		p.c.binds = append(p.c.binds, bindSlot{at: len(p.c.args) - 1, tq: p.tq})
 	}
 	return `rtrim(translate(encode(convert_to('{"b":"' || ` + p.bind + `::text || '","v":' || ` + key +
 		` || ',"i":"' || t.id::text || '"}', 'UTF8'), 'base64'), E'+/\n', '-_'), '=')`

@@ -61,6 +61,16 @@ func TestCompiledReadsEqualResolvers(t *testing.T) {
 					t.Errorf("replay with DIFF_SEED=%d DIFF_OPS=%d (worker %d, operation %d)", seed, ops, w, i)
 					return
 				}
+				// The same document and variables as another user: the compiled path answers
+				// from the statement it compiled for the first one (compilecache.go), and a
+				// cursor of the first one's is foreign to it.
+				if dw.rng.IntN(3) == 0 {
+					op.user = (op.user + 1 + dw.rng.IntN(len(d.users)-1)) % len(d.users)
+					if !dw.compare(i, op) {
+						t.Errorf("replay with DIFF_SEED=%d DIFF_OPS=%d (worker %d, operation %d, as another user)", seed, ops, w, i)
+						return
+					}
+				}
 			}
 		})
 	}

@@ -144,7 +144,7 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
 	if !opts.ResolversOnly { // inside the deadline and the budget
-		srv.AroundOperations(compiledReads{store: store, es: es.(*executableSchema), maxTags: opts.MaxTagsPerUser, log: log, count: opts.CountOperation}.middleware)
+		srv.AroundOperations(compiledReads{store: store, es: es.(*executableSchema), maxTags: opts.MaxTagsPerUser, plans: newPlanCache(), log: log, count: opts.CountOperation}.middleware)
 	}
 	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presenter(log))
