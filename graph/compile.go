@@ -42,6 +42,7 @@ type compiled struct {
 	key, sql string
 	args     []any
 	binds    []bindSlot // the parameters that are a page's cursor binding (compilecache.go)
+	idSlots  []idSlot   // the parameters that are an id variable's (compilecache.go)
 }
 
 // bindSlot is a parameter holding the cursor binding of a page planned from tq.
@@ -62,6 +63,8 @@ type compiler struct {
 	ctes    []string
 	charges []string // SQL expressions whose sum is the budget charge of the resolvers
 	binds   []bindSlot
+	idVars  map[string]bool // variables used only as the id of task and tag (compilecache.go)
+	idSlots []idSlot
 	names   int         // CTEs named so far
 	allTags string      // the CTE of the user's tags, once Query.tags is selected
 	tagCols *tagColumns // the task rows being compiled: Task.tags' columns of their CTE
@@ -69,10 +72,15 @@ type compiler struct {
 
 // compileOperation compiles oc's operation for user.
 func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *executableSchema, user uuid.UUID, maxTags int, budget int64) (compiled, error) {
+	return compileWith(ctx, oc, es, user, maxTags, budget, nil)
+}
+
+// compileWith is compileOperation noting the parameters that hold the variables of idVars.
+func compileWith(ctx context.Context, oc *graphql.OperationContext, es *executableSchema, user uuid.UUID, maxTags int, budget int64, idVars map[string]bool) (compiled, error) {
 	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return compiled{}, notCompiled("not a query")
 	}
-	c := &compiler{ctx: ctx, oc: oc, ec: newExecutionContext(oc, es, nil), user: user, maxTags: maxTags}
+	c := &compiler{ctx: ctx, oc: oc, ec: newExecutionContext(oc, es, nil), user: user, maxTags: maxTags, idVars: idVars}
 	c.arg(user)
 	data := sqlText{strict: true}
 	if err := c.object(&data, oc.Operation.SelectionSet, "Query", c.queryField); err != nil {
@@ -95,7 +103,7 @@ func compileOperation(ctx context.Context, oc *graphql.OperationContext, es *exe
 		data.String() + " END FROM (SELECT " + charge + " AS charge OFFSET 0) x WHERE $1::uuid IS NOT NULL")
 	sql := b.String()
 	sum := sha256.Sum256([]byte(sql))
-	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args, binds: c.binds}, nil
+	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args, binds: c.binds, idSlots: c.idSlots}, nil
 }
 
 // arg adds a parameter and returns its placeholder.
@@ -195,18 +203,23 @@ func (c *compiler) argsOf(f graphql.CollectedField, decode func(*executionContex
 	return args, nil
 }
 
-// idArg is the id argument of task and tag, parsed as the resolver parses it.
-func (c *compiler) idArg(f graphql.CollectedField, decode func(*executionContext, context.Context, map[string]any) (map[string]any, error)) (uuid.UUID, error) {
+// idParam is the id argument of task and tag, parsed as the resolver parses it, as a parameter.
+// An id given as a variable that nothing else uses is noted (compilecache.go: idSlot).
+func (c *compiler) idParam(f graphql.CollectedField, decode func(*executionContext, context.Context, map[string]any) (map[string]any, error)) (string, error) {
 	args, err := c.argsOf(f, decode)
 	if err != nil {
-		return uuid.Nil, err
+		return "", err
 	}
 	s, _ := args["id"].(string)
 	id, err := parseID("id", s)
 	if err != nil {
-		return uuid.Nil, notCompiled("%s: id is not a UUID", f.Name)
+		return "", notCompiled("%s: id is not a UUID", f.Name)
 	}
-	return id, nil
+	p := c.arg(id)
+	if a := f.Arguments.ForName("id"); a != nil && a.Value.Kind == ast.Variable && c.idVars[a.Value.Raw] {
+		c.idSlots = append(c.idSlots, idSlot{at: len(c.args) - 1, variable: a.Value.Raw})
+	}
+	return p, nil
 }
 
 func (c *compiler) me(out *sqlText, f graphql.CollectedField) error {
@@ -240,7 +253,7 @@ func (c *compiler) userField(out *sqlText, f graphql.CollectedField) error {
 }
 
 func (c *compiler) task(out *sqlText, f graphql.CollectedField) error {
-	id, err := c.idArg(f, (*executionContext).field_Query_task_args)
+	id, err := c.idParam(f, (*executionContext).field_Query_task_args)
 	if err != nil {
 		return err
 	}
@@ -252,14 +265,14 @@ func (c *compiler) task(out *sqlText, f graphql.CollectedField) error {
 		return err
 	}
 	c.tagCols = nil
-	c.addCTE(rows, `SELECT t.*, tg.* FROM tasks t `+tags.lateral("t")+` WHERE t.user_uuid = $1 AND t.id = `+c.arg(id))
+	c.addCTE(rows, `SELECT t.*, tg.* FROM tasks t `+tags.lateral("t")+` WHERE t.user_uuid = $1 AND t.id = `+id)
 	out.expr(`COALESCE((SELECT ` + task.String() + ` FROM ` + rows + ` t), 'null')`)
 	c.charges = append(c.charges, `(SELECT COALESCE(sum(`+taskCharge(true)+`), 0) FROM `+rows+` t)`)
 	return nil
 }
 
 func (c *compiler) tag(out *sqlText, f graphql.CollectedField) error {
-	id, err := c.idArg(f, (*executionContext).field_Query_tag_args)
+	id, err := c.idParam(f, (*executionContext).field_Query_tag_args)
 	if err != nil {
 		return err
 	}
@@ -267,7 +280,7 @@ func (c *compiler) tag(out *sqlText, f graphql.CollectedField) error {
 	if err := c.object(&tag, f.Selections, "Tag", c.tagField); err != nil {
 		return err
 	}
-	out.expr(`COALESCE((SELECT ` + tag.String() + ` FROM tags g WHERE g.user_uuid = $1 AND g.id = ` + c.arg(id) + `), 'null')`)
+	out.expr(`COALESCE((SELECT ` + tag.String() + ` FROM tags g WHERE g.user_uuid = $1 AND g.id = ` + id + `), 'null')`)
 	return nil
 }
 

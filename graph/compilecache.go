@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/taskgraph/taskgraph/db"
 )
@@ -17,10 +18,15 @@ import (
 // The compiled statements are cached per (document, operation name, variables): the statement's
 // text and its parameters depend on the variables (which fields @skip/@include keep, which
 // filters are present, a cursor's kind), and the arguments the resolvers would refuse are refused
-// while compiling, so the variables are part of the key. The user is not: a statement is compiled
-// for planUser, and each request puts its own user (and the cursor binding derived from it) in
-// the parameters that held planUser's. An operation with an incoming cursor is compiled for its
-// user and not cached: a cursor is checked against its own user's binding while compiling.
+// while compiling, so the variables are part of the key. Two kinds of value are not:
+//   - the user: a statement is compiled for planUser, and each request puts its own user (and the
+//     cursor binding derived from it) in the parameters that held planUser's;
+//   - a variable used only as the id of task or tag (`task(id: $id)`, the usual fetch by id): it
+//     only ever fills its parameter, so each request parses its own value into it, as the
+//     compiler would (one that is not a UUID falls back, as it would).
+//
+// An operation with an incoming cursor is compiled for its user and not cached: a cursor is
+// checked against its own user's binding while compiling.
 
 // planUser stands for the user in a cached statement: random per process, so no client can name
 // it (a parameter equal to it is the user's, never a value a client sent).
@@ -45,6 +51,12 @@ type plan struct {
 	userAt []int
 }
 
+// idSlot is a parameter holding the id variable named variable.
+type idSlot struct {
+	at       int
+	variable string
+}
+
 // planCache holds compiled statements, at most planCacheEntries of at most planMaxBytes each.
 type planCache struct {
 	lru      *lru.Cache[planKey, *plan]
@@ -61,16 +73,26 @@ func (r compiledReads) compile(ctx context.Context, oc *graphql.OperationContext
 	if r.plans == nil {
 		return compileOperation(ctx, oc, r.es, user, r.maxTags, budget)
 	}
-	vars, err := json.Marshal(oc.Variables) // map keys sorted: one spelling per value
+	idVars := idVariables(oc)
+	keyed := oc.Variables
+	if len(idVars) > 0 {
+		keyed = make(map[string]any, len(oc.Variables))
+		for k, v := range oc.Variables {
+			if !idVars[k] {
+				keyed[k] = v
+			}
+		}
+	}
+	vars, err := json.Marshal(keyed) // map keys sorted: one spelling per value
 	if err != nil {
 		return compiled{}, notCompiled("variables: %v", err)
 	}
 	key := planKey{query: oc.RawQuery, operation: oc.OperationName, variables: string(vars), budget: budget}
 	if p, ok := r.plans.lru.Get(key); ok {
-		return p.forUser(user), nil
+		return p.forRequest(user, oc.Variables)
 	}
 	r.plans.compiles.Add(1)
-	op, err := compileOperation(ctx, oc, r.es, planUser, r.maxTags, budget)
+	op, err := compileWith(ctx, oc, r.es, planUser, r.maxTags, budget, idVars)
 	if errors.Is(err, errCursorPlan) {
 		return compileOperation(ctx, oc, r.es, user, r.maxTags, budget)
 	}
@@ -86,11 +108,12 @@ func (r compiledReads) compile(ctx context.Context, oc *graphql.OperationContext
 	if len(key.query)+len(key.variables)+len(op.sql) <= planMaxBytes {
 		r.plans.lru.Add(key, p)
 	}
-	return p.forUser(user), nil
+	return p.forRequest(user, oc.Variables)
 }
 
-// forUser is the statement with user's parameters in place of planUser's.
-func (p *plan) forUser(user uuid.UUID) compiled {
+// forRequest is the statement with user's parameters in place of planUser's, and the request's
+// own id variables in theirs.
+func (p *plan) forRequest(user uuid.UUID, vars map[string]any) (compiled, error) {
 	op := p.compiled
 	op.args = slices.Clone(op.args)
 	for _, i := range p.userAt {
@@ -99,5 +122,80 @@ func (p *plan) forUser(user uuid.UUID) compiled {
 	for _, b := range p.binds {
 		op.args[b.at] = db.CursorBinding(user, b.tq)
 	}
-	return op
+	for _, s := range p.idSlots {
+		raw, err := graphql.UnmarshalID(vars[s.variable]) // as the generated code decodes an ID!
+		if err != nil {
+			return compiled{}, notCompiled("$%s: %v", s.variable, err)
+		}
+		id, err := parseID("id", raw)
+		if err != nil {
+			return compiled{}, notCompiled("$%s is not a UUID", s.variable)
+		}
+		op.args[s.at] = id
+	}
+	return op, nil
+}
+
+// idVariables are the operation's variables used only as the id argument of Query.task or
+// Query.tag (nil when it has no variable of type ID).
+func idVariables(oc *graphql.OperationContext) map[string]bool {
+	op := oc.Operation
+	if !slices.ContainsFunc(op.VariableDefinitions, func(v *ast.VariableDefinition) bool { return v.Type.NamedType == "ID" }) {
+		return nil
+	}
+	only := map[string]bool{} // variable → every use so far is an id
+	var value func(v *ast.Value, asID bool)
+	value = func(v *ast.Value, asID bool) {
+		if v == nil {
+			return
+		}
+		if v.Kind == ast.Variable {
+			prev, seen := only[v.Raw]
+			only[v.Raw] = asID && (prev || !seen)
+			return
+		}
+		for _, c := range v.Children {
+			value(c.Value, false)
+		}
+	}
+	directives := func(ds ast.DirectiveList) {
+		for _, d := range ds {
+			for _, a := range d.Arguments {
+				value(a.Value, false)
+			}
+		}
+	}
+	walked := map[string]bool{}
+	var walk func(set ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				directives(s.Directives)
+				root := s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Query" && (s.Name == "task" || s.Name == "tag")
+				for _, a := range s.Arguments {
+					value(a.Value, root && a.Name == "id")
+				}
+				walk(s.SelectionSet)
+			case *ast.InlineFragment:
+				directives(s.Directives)
+				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				directives(s.Directives)
+				if f := oc.Doc.Fragments.ForName(s.Name); f != nil && !walked[s.Name] {
+					walked[s.Name] = true
+					directives(f.Directives)
+					walk(f.SelectionSet)
+				}
+			}
+		}
+	}
+	directives(op.Directives)
+	walk(op.SelectionSet)
+	for name, ok := range only {
+		if !ok {
+			delete(only, name)
+		}
+	}
+	return only
 }

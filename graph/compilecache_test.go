@@ -81,3 +81,60 @@ func TestCompiledPlansAreSharedAcrossUsers(t *testing.T) {
 		t.Fatalf("%d statements kept, want 2 (none with a cursor)", n)
 	}
 }
+
+// A variable used only as the id of task or tag fills its parameter per request: one compile
+// for every id, and an id that is not a UUID falls back as the compile would. A variable that is
+// also used elsewhere stays in the key.
+func TestCompiledPlansTakeIDVariablesAsParameters(t *testing.T) {
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{}}).(*executableSchema)
+	r := compiledReads{es: es, maxTags: DefaultMaxTagsPerUser, plans: newPlanCache()}
+	compile := func(query string, user uuid.UUID, vars map[string]any) (compiled, error) {
+		t.Helper()
+		doc, errs := gqlparser.LoadQuery(es.Schema(), query)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		oc := &graphql.OperationContext{RawQuery: query, Doc: doc, Operation: doc.Operations[0], Variables: vars}
+		return r.compile(context.Background(), oc, user, 1<<20)
+	}
+	const byID = `query T($id: ID!, $b: Boolean!) { task(id: $id) { id title @include(if: $b) } ...F } fragment F on Query { tag(id: $id) { id } }`
+	alice, bob := uuid.New(), uuid.New()
+	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	for i, id := range ids {
+		user := []uuid.UUID{alice, bob, alice}[i]
+		op, err := compile(byID, user, map[string]any{"id": id.String(), "b": true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := slices.Index(op.args, any(id)); n < 0 || len(op.idSlots) != 2 {
+			t.Fatalf("id %d: not in the parameters %v (slots %v)", i, op.args, op.idSlots)
+		}
+		for _, s := range op.idSlots {
+			if op.args[s.at] != any(id) {
+				t.Fatalf("id %d: slot %v holds %v", i, s, op.args[s.at])
+			}
+		}
+	}
+	if n := r.plans.compiles.Load(); n != 1 {
+		t.Fatalf("%d compiles for three ids, want 1", n)
+	}
+	var fb *fallback
+	if _, err := compile(byID, bob, map[string]any{"id": "not-a-uuid", "b": true}); !asFallback(err, &fb) {
+		t.Fatalf("an id that is not a UUID: %v, want a fallback", err)
+	}
+	if _, err := compile(byID, bob, map[string]any{"id": ids[0].String(), "b": false}); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.plans.compiles.Load(); n != 2 {
+		t.Fatalf("another @include: %d compiles, want 2", n)
+	}
+	const alsoTag = `query U($id: ID!) { task(id: $id) { id } tasks(filter: {tagIds: [$id]}) { nodes { id } } }`
+	for _, id := range ids[:2] {
+		if _, err := compile(alsoTag, alice, map[string]any{"id": id.String()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := r.plans.compiles.Load(); n != 4 {
+		t.Fatalf("a variable also used in a filter: %d compiles, want 4 (one per value)", n)
+	}
+}

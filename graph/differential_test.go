@@ -66,6 +66,9 @@ func TestCompiledReadsEqualResolvers(t *testing.T) {
 				// cursor of the first one's is foreign to it.
 				if dw.rng.IntN(3) == 0 {
 					op.user = (op.user + 1 + dw.rng.IntN(len(d.users)-1)) % len(d.users)
+					if dw.rng.IntN(2) == 0 { // and other ids: an id variable is a parameter of the statement
+						op.vars = dw.otherIDs(op.vars)
+					}
 					if !dw.compare(i, op) {
 						t.Errorf("replay with DIFF_SEED=%d DIFF_OPS=%d (worker %d, operation %d, as another user)", seed, ops, w, i)
 						return
@@ -252,6 +255,28 @@ func (d *diffWorker) compare(i int, op diffOp) bool {
 		}
 	}
 	return true
+}
+
+// otherIDs is vars with every variable holding an id (or a malformed one) given another: one of
+// any user's tasks or tags, a random UUID or not a UUID.
+func (d *diffWorker) otherIDs(vars map[string]any) map[string]any {
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		out[k] = v
+		if s, ok := v.(string); ok && (s == "not-a-uuid" || uuid.Validate(s) == nil) {
+			switch n := d.rng.IntN(100); {
+			case n < 45:
+				out[k] = d.taskIDs[d.rng.IntN(len(d.taskIDs))]
+			case n < 90:
+				out[k] = d.tagIDs[d.rng.IntN(len(d.tagIDs))]
+			case n < 95:
+				out[k] = uuid.NewString()
+			default:
+				out[k] = "not-a-uuid"
+			}
+		}
+	}
+	return out
 }
 
 // sameButErrorOrder reports whether two responses differ only in the order of their errors: the
