@@ -26,8 +26,9 @@ import (
 // Cast every parameter in the statement ($1::uuid, $2::int, ...): PREPARE infers a parameter's
 // type from where it stands, and refuses one it cannot infer, while the same value written as a
 // literal in the text form may be accepted as text; with casts both forms behave alike.
-// Let the statement's column be json rather than text: lib/pq hands a json value over as the
-// bytes it read, where it copies text into a string first (one copy of the response fewer).
+// Let the statement's column be json or cstring (textout(…)) rather than text: lib/pq hands those
+// over as the bytes it read, where it copies text into a string first (one copy of the response
+// fewer).
 func (s *Store) ReadJSON(ctx context.Context, user uuid.UUID, key, query string, args ...any) ([]byte, error) {
 	if user == uuid.Nil {
 		return nil, fmt.Errorf("db: no user for transaction")

@@ -99,8 +99,10 @@ func compileWith(ctx context.Context, oc *graphql.OperationContext, es *executab
 	// Over the budget, the data is not built: the resolvers answer (and refuse) instead. OFFSET 0
 	// keeps the charge a subquery computed once (inlined, it would be computed at each mention);
 	// WHERE names $1's type for a statement that would not otherwise use it (only __typename).
-	b.WriteString("SELECT CASE WHEN x.charge > " + c.arg(budget) + " THEN x.charge::text ELSE x.charge::text || E'\\n' || " +
-		data.String() + " END FROM (SELECT " + charge + " AS charge OFFSET 0) x WHERE $1::uuid IS NOT NULL")
+	// textout makes the column a cstring, which lib/pq hands over as the bytes it read (a text
+	// column it copies into a string first: one copy of the response fewer).
+	b.WriteString("SELECT textout(CASE WHEN x.charge > " + c.arg(budget) + " THEN x.charge::text ELSE x.charge::text || E'\\n' || " +
+		data.String() + " END) FROM (SELECT " + charge + " AS charge OFFSET 0) x WHERE $1::uuid IS NOT NULL")
 	sql := b.String()
 	sum := sha256.Sum256([]byte(sql))
 	return compiled{key: "q" + hex.EncodeToString(sum[:16]), sql: sql, args: c.args, binds: c.binds, idSlots: c.idSlots}, nil
