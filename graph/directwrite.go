@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -28,11 +29,19 @@ func (e directExec) DispatchOperation(ctx context.Context, rc *graphql.Operation
 	next, ctx := e.GraphExecutor.DispatchOperation(ctx, rc)
 	return func(ctx context.Context) *graphql.Response {
 		resp := next(ctx)
-		b, ok := encodeResponse(resp)
+		enc, ok := encodeResponse(resp)
 		if !ok {
 			return resp
 		}
-		_, _ = e.w.ResponseWriter.Write(b)
+		// The data is written as it came, not copied into one buffer with its frame: with the
+		// length known, net/http sends it without chunking.
+		w := e.w.ResponseWriter
+		w.Header().Set("Content-Length", strconv.Itoa(len(enc.head)+len(enc.data)+len(enc.tail)))
+		for _, b := range [][]byte{enc.head, enc.data, enc.tail} {
+			if _, err := w.Write(b); err != nil {
+				break
+			}
+		}
 		e.w.drop = true
 		return &graphql.Response{}
 	}, ctx
@@ -51,42 +60,40 @@ func (w *dropWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// encoded is a response as json.Marshal would write it, in three parts: head, the data as it
+// is, tail.
+type encoded struct{ head, data, tail []byte }
+
 // encodeResponse writes resp as json.Marshal would ({"errors":..., "data":..., "extensions":...}),
-// with data copied as is. It declines (false) what it would not write exactly the same way:
+// with data as is. It declines (false) what it would not write exactly the same way:
 // incremental-delivery fields, and data with characters json.Marshal escapes (<, >, &, U+2028,
 // U+2029), so that the bytes a client gets keep meaning the same.
-func encodeResponse(resp *graphql.Response) ([]byte, bool) {
+func encodeResponse(resp *graphql.Response) (encoded, bool) {
 	if resp == nil || resp.Label != "" || resp.Path != nil || resp.HasNext != nil || marshalEscapes(resp.Data) {
-		return nil, false
+		return encoded{}, false
 	}
-	var b bytes.Buffer
-	b.Grow(len(resp.Data) + 64)
-	b.WriteByte('{')
+	head := []byte(`{`)
 	if len(resp.Errors) > 0 {
 		errs, err := json.Marshal(resp.Errors)
 		if err != nil {
-			return nil, false
+			return encoded{}, false
 		}
-		b.WriteString(`"errors":`)
-		b.Write(errs)
-		b.WriteByte(',')
+		head = append(append(append(head, `"errors":`...), errs...), ',')
 	}
-	b.WriteString(`"data":`)
-	if len(resp.Data) == 0 {
-		b.WriteString("null")
-	} else {
-		b.Write(resp.Data)
+	head = append(head, `"data":`...)
+	data := []byte(resp.Data)
+	if len(data) == 0 {
+		data = []byte("null")
 	}
+	tail := []byte(`}`)
 	if len(resp.Extensions) > 0 {
 		ext, err := json.Marshal(resp.Extensions)
 		if err != nil {
-			return nil, false
+			return encoded{}, false
 		}
-		b.WriteString(`,"extensions":`)
-		b.Write(ext)
+		tail = append(append([]byte(`,"extensions":`), ext...), '}')
 	}
-	b.WriteByte('}')
-	return b.Bytes(), true
+	return encoded{head: head, data: data, tail: tail}, true
 }
 
 // marshalEscapes reports whether data holds a character that json.Marshal writes escaped:
