@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -76,14 +77,25 @@ func useSharedRender(srv *handler.Server, count func()) {
 }
 
 // responseShape is what decides a subscription's responses besides its events: the document, the
-// operation and the variables' values.
+// operation and the variables' values, but for the root field's after: it says where the stream
+// starts, not what an event looks like, so subscriptions resumed from different cursors (each
+// client keeps its last one in its variables) still share. Nothing below the root field takes an
+// argument (TestSharedRenderShape checks the schema), so a variable given to after is used there
+// alone.
 func responseShape(oc *graphql.OperationContext) (string, bool) {
-	vars, err := json.Marshal(oc.Variables) // map keys sorted
+	vars := oc.Variables
+	if root := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"}); len(root) == 1 {
+		if a := root[0].Arguments.ForName("after"); a != nil && a.Value != nil && a.Value.Kind == ast.Variable {
+			vars = maps.Clone(vars)
+			delete(vars, a.Value.Raw)
+		}
+	}
+	b, err := json.Marshal(vars) // map keys sorted
 	if err != nil {
 		return "", false
 	}
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(oc.RawQuery), []byte(oc.OperationName), vars} {
+	for _, part := range [][]byte{[]byte(oc.RawQuery), []byte(oc.OperationName), b} {
 		h.Write(part)
 		h.Write([]byte{0})
 	}
