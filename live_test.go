@@ -301,6 +301,10 @@ func TestLiveIsolationEveryMutationEveryField(t *testing.T) {
 	if got := metricValue(m, "taskgraph_subscription_events_delivered_total"); got != fmt.Sprint(3*2*(5+6)) {
 		t.Errorf("events delivered = %q, want %d", got, 3*2*(5+6))
 	}
+	// Each user's WebSocket and event stream send the same document: one execution for both.
+	if got := metricValue(m, "taskgraph_subscription_events_rendered_total"); got != fmt.Sprint(3*(5+6)) {
+		t.Errorf("events rendered = %q, want %d (one per event, for both transports)", got, 3*(5+6))
+	}
 }
 
 // injectVars inlines variables as a JSON "variables" object for postGraphQL, which sends a

@@ -28,6 +28,7 @@ type metrics struct {
 	subscriptions      prometheus.Gauge
 	eventsDelivered    prometheus.Counter
 	eventsDropped      prometheus.Counter
+	eventsRendered     prometheus.Counter
 	listenerReconnects prometheus.Counter
 	untrustedDocuments prometheus.Counter
 
@@ -86,6 +87,10 @@ func newMetrics(pool *sql.DB) *metrics {
 			Name: "taskgraph_subscription_events_dropped_total",
 			Help: "Change events not delivered: their subscriber was too slow (and was disconnected), or its worker's queue was full.",
 		}),
+		eventsRendered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskgraph_subscription_events_rendered_total",
+			Help: "Change events executed into a response: once per event and document shape that a user's subscribers share (delivered / rendered is the sharing).",
+		}),
 		listenerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "taskgraph_events_listener_reconnects_total",
 			Help: "Times the LISTEN connection (DATABASE_LISTEN_URL) was lost and re-established.",
@@ -96,7 +101,7 @@ func newMetrics(pool *sql.DB) *metrics {
 		}),
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches, m.executors,
-		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.listenerReconnects, m.untrustedDocuments,
+		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.eventsRendered, m.listenerReconnects, m.untrustedDocuments,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, "taskgraph"),

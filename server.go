@@ -290,6 +290,7 @@ func (a *app) handler() http.Handler {
 		Trusted:        a.cfg.Trusted,
 		Tracer:         a.tracer(),
 		CountOperation: a.metrics.operation,
+		CountRender:    a.metrics.eventsRendered.Inc,
 		ResolversOnly:  a.cfg.ResolversOnly,
 	})
 	observeGraphQL(gql)

@@ -38,6 +38,9 @@ type Notification struct {
 	Kind ChangeKind  `json:"k"`
 	Op   ChangeOp    `json:"op"`
 	IDs  []uuid.UUID `json:"ids"`
+	// Tags, from the logical feed only (TxnChanges), are the tags of IDs as the transaction left
+	// them, decoded from the WAL: those need no read. Never sent in a NOTIFY.
+	Tags map[uuid.UUID]Tag `json:"-"`
 }
 
 // MaxIDsPerNotification keeps a payload far below PostgreSQL's 8000-byte limit: 36 bytes and

@@ -21,6 +21,9 @@ type RowChange struct {
 	Table string
 	Op    ChangeOp
 	Cols  map[string]string
+	// Whole: every column came with the row (none was an unchanged TOAST value), so a column
+	// missing from Cols is NULL.
+	Whole bool
 }
 
 // TxnChanges turns the row changes of one committed transaction, in WAL order, into the
@@ -28,7 +31,9 @@ type RowChange struct {
 // subscribers the same thing: tasks and tags created, updated and deleted, and a task whose tags
 // changed (task_tags) as updated unless the same transaction created or deleted it. A row changed
 // twice counts once (created wins over updated, deleted over both). at is the time the transaction
-// wrote on its rows (a task's updated_at, a tag's created_at), else commit.
+// wrote on its rows (a task's updated_at, a tag's created_at), else commit. A created or updated
+// tag whose row came whole comes with its values (Notification.Tags), the last the transaction
+// wrote; a task's do not, since its tags' names are not among the transaction's rows.
 func TxnChanges(rows []RowChange, commit time.Time) []Notification {
 	type key struct {
 		kind ChangeKind
@@ -57,6 +62,11 @@ func TxnChanges(rows []RowChange, commit time.Time) []Notification {
 		}
 	}
 	parse := func(s string) uuid.UUID { id, _ := uuid.Parse(s); return id }
+	type owned struct {
+		user uuid.UUID
+		tag  Tag
+	}
+	rowTags := map[key]owned{}
 	for _, r := range rows {
 		user := parse(r.Cols["user_uuid"])
 		if user == uuid.Nil {
@@ -76,7 +86,13 @@ func TxnChanges(rows []RowChange, commit time.Time) []Notification {
 					at = t
 				}
 			}
-			add(user, key{KindTag, parse(r.Cols["id"])}, r.Op)
+			id := parse(r.Cols["id"])
+			add(user, key{KindTag, id}, r.Op)
+			if t, ok := tagOf(r); ok {
+				rowTags[key{KindTag, id}] = owned{user, t}
+			} else {
+				delete(rowTags, key{KindTag, id})
+			}
 		case "task_tags":
 			k := key{KindTask, parse(r.Cols["task_id"])}
 			if _, ok := index[k]; !ok {
@@ -100,9 +116,39 @@ func TxnChanges(rows []RowChange, commit time.Time) []Notification {
 		out = append(out, Notification{User: it.user, Kind: it.key.kind, Op: it.op, IDs: []uuid.UUID{it.key.id}})
 	}
 	for i := range out {
-		out[i].At = at
+		n := &out[i]
+		n.At = at
+		if n.Kind != KindTag || n.Op == OpDeleted {
+			continue
+		}
+		for _, id := range n.IDs {
+			if o, ok := rowTags[key{KindTag, id}]; ok && o.user == n.User {
+				if n.Tags == nil {
+					n.Tags = map[uuid.UUID]Tag{}
+				}
+				n.Tags[id] = o.tag
+			}
+		}
 	}
 	return out
+}
+
+// tagOf is a created or updated tags row as a Tag, when it came whole.
+func tagOf(r RowChange) (Tag, bool) {
+	if r.Op == OpDeleted || !r.Whole {
+		return Tag{}, false
+	}
+	id, err := uuid.Parse(r.Cols["id"])
+	name, named := r.Cols["name"]
+	created, err2 := parseTimestamptz(r.Cols["created_at"])
+	if err != nil || !named || err2 != nil {
+		return Tag{}, false
+	}
+	t := Tag{ID: id, Name: name, CreatedAt: created}
+	if c, ok := r.Cols["color"]; ok {
+		t.Color = &c
+	}
+	return t, true
 }
 
 // parseTimestamptz reads a timestamptz in PostgreSQL's text output (ISO, any session time zone).

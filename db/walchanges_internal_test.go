@@ -77,3 +77,41 @@ func TestInProgress(t *testing.T) {
 		}
 	}
 }
+
+// On the logical feed a created or updated tag's event carries the row the transaction left,
+// when the row came whole; a deleted tag, a row missing a column and a task carry none.
+func TestTxnChangesCarryTagRows(t *testing.T) {
+	u, a, b, c := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	tagRow := func(op ChangeOp, id uuid.UUID, name string, color *string, whole bool) RowChange {
+		cols := map[string]string{"user_uuid": u.String(), "id": id.String(), "name": name, "created_at": "2026-12-07 11:00:00.5+02"}
+		if color != nil {
+			cols["color"] = *color
+		}
+		return RowChange{Table: "tags", Op: op, Cols: cols, Whole: whole}
+	}
+	red := "#ff0000"
+	got := TxnChanges([]RowChange{
+		tagRow(OpCreated, a, "first", &red, true),
+		tagRow(OpUpdated, a, "renamed", nil, true), // the last values win
+		tagRow(OpUpdated, b, "partial", nil, false),
+		tagRow(OpDeleted, c, "", nil, true),
+	}, time.Now())
+	if len(got) != 3 {
+		t.Fatalf("%+v", got)
+	}
+	created, updated, deleted := got[0], got[1], got[2]
+	want := Tag{ID: a, Name: "renamed", CreatedAt: time.Date(2026, 12, 7, 9, 0, 0, 500000000, time.UTC)}
+	if g, ok := created.Tags[a]; created.Op != OpCreated || !ok || g.Name != want.Name || g.Color != nil || !g.CreatedAt.Equal(want.CreatedAt) || g.ID != a {
+		t.Errorf("created: %+v, want the row %+v", created, want)
+	}
+	if _, ok := updated.Tags[b]; ok || updated.Op != OpUpdated {
+		t.Errorf("a row without all its columns: %+v, want no values (it is read)", updated)
+	}
+	if deleted.Op != OpDeleted || deleted.Tags != nil {
+		t.Errorf("deleted: %+v, want no values", deleted)
+	}
+	colored := TxnChanges([]RowChange{tagRow(OpCreated, a, "x", &red, true)}, time.Now())
+	if g := colored[0].Tags[a]; g.Color == nil || *g.Color != red {
+		t.Errorf("color: %+v", g)
+	}
+}

@@ -42,6 +42,12 @@ type Options struct {
 	CountOperation func(executor string)
 	// Shares, if set, bounds each user's operations at once (shares.go).
 	Shares Shares
+	// RenderPerSubscriber turns the shared rendering of subscription events off (render.go):
+	// gqlgen executes every event for every subscriber, as before issue 19 (the differential
+	// test's reference, and benchmarks' "before").
+	RenderPerSubscriber bool
+	// CountRender, when set, is told of each execution of a subscription event (render.go).
+	CountRender func()
 }
 
 const (
@@ -150,5 +156,8 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	srv.SetErrorPresenter(presenter(log))
 	srv.SetRecoverFunc(recoverer(log))
 	useSubscriptions(srv)
+	if !opts.RenderPerSubscriber { // last: its response middleware is the innermost
+		useSharedRender(srv, opts.CountRender)
+	}
 	return srv, cache
 }

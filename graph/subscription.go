@@ -22,7 +22,7 @@ import (
 )
 
 // stream opens a live subscription for the operation's user; its events reach gqlgen's channel
-// converted, with no goroutine of ours in between. When the subscription ends with a reason the
+// converted, with no goroutine of ours in between (through useSharedRender when it is on). When the subscription ends with a reason the
 // client must hear (EVENTS_LOST, an expired token), the response middleware of useSubscriptions
 // sends it as the stream's last result.
 func stream[M any](ctx context.Context, hub *live.Hub, topic live.Topic, after *string, convert func(*live.Event) M) (<-chan M, error) {
@@ -33,7 +33,18 @@ func stream[M any](ctx context.Context, hub *live.Hub, topic live.Topic, after *
 	if after != nil {
 		cursor = *after
 	}
-	sub, out, err := live.SubscribeAfter(ctx, hub, topic, cursor, convert)
+	var sub *live.Subscription
+	var out <-chan M
+	var err error
+	if r, ok := ctx.Value(sharedRenderKey{}).(*sharedRender); ok {
+		var events <-chan delivery[M]
+		sub, events, err = live.SubscribeAfter(ctx, hub, topic, cursor, func(ev *live.Event) delivery[M] { return delivery[M]{ev, convert(ev)} })
+		if err == nil {
+			out = sharedStream(r, events)
+		}
+	} else {
+		sub, out, err = live.SubscribeAfter(ctx, hub, topic, cursor, convert)
+	}
 	if err != nil {
 		return nil, liveError(err)
 	}

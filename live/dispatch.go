@@ -306,9 +306,9 @@ func (h *Hub) handle(us *userState, items []item) {
 	}
 }
 
-// deliverEntries loads the rows of user's entries once (one statement per kind) and gives each
-// event, in order, to the subscriptions subsOf names that start before it; it returns how many
-// events it gave.
+// deliverEntries loads the rows of user's entries once (one statement per kind; none for the
+// tags the logical feed decoded) and gives each event, in order, to the subscriptions subsOf
+// names that start before it; it returns how many events it gave.
 func (h *Hub) deliverEntries(user uuid.UUID, entries []*entry, subsOf func(*entry) []*Subscription) int {
 	var taskIDs, tagIDs []uuid.UUID
 	var xids []uint32
@@ -316,13 +316,17 @@ func (h *Hub) deliverEntries(user uuid.UUID, entries []*entry, subsOf func(*entr
 		if e.note.Op == db.OpDeleted || len(subsOf(e)) == 0 {
 			continue
 		}
+		// Visible first, read or not: a subscriber that refetches on an event finds its change.
 		if e.xid != 0 {
 			xids = append(xids, e.xid)
 		}
-		if e.note.Kind == db.KindTask {
-			taskIDs = append(taskIDs, e.note.IDs...)
-		} else {
-			tagIDs = append(tagIDs, e.note.IDs...)
+		for _, id := range e.note.IDs {
+			switch _, decoded := e.note.Tags[id]; {
+			case e.note.Kind == db.KindTask:
+				taskIDs = append(taskIDs, id)
+			case !decoded: // decoded: its row came from the WAL
+				tagIDs = append(tagIDs, id)
+			}
 		}
 	}
 	tasks, tags, err := h.load(user, xids, taskIDs, tagIDs)
@@ -399,8 +403,9 @@ func (h *Hub) load(user uuid.UUID, xids []uint32, taskIDs, tagIDs []uuid.UUID) (
 	return tasks, tags, nil
 }
 
-// eventsOf turns an entry into events. A row gone by the time it was loaded (deleted by a later
-// transaction, whose own event follows) gives no event.
+// eventsOf turns an entry into events: a tag with the values its transaction wrote when the
+// logical feed decoded them, else the rows as loaded. A row gone by the time it was loaded
+// (deleted by a later transaction, whose own event follows) gives no event.
 func eventsOf(e *entry, tasks map[uuid.UUID]db.Task, tags map[uuid.UUID]db.Tag) []*Event {
 	n := e.note
 	events := make([]*Event, 0, len(n.IDs))
@@ -415,7 +420,10 @@ func eventsOf(e *entry, tasks map[uuid.UUID]db.Task, tags map[uuid.UUID]db.Tag) 
 				}
 				ev.Task = &t
 			} else {
-				t, ok := tags[id]
+				t, ok := n.Tags[id]
+				if !ok {
+					t, ok = tags[id]
+				}
 				if !ok {
 					continue
 				}

@@ -44,7 +44,8 @@ type Event struct {
 
 	pos      position
 	mu       sync.Mutex
-	rendered map[reflect.Type]any // the event as each reader type sees it, converted once
+	rendered map[reflect.Type]any   // the event as each reader type sees it, converted once
+	shared   map[string]*sharedPart // Share's results by key (share.go)
 }
 
 // render converts ev once per reader type: every subscriber of the user shares the result.

@@ -234,16 +234,20 @@ func appendRow(rows []db.RowChange, rel *pglogrepl.RelationMessage, op db.Change
 		return rows
 	}
 	cols := make(map[string]string, 4)
+	whole := len(t.Columns) == len(rel.Columns)
 	for i, c := range t.Columns {
+		if c.DataType != pglogrepl.TupleDataTypeText && c.DataType != pglogrepl.TupleDataTypeNull {
+			whole = false // an unchanged TOAST value is not sent: such a row must be read
+		}
 		if i >= len(rel.Columns) || c.DataType != pglogrepl.TupleDataTypeText {
 			continue
 		}
 		switch name := rel.Columns[i].Name; name {
-		case "user_uuid", "id", "task_id", "updated_at", "created_at":
+		case "user_uuid", "id", "task_id", "updated_at", "created_at", "name", "color":
 			cols[name] = string(c.Data)
 		}
 	}
-	return append(rows, db.RowChange{Table: rel.RelationName, Op: op, Cols: cols})
+	return append(rows, db.RowChange{Table: rel.RelationName, Op: op, Cols: cols, Whole: whole})
 }
 
 func minTime(a, b time.Time) time.Time {

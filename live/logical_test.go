@@ -227,3 +227,65 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// On the logical feed a tag's event is built from the row the WAL carries: each event shows what
+// its own transaction wrote, even when the row has changed or gone since (a read would find the
+// latest state, or nothing). A task's event still reads its row (its tags' names are not in the
+// transaction).
+func TestLogicalFeedTagEventsNeedNoRead(t *testing.T) {
+	e, _ := newLogicalEnv(t, live.Config{Workers: 1}, nil)
+	a, actx := e.user("a")
+	tags := e.subscribe(actx, live.TagEvents)
+	tasks := e.subscribe(actx, live.TaskEvents)
+	ctx := context.Background()
+
+	// The worker waits for the hub's pool (one session, held here) while the tag is created,
+	// recolored, renamed and deleted: by the time it could read, there is nothing left to read.
+	e.hubDB.SetMaxOpenConns(1)
+	lock, err := e.hubDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, blue := "#ff0000", "blue"
+	created, err := e.store.CreateTag(ctx, a, db.NewTag{Name: "red", Color: &red})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := e.store.UpdateTag(ctx, a, created.ID, db.TagPatch{Name: &blue, Color: db.Field[string]{Set: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.DeleteTag(ctx, a, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		op  db.ChangeOp
+		tag *db.Tag
+	}{{db.OpCreated, &created}, {db.OpUpdated, &updated}, {db.OpDeleted, nil}} {
+		ev := next(t, tags)
+		got := ev.Tag
+		switch {
+		case ev.Op != want.op || ev.ID != created.ID:
+			t.Fatalf("event %s %s, want %s", ev.Op, ev.ID, want.op)
+		case want.tag == nil && got != nil, want.tag != nil && (got == nil || got.Name != want.tag.Name ||
+			(got.Color == nil) != (want.tag.Color == nil) || got.Color != nil && *got.Color != *want.tag.Color ||
+			!got.CreatedAt.Equal(want.tag.CreatedAt)):
+			t.Fatalf("%s: %+v, want %+v", ev.Op, got, want.tag)
+		}
+	}
+
+	tag, err := e.store.CreateTag(ctx, a, db.NewTag{Name: "green"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := e.store.CreateTask(ctx, a, db.NewTask{Title: "t", TagIDs: []uuid.UUID{tag.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(t, tasks); ev.Task == nil || ev.Task.ID != task.ID || len(ev.Task.Tags) != 1 || ev.Task.Tags[0].Name != "green" {
+		t.Fatalf("task event %+v", ev.Task)
+	}
+}
