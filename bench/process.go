@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -22,6 +23,7 @@ type serverProc struct {
 	base string // http://127.0.0.1:port
 	log  *os.File
 	exit chan error
+	once sync.Once // stop runs once: a row may stop its server before the run's cleanup does
 }
 
 // freePort asks the kernel for a free loopback port.
@@ -54,6 +56,9 @@ func startServer(ctx context.Context, bin, databaseURL string, iss *issuer, logP
 		// Short enough that the load phase spans several refreshes, so the JWKS count means
 		// something (the default is 1h); BENCH_SERVER_ENV may override it.
 		"AUTH_JWKS_REFRESH=30s",
+		// The bench reads the server's /metrics (allocations, GC, open subscriptions) on ADDR;
+		// serve keeps it off there by default.
+		"METRICS_PUBLIC=true",
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -94,14 +99,16 @@ func (s *serverProc) stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exit:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exit
-	}
-	s.log.Close()
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exit:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exit
+		}
+		s.log.Close()
+	})
 }
 
 func (s *serverProc) pid() int { return s.cmd.Process.Pid }
