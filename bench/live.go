@@ -261,17 +261,17 @@ func judgeCreateLive(c *createLiveRow) []target {
 
 func formatCreateLive(c *createLiveRow) string {
 	var b strings.Builder
-	b.WriteString("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU ms/req | server alloc KB/req | server peak RSS MB | bench CPU ms/req (b) | host CPU busy | / create |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU ms/req | server alloc KB/req | server peak RSS MB | PostgreSQL CPU ms/req (a) | bench CPU ms/req (b) | host CPU busy | / create |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, x := range []struct {
 		name string
 		r    *row
 	}{{"create (before)", c.Before}, {createLiveScenario, c.Live}, {"create (after)", c.After}} {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %.2f | %s | %.0f | %.2f | %.0f%% | %s |\n",
-			x.name, x.r.RPS, x.r.P50, x.r.P90, x.r.P99, x.r.Max, x.r.Errors, x.r.CPUms, num(x.r.AllocKB, 0), x.r.RSSMB, x.r.LoadgenCPUms,
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %.2f | %s | %.0f | %.2f | %.2f | %.0f%% | %s |\n",
+			x.name, x.r.RPS, x.r.P50, x.r.P90, x.r.P99, x.r.Max, x.r.Errors, x.r.CPUms, num(x.r.AllocKB, 0), x.r.RSSMB, x.r.PGCPUms, x.r.LoadgenCPUms,
 			x.r.HostBusyPct, ratio(x.r.RPS, c.createRef()))
 	}
-	b.WriteString("\n(b): the bench process's CPU per create: the load generator, and in create-live also the readers of the subscriptions' sockets, on the same two cores.\n")
+	b.WriteString("\n(a): the database's backends, the server's pool and its feed's WAL sender included. (b): the bench process's CPU per create: the load generator, and in create-live also the readers of the subscriptions' sockets, on the same two cores.\n")
 	fmt.Fprintf(&b, "\n%s feed; %d subscriptions on %d sockets while create-live ran: %d tasks created (warm-up included), %d of %d deliveries arrived. Targets:\n\n",
 		c.Feed, c.Subscriptions, c.Sockets, c.Created, c.Delivered, c.Expected)
 	b.WriteString(formatTargetList(judgeCreateLive(c)))

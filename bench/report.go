@@ -28,6 +28,7 @@ type row struct {
 	SessionsPerSec float64  `json:"new_pg_sessions_per_sec"`
 	LoadgenCPUms   float64  `json:"loadgen_cpu_ms_per_request"`
 	PoolerCPUms    float64  `json:"pgbouncer_cpu_ms_per_request,omitempty"` // page1-pgbouncer only
+	PGCPUms        float64  `json:"postgres_cpu_ms_per_request"`            // the database's backends (a local cluster)
 	HostBusyPct    float64  `json:"host_cpu_busy_pct"`
 	PgA            float64  `json:"pgbench_a_tps"`
 	PgB            float64  `json:"pgbench_b_tps"`

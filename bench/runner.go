@@ -442,6 +442,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 	var (
 		cpu0, cpu1, self0, self1 time.Duration
 		pooler0, pooler1         time.Duration
+		pg0, pg1                 time.Duration
 		sess0, sess1             int64
 		busy0, total0, busy, tot int64
 		m0, m1                   goMetrics
@@ -469,12 +470,14 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 					pooler0, err = cpuTime(poolerPid)
 					note(err)
 				}
+				pg0 = backendsCPU(ctx, b)
 				cpu0, err = cpuTime(pid)
 				note(err)
 				return
 			}
 			cpu1, err = cpuTime(pid)
 			note(err)
+			pg1 = backendsCPU(ctx, b)
 			if poolerPid != 0 {
 				pooler1, err = cpuTime(poolerPid)
 				note(err)
@@ -504,6 +507,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 		CPUms:          ms(cpu1-cpu0) / n,
 		LoadgenCPUms:   ms(self1-self0) / n,
 		PoolerCPUms:    ms(pooler1-pooler0) / n,
+		PGCPUms:        ms(pg1-pg0) / n,
 		RSSMB:          float64(rss) / (1 << 20),
 		SessionsPerSec: float64(sess1-sess0) / r.cfg.Duration.Seconds(),
 		AllocKB:        -1,
