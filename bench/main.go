@@ -39,6 +39,9 @@ type config struct {
 	Baseline   string        // BENCH_BASELINE: a git revision to compare with
 	Scenarios  []string      // BENCH_SCENARIOS: a subset, comma-separated
 	Subscribe  bool          // the subscribe scenario (bench/subscribe.go) is among them
+	CreateLive bool          // create-live (bench/live.go) is among them
+	Writers    bool          // the pgbench writers row (bench/live.go) is among them
+	LivePGURL  string        // BENCH_LIVE_PG_URL: a wal_level=logical cluster for the live rows; "" starts a private one
 	Profile    bool          // BENCH_PROFILE: CPU and allocation profiles of page1
 	Keep       bool          // BENCH_KEEP: keep the databases
 	PGURL      string        // BENCH_PG_URL: the PostgreSQL to create the databases on
@@ -56,7 +59,7 @@ func configFromEnv() (config, error) {
 		Duration: 10 * time.Second, Warmup: time.Second, Conns: 20, Samples: 20,
 		PGURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		Users: 2000, Tasks: 200, HeavyTasks: 50000, TokenUsers: 200,
-		Scenarios: scenarioNames(), Subscribe: true,
+		Scenarios: scenarioNames(), Subscribe: true, CreateLive: true, Writers: true,
 	}
 	var errs []error
 	dur := func(key string, dst *time.Duration) {
@@ -100,19 +103,27 @@ func configFromEnv() (config, error) {
 		}
 	}
 	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
-		c.Scenarios, c.Subscribe = nil, false
+		c.Scenarios, c.Subscribe, c.CreateLive, c.Writers = nil, false, false, false
 		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == liveScenario {
+			switch s = strings.TrimSpace(s); s {
+			case liveScenario:
 				c.Subscribe = true
+				continue
+			case createLiveScenario:
+				c.CreateLive = true
+				continue
+			case writersScenario:
+				c.Writers = true
 				continue
 			}
 			if scenarioByName(s) == nil {
-				errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s, %s)", s, strings.Join(scenarioNames(), ", "), liveScenario))
+				errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s, %s, %s, %s)", s,
+					strings.Join(scenarioNames(), ", "), liveScenario, createLiveScenario, writersScenario))
 			}
 			c.Scenarios = append(c.Scenarios, s)
 		}
 	}
+	c.LivePGURL = os.Getenv("BENCH_LIVE_PG_URL")
 	c.Out = os.Getenv("BENCH_OUT")
 	if c.Out == "" {
 		c.Out = filepath.Join("bench", "out", time.Now().Format("20060102-150405"))
@@ -164,13 +175,31 @@ func run(ctx context.Context) error {
 	if err := r.measureAll(ctx); err != nil {
 		return err
 	}
-	if cfg.Subscribe { // the current build only: a baseline may predate subscriptions
+	// The live rows: the current build only (a baseline may predate the logical feed), on the
+	// live cluster (bench/live.go).
+	var lb *build
+	if cfg.Subscribe || cfg.CreateLive || cfg.Writers {
+		if lb, err = r.prepareLive(ctx, cur); err != nil {
+			return err
+		}
+	}
+	if cfg.CreateLive {
+		if r.createLive, err = r.measureCreateLive(ctx, lb); err != nil {
+			return fmt.Errorf("%s: %w", createLiveScenario, err)
+		}
+	}
+	if cfg.Subscribe {
 		for _, layout := range liveLayouts {
-			row, err := r.measureSubscribe(ctx, cur, cur.srv, layout, nil)
+			row, err := r.measureSubscribe(ctx, lb, lb.srv, layout, nil)
 			if err != nil {
 				return fmt.Errorf("%s: %w", layout.name, err)
 			}
 			r.live = append(r.live, row)
+		}
+	}
+	if cfg.Writers { // last: it stops the live build's server
+		if r.writers, err = r.measureWriters(ctx, lb); err != nil {
+			return fmt.Errorf("%s: %w", writersScenario, err)
 		}
 	}
 	report := r.report(time.Since(started))
@@ -188,8 +217,13 @@ func run(ctx context.Context) error {
 				return fmt.Errorf("profile: %w", err)
 			}
 		}
+		if cfg.CreateLive {
+			if err := r.profileCreateLive(ctx, lb); err != nil {
+				return fmt.Errorf("profile %s: %w", createLiveScenario, err)
+			}
+		}
 		if cfg.Subscribe {
-			if err := r.profileSubscribe(ctx, cur); err != nil {
+			if err := r.profileSubscribe(ctx, lb); err != nil {
 				return fmt.Errorf("profile %s: %w", liveScenario, err)
 			}
 		}

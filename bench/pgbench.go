@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,6 +294,7 @@ type pgbenchResult struct {
 	TPS        float64 // transactions (= requests) per second, without connection time
 	LatencyAvg float64 // ms
 	Failed     int
+	P99        float64 // ms, from the -l logs (pgbenchJob.latencies), else 0
 	Output     string
 }
 
@@ -326,9 +330,39 @@ func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, 
 	if err != nil {
 		return pgbenchResult{}, err
 	}
-	args := append(pgConnArgs(dbURL), "-n", "-c", strconv.Itoa(cfg.Conns), "-j", strconv.Itoa(workers()),
-		"-T", strconv.Itoa(int(max(time.Second, cfg.PgbenchDur).Seconds())), "-M", mode)
-	prepares, err := executed(scripts)
+	return pgbenchJob{url: dbURL, clients: cfg.Conns, duration: cfg.PgbenchDur, mode: mode, dir: dir, tag: tag, scripts: scripts}.run(ctx)
+}
+
+// pgbenchJob is one pgbench run of scripts against a database.
+type pgbenchJob struct {
+	url      string // the database, as a postgres:// URL
+	clients  int
+	duration time.Duration
+	mode     string // -M: protocolOf's choice
+	dir, tag string // where the scripts, the output and the latency logs go
+	scripts  []pgScript
+	// latencies: -l, a log line per transaction, read back into pgbenchResult.P99.
+	latencies bool
+}
+
+func (j pgbenchJob) run(ctx context.Context) (pgbenchResult, error) {
+	u, err := url.Parse(j.url)
+	if err != nil {
+		return pgbenchResult{}, err
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	args := append(pgConnArgs(j.url), "-n", "-c", strconv.Itoa(j.clients), "-j", strconv.Itoa(min(workers(), j.clients)),
+		"-T", strconv.Itoa(int(max(time.Second, j.duration).Seconds())), "-M", j.mode)
+	prefix := filepath.Join(j.dir, j.tag+"-latency")
+	if j.latencies {
+		abs, _ := filepath.Abs(prefix)
+		args = append(args, "-l", "--log-prefix="+abs)
+		old, _ := filepath.Glob(prefix + ".*")
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
+	prepares, err := executed(j.scripts)
 	if err != nil {
 		return pgbenchResult{}, err
 	}
@@ -336,12 +370,12 @@ func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, 
 	if len(prepares) > 0 {
 		defines = append(defines, preparedFlag+"=0")
 	}
-	for i, s := range scripts {
-		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(tag, "-", "_"), i), mode, prepares)
+	for i, s := range j.scripts {
+		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(j.tag, "-", "_"), i), j.mode, prepares)
 		if err != nil {
 			return pgbenchResult{}, err
 		}
-		path := filepath.Join(dir, fmt.Sprintf("%s-%d.sql", tag, i))
+		path := filepath.Join(j.dir, fmt.Sprintf("%s-%d.sql", j.tag, i))
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return pgbenchResult{}, err
 		}
@@ -354,17 +388,70 @@ func runPgbench(ctx context.Context, cfg config, dbName, mode, dir, tag string, 
 	}
 	args = append(args, dbName)
 	cmd := exec.CommandContext(ctx, "pgbench", args...)
-	cmd.Env = append(baseEnv(), "PGPASSWORD="+pgPassword(cfg.PGURL))
+	cmd.Env = append(baseEnv(), "PGPASSWORD="+pgPassword(j.url))
 	out, runErr := cmd.CombinedOutput()
-	if err := os.WriteFile(filepath.Join(dir, tag+".out"), out, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(j.dir, j.tag+".out"), out, 0o644); err != nil {
 		return pgbenchResult{}, err
 	}
 	r, err := parsePgbench(string(out))
 	if runErr != nil && err == nil {
 		err = fmt.Errorf("pgbench: %v", runErr)
 	}
+	if err == nil && j.latencies {
+		r.P99, err = logP99(prefix)
+	}
 	if err != nil {
-		return r, fmt.Errorf("%w (see %s)", err, filepath.Join(dir, tag+".out"))
+		return r, fmt.Errorf("%w (see %s)", err, filepath.Join(j.dir, j.tag+".out"))
 	}
 	return r, nil
+}
+
+// logP99 is the 99th percentile of the transaction latencies in pgbench's -l logs (prefix.<pid>
+// and prefix.<pid>.<thread>), in ms.
+func logP99(prefix string) (float64, error) {
+	files, err := filepath.Glob(prefix + ".*")
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("no pgbench latency log %s.*", prefix)
+	}
+	var all []time.Duration
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return 0, err
+		}
+		ls, err := parseLatencyLog(fh)
+		fh.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", f, err)
+		}
+		all = append(all, ls...)
+	}
+	if len(all) == 0 {
+		return 0, fmt.Errorf("pgbench latency logs %s.* are empty", prefix)
+	}
+	_, _, p99, _ := quantilesMS(all)
+	return p99, nil
+}
+
+// parseLatencyLog reads pgbench's per-transaction log: "client_id transaction_no time script_no
+// time_epoch time_us", time in µs (a failed or skipped transaction logs "failed" or "skipped"
+// there: they are not latencies).
+func parseLatencyLog(r io.Reader) ([]time.Duration, error) {
+	var out []time.Duration
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if len(f) < 6 {
+			return nil, fmt.Errorf("line %d: %d fields, want 6", n, len(f))
+		}
+		if f[2] == "failed" || f[2] == "skipped" {
+			continue
+		}
+		us, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: latency %q: %v", n, f[2], err)
+		}
+		out = append(out, time.Duration(us)*time.Microsecond)
+	}
+	return out, sc.Err()
 }

@@ -128,7 +128,7 @@ func (r *runner) startProfiling(ctx context.Context, b *build, logName string) (
 	if err != nil {
 		return nil, "", "", err
 	}
-	env := append([]string{"BENCH_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(port)}, r.cfg.ServerEnv...)
+	env := append([]string{"BENCH_PPROF_ADDR=127.0.0.1:" + strconv.Itoa(port)}, liveServerEnv(r.cfg)...) // the subscribe profile's sockets
 	srv, err := startServer(ctx, bin, b.db.url, b.iss, filepath.Join(b.out, logName), env)
 	if err != nil {
 		return nil, "", "", err

@@ -28,6 +28,7 @@ type row struct {
 	SessionsPerSec float64  `json:"new_pg_sessions_per_sec"`
 	LoadgenCPUms   float64  `json:"loadgen_cpu_ms_per_request"`
 	PoolerCPUms    float64  `json:"pgbouncer_cpu_ms_per_request,omitempty"` // page1-pgbouncer only
+	PGCPUms        float64  `json:"postgres_cpu_ms_per_request"`            // the database's backends (a local cluster)
 	HostBusyPct    float64  `json:"host_cpu_busy_pct"`
 	PgA            float64  `json:"pgbench_a_tps"`
 	PgB            float64  `json:"pgbench_b_tps"`
@@ -179,6 +180,11 @@ func judgeTargets(in targetInputs) []target {
 }
 
 func formatTargets(ts []target) string {
+	return formatTargetList(ts) + "- (EdDSA verification ≤ 100 µs/op is measured by `make bench-go`)\n"
+}
+
+// formatTargetList is one "- met: …" or "- MISSED: …" line per target.
+func formatTargetList(ts []target) string {
 	var b strings.Builder
 	for _, t := range ts {
 		mark := "MISSED"
@@ -187,7 +193,6 @@ func formatTargets(ts []target) string {
 		}
 		fmt.Fprintf(&b, "- %s: %s\n", mark, t.text)
 	}
-	b.WriteString("- (EdDSA verification ≤ 100 µs/op is measured by `make bench-go`)\n")
 	return b.String()
 }
 
@@ -239,6 +244,9 @@ func (r *runner) report(elapsed time.Duration) string {
 		fmt.Fprintf(&b, "- server environment: %s\n", strings.Join(r.cfg.ServerEnv, " "))
 	}
 	for _, bl := range r.builds {
+		if len(r.cfg.Scenarios) == 0 {
+			break // only live rows
+		}
 		fmt.Fprintf(&b, "\n### %s: %s\n\n", bl.name, bl.rev)
 		rows := bl.orderedRows(r.cfg.Scenarios)
 		b.WriteString(formatTable(rows))
@@ -259,10 +267,19 @@ func (r *runner) report(elapsed time.Duration) string {
 			readScenarios: readScenarios,
 		})))
 	}
+	if r.createLive != nil {
+		fmt.Fprintf(&b, "\n### create-live (%s, on the live cluster: create before, with and after %d taskEvents subscriptions open)\n\n",
+			cur.name, liveUsers*liveSubsPerUser)
+		b.WriteString(formatCreateLive(r.createLive))
+	}
 	if len(r.live) > 0 {
-		fmt.Fprintf(&b, "\n### subscribe (%s: %d users × %d taskEvents subscriptions, %d changes/s for %s after %s of warm-up)\n\n",
+		fmt.Fprintf(&b, "\n### subscribe (%s, on the live cluster: %d users × %d taskEvents subscriptions, %d changes/s for %s after %s of warm-up)\n\n",
 			cur.name, liveUsers, liveSubsPerUser, liveRate, r.cfg.Duration, r.cfg.Warmup)
 		b.WriteString(formatLive(r.live))
+	}
+	if r.writers != nil {
+		fmt.Fprintf(&b, "\n### writers (pgbench on the live cluster: live updates off / NOTIFY fallback / logical feed)\n\n")
+		b.WriteString(formatWriters(r.writers))
 	}
 	if len(r.builds) == 2 {
 		fmt.Fprintf(&b, "\n### baseline → current (×: current / baseline)\n\n")
@@ -286,9 +303,11 @@ func (r *runner) writeJSON(path string) error {
 			Conns, Users, Tasks, Heavy int
 			ServerEnv                  []string
 		} `json:"config"`
-		Builds    []buildJSON `json:"builds"`
-		Subscribe []*liveRow  `json:"subscribe,omitempty"`
-	}{Machine: r.machine, Subscribe: r.live}
+		Builds     []buildJSON    `json:"builds"`
+		Subscribe  []*liveRow     `json:"subscribe,omitempty"`
+		CreateLive *createLiveRow `json:"create_live,omitempty"`
+		Writers    *writersRow    `json:"writers,omitempty"`
+	}{Machine: r.machine, Subscribe: r.live, CreateLive: r.createLive, Writers: r.writers}
 	doc.Config.Duration, doc.Config.Warmup, doc.Config.Pgbench = r.cfg.Duration.String(), r.cfg.Warmup.String(), r.cfg.PgbenchDur.String()
 	doc.Config.Conns, doc.Config.Users, doc.Config.Tasks, doc.Config.Heavy = r.cfg.Conns, r.cfg.Users, r.cfg.Tasks, r.cfg.HeavyTasks
 	doc.Config.ServerEnv = r.cfg.ServerEnv

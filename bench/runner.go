@@ -28,6 +28,9 @@ type runner struct {
 	builds  []*build
 	tmp     string
 	live    []*liveRow // the subscribe scenarios, when run
+	// createLive and writers are issue 19's rows, when run (bench/live.go).
+	createLive *createLiveRow
+	writers    *writersRow
 
 	mu       sync.Mutex
 	cleanups []func()
@@ -41,6 +44,7 @@ type build struct {
 	bin   string
 	out   string // its folder in the run's output
 	db    *benchDB
+	admin *sqlx.DB // a superuser session on db's cluster (sessions, backends' CPU)
 	data  *dataset
 	iss   *issuer
 	toks  tokens
@@ -102,7 +106,7 @@ func (r *runner) tempDir() (string, error) {
 // prepareBuild compiles rev ("" = the working tree), gives it a seeded database, tokens and a
 // calibration, and starts its load server.
 func (r *runner) prepareBuild(ctx context.Context, name, rev string) (*build, error) {
-	b := &build{name: name, out: filepath.Join(r.cfg.Out, name),
+	b := &build{name: name, out: filepath.Join(r.cfg.Out, name), admin: r.admin,
 		captures: map[string][]capture{}, requests: map[string][]request{}, rows: map[string]*row{}}
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		return nil, err
@@ -121,6 +125,9 @@ func (r *runner) prepareBuild(ctx context.Context, name, rev string) (*build, er
 		return nil, err
 	}
 	b.buildTime = time.Since(t0)
+	if len(r.cfg.Scenarios) == 0 { // only live rows: they have a database of their own (bench/live.go)
+		return b, nil
+	}
 
 	t0 = time.Now()
 	if b.db, err = createDB(ctx, r.admin, r.cfg.PGURL, name); err != nil {
@@ -410,6 +417,9 @@ func (r *runner) measureAll(ctx context.Context) error {
 		r.log.printf("pgbench  %-8s (a) %7.0f/s  (b) %s", name, res.TPS, pgbList(r.builds, name))
 	}
 	for _, b := range r.builds {
+		if b.iss == nil {
+			continue
+		}
 		b.jwks.fetches = b.iss.fetches.Load() - b.jwks.start
 		b.jwks.elapsed = time.Since(b.jwks.since)
 	}
@@ -432,6 +442,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 	var (
 		cpu0, cpu1, self0, self1 time.Duration
 		pooler0, pooler1         time.Duration
+		pg0, pg1                 time.Duration
 		sess0, sess1             int64
 		busy0, total0, busy, tot int64
 		m0, m1                   goMetrics
@@ -451,7 +462,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 			if open {
 				m0 = scrapeGoMetrics(srv.base)
 				note(resetPeakRSS(pid))
-				sess0, err = sessions(ctx, r.admin, b.db.name)
+				sess0, err = sessions(ctx, b.admin, b.db.name)
 				note(err)
 				busy0, total0 = hostBusy()
 				self0, _ = cpuTime(os.Getpid())
@@ -459,12 +470,14 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 					pooler0, err = cpuTime(poolerPid)
 					note(err)
 				}
+				pg0 = backendsCPU(ctx, b)
 				cpu0, err = cpuTime(pid)
 				note(err)
 				return
 			}
 			cpu1, err = cpuTime(pid)
 			note(err)
+			pg1 = backendsCPU(ctx, b)
 			if poolerPid != 0 {
 				pooler1, err = cpuTime(poolerPid)
 				note(err)
@@ -473,7 +486,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 			busy, tot = hostBusy()
 			rss, err = peakRSS(pid)
 			note(err)
-			sess1, err = sessions(ctx, r.admin, b.db.name)
+			sess1, err = sessions(ctx, b.admin, b.db.name)
 			note(err)
 			m1 = scrapeGoMetrics(srv.base)
 		},
@@ -494,6 +507,7 @@ func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *server
 		CPUms:          ms(cpu1-cpu0) / n,
 		LoadgenCPUms:   ms(self1-self0) / n,
 		PoolerCPUms:    ms(pooler1-pooler0) / n,
+		PGCPUms:        ms(pg1-pg0) / n,
 		RSSMB:          float64(rss) / (1 << 20),
 		SessionsPerSec: float64(sess1-sess0) / r.cfg.Duration.Seconds(),
 		AllocKB:        -1,

@@ -142,7 +142,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	start := time.Now()
 	open, closeAt := start.Add(o.Warmup), start.Add(o.Warmup+o.Duration)
-	stopTimers := make(chan struct{})
 	var timers sync.WaitGroup
 	if o.Window != nil {
 		timers.Add(1)
@@ -155,7 +154,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				select {
 				case <-time.After(time.Until(edge.at)):
 					o.Window(edge.open)
-				case <-stopTimers:
+				case <-ctx.Done():
 					return
 				}
 			}
@@ -191,7 +190,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	close(stopTimers)
+	// The connections stop after closeAt, so the close edge is due: wait for it rather than
+	// stop the timers (which raced it, and skipped the window's closing samples).
 	timers.Wait()
 	if err := ctx.Err(); err != nil {
 		return Result{}, err

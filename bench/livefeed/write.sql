@@ -1,6 +1,0 @@
-SELECT uuid AS u FROM "user" ORDER BY id OFFSET :client_id LIMIT 1 \gset
-BEGIN READ WRITE;
-SET LOCAL ROLE taskgraph_app;
-SELECT set_config('app.user_uuid', ':u', true);
-INSERT INTO tasks (user_uuid, title, created_at, updated_at) VALUES (':u', 'bench', now(), now()) RETURNING id;
-COMMIT;
