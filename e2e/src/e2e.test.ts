@@ -588,6 +588,15 @@ async function openSubscriptions(): Promise<number> {
   return line ? Number(line.split(" ")[1]) : -1;
 }
 
+/**
+ * settled waits until api-live has as many open subscriptions as a step found (its listeners'
+ * sockets close asynchronously): the next step's count starts from there, not from subscriptions
+ * still closing.
+ */
+async function settled(before: number): Promise<void> {
+  await until("api-live's subscriptions back to the step's start", async () => (await openSubscriptions()) === before);
+}
+
 async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -701,6 +710,7 @@ step("live updates: two users subscribed on one replica, mutating through anothe
   } finally {
     await ears.alice.stop();
     await ears.bob.stop();
+    await settled(before);
   }
 });
 
@@ -726,6 +736,7 @@ step("live updates: a socket whose token expires closes with 4403 token_expired,
     await alice.client.mutation(deleteTaskMutation, { id: task.id }).toPromise(); // later scenarios count Alice's tasks
   } finally {
     await ear.stop();
+    await settled(before);
   }
 });
 
