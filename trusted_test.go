@@ -93,20 +93,9 @@ func doRead(t *testing.T, req *http.Request) (int, string) {
 	return resp.StatusCode, string(out)
 }
 
-func metricsText(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
 func untrustedCount(t *testing.T, base string) string {
 	t.Helper()
-	for _, line := range strings.Split(metricsText(t, base), "\n") {
+	for _, line := range strings.Split(scrape(t, base), "\n") {
 		if strings.HasPrefix(line, "taskgraph_untrusted_documents_total ") {
 			return strings.TrimPrefix(line, "taskgraph_untrusted_documents_total ")
 		}
@@ -146,7 +135,7 @@ func TestTrustedDocumentsEnforcedOnEveryTransport(t *testing.T) {
 		t.Errorf("taskgraph_untrusted_documents_total = %s, want 3", got)
 	}
 	// The manifest's operation names are the metrics' labels.
-	if m := metricsText(t, base); !strings.Contains(m, `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`) {
+	if m := scrape(t, base); !strings.Contains(m, `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`) {
 		t.Errorf("the manifest's operation Me is not a label:\n%s", m)
 	}
 

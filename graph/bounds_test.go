@@ -196,9 +196,15 @@ func TestPersistedQueriesBudgetsBySignIn(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	sum := func(q string) string { s := sha256.Sum256([]byte(q)); return hex.EncodeToString(s[:]) }
-	apq := func(u *auth.User, query string) response {
+	// persisted sends query's hash as a persisted query, with its text (an APQ registration) or
+	// without (a lookup).
+	persisted := func(u *auth.User, query string, withText bool) response {
 		t.Helper()
-		b, _ := json.Marshal(map[string]any{"query": query, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sum(query)}}})
+		params := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sum(query)}}}
+		if withText {
+			params["query"] = query
+		}
+		b, _ := json.Marshal(params)
 		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 		if u != nil {
@@ -210,20 +216,8 @@ func TestPersistedQueriesBudgetsBySignIn(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &r)
 		return r
 	}
-	hashOnly := func(u *auth.User, query string) response {
-		t.Helper()
-		body, _ := json.Marshal(map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sum(query)}}})
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if u != nil {
-			req.Header.Set("Authorization", "Bearer "+e.issuer.TokenFor(t, *u))
-		}
-		rec := httptest.NewRecorder()
-		e.handler.ServeHTTP(rec, req)
-		r := response{Status: rec.Code, Raw: rec.Body.String()}
-		_ = json.Unmarshal(rec.Body.Bytes(), &r)
-		return r
-	}
+	apq := func(u *auth.User, query string) response { t.Helper(); return persisted(u, query, true) }
+	hashOnly := func(u *auth.User, query string) response { t.Helper(); return persisted(u, query, false) }
 	const private = `query AliceSecret { __typename me { id } }`
 	if r := apq(&e.a, private); r.code() != "" {
 		t.Fatalf("registering as Alice: %s", r.Raw)

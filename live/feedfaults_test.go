@@ -95,6 +95,19 @@ func watch(s sub) *watcher {
 	return w
 }
 
+// heard is how many events the watcher has heard.
+func (w *watcher) heard() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// hearsPast waits until the watcher has heard more than n events: the feed flows to it.
+func (w *watcher) hearsPast(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, "the subscription to hear the writer", func() bool { return w.heard() > n })
+}
+
 // endedLost waits for the subscription to end with ErrEventsLost, its events having followed each
 // other until then, within limit.
 func (w *watcher) endedLost(t *testing.T, limit time.Duration) {
@@ -152,7 +165,7 @@ func TestLogicalFeedConnectionKilledAndSlotDropped(t *testing.T) {
 	a, actx := e.user("a")
 	wr := startWriter(t, e, a)
 	w := watch(e.subscribe(actx, live.TaskEvents))
-	time.Sleep(200 * time.Millisecond)
+	w.hearsPast(t, 0)
 	// An active slot cannot be dropped: its WAL sender goes first, then the slot if still there.
 	count(t, superuser(t, pg, e.url, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL`))
 	count(t, superuser(t, pg, e.url, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active`))
@@ -170,7 +183,7 @@ func TestLogicalFeedPostgresRestarted(t *testing.T) {
 	a, actx := e.user("a")
 	wr := startWriter(t, e, a)
 	w := watch(e.subscribe(actx, live.TaskEvents))
-	time.Sleep(200 * time.Millisecond)
+	w.hearsPast(t, 0)
 	pg.Stop(t)
 	w.endedLost(t, 10*time.Second)
 	if f := e.hub.Feed(); f.Up || f.Err == "" {
@@ -187,7 +200,7 @@ func TestLogicalFeedPublicationMissing(t *testing.T) {
 	a, actx := e.user("a")
 	wr := startWriter(t, e, a)
 	w := watch(e.subscribe(actx, live.TaskEvents))
-	time.Sleep(200 * time.Millisecond)
+	w.hearsPast(t, 0)
 	if _, err := e.x.Exec(`DROP PUBLICATION ` + db.Publication); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +245,9 @@ func silent(t *testing.T, e *env, p *testkit.TCPProxy) {
 	a, actx := e.user("a")
 	wr := startWriter(t, e, a)
 	subs := []*watcher{watch(e.subscribe(actx, live.TaskEvents)), watch(e.subscribe(actx, live.TaskEvents))}
-	time.Sleep(200 * time.Millisecond)
+	for _, w := range subs {
+		w.hearsPast(t, 0)
+	}
 	p.Silence()
 	start := time.Now()
 	for _, w := range subs {
@@ -279,10 +294,10 @@ func TestLogicalFeedReplicaKilled(t *testing.T) {
 	}
 	wr := startWriter(t, e, a)
 	w := watch(e.subscribe(actx, live.TaskEvents))
-	time.Sleep(200 * time.Millisecond)
+	w.hearsPast(t, 0)
 	other.Close() // its connection ends, as when the process dies
 	waitFor(t, "the dead replica's slot to go", func() bool { all, _ := slots(t, pg, e.url); return all == 1 })
-	time.Sleep(200 * time.Millisecond)
+	w.hearsPast(t, w.heard()) // writes go on being heard after the death
 	wr.halt()
 	if err := e.hub.Sync(context.Background()); err != nil {
 		t.Fatal(err)
