@@ -38,14 +38,7 @@ type Statement struct {
 // columnText renders result column i in text format: as sent when the client asked for text,
 // decoded when it asked for binary (lib/pq does for uuid and int2, among others), hex otherwise.
 func (s *Statement) columnText(i int, v []byte) string {
-	f := int16(0)
-	switch {
-	case len(s.resultFormats) == 1:
-		f = s.resultFormats[0]
-	case i < len(s.resultFormats):
-		f = s.resultFormats[i]
-	}
-	if f == 0 {
+	if formatOf(s.resultFormats, i) == 0 {
 		return string(v)
 	}
 	p := Param{Binary: true, Value: v}
@@ -103,64 +96,60 @@ func (p Param) Text() (string, error) {
 	if !p.Binary {
 		return string(p.Value), nil
 	}
-	v := p.Value
-	need := func(n int) error {
-		if len(v) != n {
-			return fmt.Errorf("pgwire: binary parameter of type %d has %d bytes, want %d", p.Type, len(v), n)
-		}
-		return nil
+	d, ok := binaryText[p.Type]
+	if !ok {
+		return "", fmt.Errorf("pgwire: cannot render a binary parameter of type OID %d as text", p.Type)
 	}
-	switch p.Type {
-	case oidText, oidVarchar, oidUnknown:
-		return string(v), nil
-	case oidBool:
-		if err := need(1); err != nil {
-			return "", err
-		}
-		return strconv.FormatBool(v[0] != 0), nil
-	case oidInt2:
-		if err := need(2); err != nil {
-			return "", err
-		}
+	if d.size >= 0 && len(p.Value) != d.size {
+		return "", fmt.Errorf("pgwire: binary parameter of type %d has %d bytes, want %d", p.Type, len(p.Value), d.size)
+	}
+	return d.text(p.Value)
+}
+
+// binaryDecoder turns a binary value of one type into its text format.
+type binaryDecoder struct {
+	size int // the value's length in bytes; -1: any
+	text func(v []byte) (string, error)
+}
+
+// binaryText are the decoders of the types Text decodes from binary, by type OID.
+var binaryText = map[uint32]binaryDecoder{
+	oidText:    {-1, asText},
+	oidVarchar: {-1, asText},
+	oidUnknown: {-1, asText},
+	oidBool:    {1, func(v []byte) (string, error) { return strconv.FormatBool(v[0] != 0), nil }},
+	oidInt2: {2, func(v []byte) (string, error) {
 		return strconv.Itoa(int(int16(binary.BigEndian.Uint16(v)))), nil
-	case oidInt4:
-		if err := need(4); err != nil {
-			return "", err
-		}
+	}},
+	oidInt4: {4, func(v []byte) (string, error) {
 		return strconv.Itoa(int(int32(binary.BigEndian.Uint32(v)))), nil
-	case oidInt8:
-		if err := need(8); err != nil {
-			return "", err
-		}
+	}},
+	oidInt8: {8, func(v []byte) (string, error) {
 		return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10), nil
-	case oidFloat4:
-		if err := need(4); err != nil {
-			return "", err
-		}
+	}},
+	oidFloat4: {4, func(v []byte) (string, error) {
 		return strconv.FormatFloat(float64(math.Float32frombits(binary.BigEndian.Uint32(v))), 'g', -1, 32), nil
-	case oidFloat8:
-		if err := need(8); err != nil {
-			return "", err
-		}
+	}},
+	oidFloat8: {8, func(v []byte) (string, error) {
 		return strconv.FormatFloat(math.Float64frombits(binary.BigEndian.Uint64(v)), 'g', -1, 64), nil
-	case oidUUID:
-		u, err := uuid.FromBytes(v)
-		if err != nil {
-			return "", fmt.Errorf("pgwire: binary uuid: %w", err)
-		}
-		return u.String(), nil
-	case oidTimestamp, oidTimestamptz:
-		if err := need(8); err != nil {
-			return "", err
-		}
-		// Microseconds since 2000-01-01 00:00:00 UTC.
-		t := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(int64(binary.BigEndian.Uint64(v))) * time.Microsecond)
-		if p.Type == oidTimestamp {
-			return t.Format("2006-01-02 15:04:05.999999"), nil
-		}
-		return t.Format("2006-01-02 15:04:05.999999Z07:00"), nil
-	case oidBytea:
-		return `\x` + hex.EncodeToString(v), nil
+	}},
+	oidUUID:        {-1, uuidText},
+	oidTimestamp:   {8, func(v []byte) (string, error) { return timestamp(v).Format("2006-01-02 15:04:05.999999"), nil }},
+	oidTimestamptz: {8, func(v []byte) (string, error) { return timestamp(v).Format("2006-01-02 15:04:05.999999Z07:00"), nil }},
+	oidBytea:       {-1, func(v []byte) (string, error) { return `\x` + hex.EncodeToString(v), nil }},
+}
+
+func asText(v []byte) (string, error) { return string(v), nil }
+
+func uuidText(v []byte) (string, error) {
+	u, err := uuid.FromBytes(v)
+	if err != nil {
+		return "", fmt.Errorf("pgwire: binary uuid: %w", err)
 	}
-	return "", fmt.Errorf("pgwire: cannot render a binary parameter of type OID %d as text", p.Type)
+	return u.String(), nil
+}
+
+// timestamp is a binary timestamp or timestamptz: microseconds since 2000-01-01 00:00:00 UTC.
+func timestamp(v []byte) time.Time {
+	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(int64(binary.BigEndian.Uint64(v))) * time.Microsecond)
 }
