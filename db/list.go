@@ -511,22 +511,6 @@ func readRows(ctx context.Context, tx *txn, user uuid.UUID, w walk, tq TaskQuery
 	return rows, nil
 }
 
-// appendRows runs stmt and appends its task rows to rows.
-func appendRows(ctx context.Context, tx *txn, rows []taskRow, withTags bool, stmt string, args []any) ([]taskRow, error) {
-	res, err := tx.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return rows, err
-	}
-	defer res.Close()
-	for res.Next() {
-		rows = append(rows, taskRow{})
-		if err := res.Scan(rows[len(rows)-1].dest(withTags)...); err != nil {
-			return rows, err
-		}
-	}
-	return rows, res.Err()
-}
-
 // pageOf makes the page of the rows read (up to tq.Limit+1, in the walk's order): in the
 // ordering's order, each task with its cursor.
 func pageOf(rows []taskRow, tq TaskQuery, bind string) (TaskPage, error) {

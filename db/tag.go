@@ -174,6 +174,16 @@ func (s *Store) DeleteTag(ctx context.Context, user, id uuid.UUID) error {
 	})
 }
 
+// taggedTasks returns the user's tasks that carry the tag: DeleteTag announces them as updated.
+func taggedTasks(ctx context.Context, x sqlx.QueryerContext, user, tagID uuid.UUID) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	const q = `SELECT task_id FROM task_tags WHERE user_uuid = $1 AND tag_id = $2 ORDER BY task_id`
+	if err := sqlx.SelectContext(ctx, x, &ids, q, user, tagID); err != nil {
+		return nil, fmt.Errorf("db: tagged tasks: %w", err)
+	}
+	return ids, nil
+}
+
 // execOne runs a statement that must touch exactly one row; none is ErrNotFound.
 func execOne(ctx context.Context, x *txn, what, q string, args ...any) error {
 	res, err := x.ExecContext(ctx, q, args...)

@@ -112,6 +112,22 @@ func (r taskRow) task() (Task, error) {
 	return t, nil
 }
 
+// appendRows runs stmt and appends its task rows to rows.
+func appendRows(ctx context.Context, tx *txn, rows []taskRow, withTags bool, stmt string, args []any) ([]taskRow, error) {
+	res, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return rows, err
+	}
+	defer res.Close()
+	for res.Next() {
+		rows = append(rows, taskRow{})
+		if err := res.Scan(rows[len(rows)-1].dest(withTags)...); err != nil {
+			return rows, err
+		}
+	}
+	return rows, res.Err()
+}
+
 const taskColumns = `id, title, description, completed_at, priority, due_at, created_at, updated_at`
 
 // tagsColumn is the tags of the row t as one JSON array (NULL when it has none), by name, keyed by

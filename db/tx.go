@@ -94,8 +94,44 @@ func (s *Store) asAppRole(ctx context.Context, fn func(tx *txn) error) error {
 	return s.transact(ctx, uuid.Nil, readOnly, func(tx *txn, _ time.Time) error { return fn(tx) })
 }
 
-// transactOnce is withTx and asAppRole (through transact, retry.go): user uuid.Nil sets no
-// app.user_uuid.
+// transact runs one transaction (transactOnce). One that found its session broken before any of
+// its statements ran (at the pool's checkout or its BEGIN message: the usual sign of a pooled
+// session that died in a restart) is run once more on a fresh session: nothing of it reached
+// PostgreSQL, so this holds for writes too, and the idle sessions, opened before the same fault,
+// are dropped first. One that broke later is not run again (a write may have committed; a read
+// may have handed rows to its caller). What fails because the database cannot be reached is
+// ErrUnavailable.
+func (s *Store) transact(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
+	started := false
+	run := func(tx *txn, now time.Time) error {
+		started = true
+		return fn(tx, now)
+	}
+	err := s.transactOnce(ctx, user, mode, run)
+	if !Unavailable(err) {
+		return err
+	}
+	s.dropIdle()
+	if !started && ctx.Err() == nil {
+		if err = s.transactOnce(ctx, user, mode, run); !Unavailable(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// dropIdle closes the pool's idle sessions: after one was found broken, the others, opened
+// before the same fault, are likely broken too.
+func (s *Store) dropIdle() {
+	n := s.x.Stats().MaxOpenConnections
+	if n <= 0 {
+		return
+	}
+	s.x.SetMaxIdleConns(-1) // closes every idle session
+	s.x.SetMaxIdleConns(n)
+}
+
+// transactOnce is one attempt of transact: user uuid.Nil sets no app.user_uuid.
 func (s *Store) transactOnce(ctx context.Context, user uuid.UUID, mode access, fn func(tx *txn, now time.Time) error) error {
 	conn, err := s.x.Connx(ctx)
 	if err != nil {

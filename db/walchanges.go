@@ -161,6 +161,29 @@ func parseTimestamptz(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
+// WALInsertLSN is PostgreSQL's WAL insert position: every transaction that has committed (in
+// particular every acknowledged one) ends at or before it, every later commit after it. It is
+// where a live subscription starts.
+func (s *Store) WALInsertLSN(ctx context.Context) (uint64, error) {
+	var lsn int64
+	if err := s.x.QueryRowxContext(ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8`).Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("db: wal insert position: %w", err)
+	}
+	return uint64(lsn), nil
+}
+
+// BarrierPrefix is the prefix of the logical messages EmitBarrier writes.
+const BarrierPrefix = "taskgraph_barrier"
+
+// EmitBarrier writes a transactional logical message into the WAL (wal_level=logical): the live
+// feed decodes it after every transaction that committed before it.
+func (s *Store) EmitBarrier(ctx context.Context, nonce string) error {
+	if _, err := s.x.ExecContext(ctx, `SELECT pg_logical_emit_message(true, $1, $2)`, BarrierPrefix, nonce); err != nil {
+		return fmt.Errorf("db: barrier: %w", err)
+	}
+	return nil
+}
+
 // WaitVisible returns once the transactions xids (32-bit ids, as logical decoding gives them,
 // all recent) are visible to new snapshots. A transaction's commit reaches the WAL, and so the
 // logical feed, a moment before other sessions see its rows: a row read back in that moment

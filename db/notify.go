@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 )
 
 // EventsChannel is the PostgreSQL NOTIFY channel every committed write of tasks and tags is
@@ -107,29 +106,6 @@ func ParseNotification(payload string) (Notification, error) {
 	return n, nil
 }
 
-// WALInsertLSN is PostgreSQL's WAL insert position: every transaction that has committed (in
-// particular every acknowledged one) ends at or before it, every later commit after it. It is
-// where a live subscription starts.
-func (s *Store) WALInsertLSN(ctx context.Context) (uint64, error) {
-	var lsn int64
-	if err := s.x.QueryRowxContext(ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8`).Scan(&lsn); err != nil {
-		return 0, fmt.Errorf("db: wal insert position: %w", err)
-	}
-	return uint64(lsn), nil
-}
-
-// BarrierPrefix is the prefix of the logical messages EmitBarrier writes.
-const BarrierPrefix = "taskgraph_barrier"
-
-// EmitBarrier writes a transactional logical message into the WAL (wal_level=logical): the live
-// feed decodes it after every transaction that committed before it.
-func (s *Store) EmitBarrier(ctx context.Context, nonce string) error {
-	if _, err := s.x.ExecContext(ctx, `SELECT pg_logical_emit_message(true, $1, $2)`, BarrierPrefix, nonce); err != nil {
-		return fmt.Errorf("db: barrier: %w", err)
-	}
-	return nil
-}
-
 // Notify sends payload on EventsChannel outside any transaction (live's barrier: once it comes
 // back, every notification committed before it has been received).
 func (s *Store) Notify(ctx context.Context, payload string) error {
@@ -137,53 +113,4 @@ func (s *Store) Notify(ctx context.Context, payload string) error {
 		return fmt.Errorf("db: notify: %w", err)
 	}
 	return nil
-}
-
-// taggedTasks returns the user's tasks that carry the tag: DeleteTag announces them as updated.
-func taggedTasks(ctx context.Context, x sqlx.QueryerContext, user, tagID uuid.UUID) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	const q = `SELECT task_id FROM task_tags WHERE user_uuid = $1 AND tag_id = $2 ORDER BY task_id`
-	if err := sqlx.SelectContext(ctx, x, &ids, q, user, tagID); err != nil {
-		return nil, fmt.Errorf("db: tagged tasks: %w", err)
-	}
-	return ids, nil
-}
-
-// TasksByID returns the user's tasks ids with their tags, in one statement; ids that are not (or
-// no longer) the user's are absent from the map. It is how a change event loads its task.
-func (s *Store) TasksByID(ctx context.Context, user uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Task, error) {
-	out := make(map[uuid.UUID]Task, len(ids))
-	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
-		const q = `SELECT ` + taskColumns + `, ` + tagsColumn + ` FROM tasks t WHERE t.user_uuid = $1 AND t.id = ANY($2::uuid[])`
-		rows, err := appendRows(ctx, tx, nil, true, q, []any{user, uuidArray(ids)})
-		if err != nil {
-			return fmt.Errorf("db: tasks by id: %w", err)
-		}
-		for _, r := range rows {
-			t, err := r.task()
-			if err != nil {
-				return err
-			}
-			out[t.ID] = t
-		}
-		return nil
-	})
-	return out, err
-}
-
-// TagsByID returns the user's tags ids; ids that are not (or no longer) the user's are absent.
-func (s *Store) TagsByID(ctx context.Context, user uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Tag, error) {
-	out := make(map[uuid.UUID]Tag, len(ids))
-	err := s.withTx(ctx, user, readOnly, func(tx *txn, _ time.Time) error {
-		const q = `SELECT ` + tagColumns + ` FROM tags WHERE user_uuid = $1 AND id = ANY($2::uuid[])`
-		var rows []tagRow
-		if err := sqlx.SelectContext(ctx, tx, &rows, q, user, uuidArray(ids)); err != nil {
-			return fmt.Errorf("db: tags by id: %w", err)
-		}
-		for _, r := range rows {
-			out[r.ID] = r.tag()
-		}
-		return nil
-	})
-	return out, err
 }
