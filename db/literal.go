@@ -104,61 +104,84 @@ func statement(q string, param func(n int) (string, bool)) (string, error) {
 	var b strings.Builder
 	b.Grow(len(q) + 256)
 	for i := 0; i < len(q); {
-		switch c := q[i]; {
-		case c == '\'' || c == '"':
-			// An E'...' string (pq.QuoteLiteral writes them) takes backslash escapes.
-			escapes := c == '\'' && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i < 2 || !isIdent(q[i-2]))
-			j, ok := closing(q, i+1, c, escapes)
-			if !ok {
-				return "", fmt.Errorf("db: statement: unterminated %c", c)
+		switch q[i] {
+		case '\'', '"', '-', '/', ';', '$':
+			text, next, err := token(q, i, param)
+			if err != nil {
+				return "", err
 			}
-			b.WriteString(q[i:j])
-			i = j
-		case c == '-' && strings.HasPrefix(q[i:], "--"):
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
-				j = len(q) - i
-			}
-			b.WriteString(q[i : i+j])
-			i += j
-		case c == '/' && strings.HasPrefix(q[i:], "/*"):
-			j := strings.Index(q[i+2:], "*/")
-			if j < 0 || strings.Contains(q[i+2:i+2+j], "/*") { // PostgreSQL nests them: refuse
-				return "", fmt.Errorf("db: statement: unterminated or nested comment")
-			}
-			b.WriteString(q[i : i+2+j+2])
-			i += 2 + j + 2
-		case c == ';':
-			return "", fmt.Errorf("db: statement: more than one statement")
-		case c == '$' && i > 0 && isIdent(q[i-1]): // inside an identifier (a$1)
-			b.WriteByte(c)
-			i++
-		case c == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
-			j := i + 1
-			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
-				j++
-			}
-			n, err := strconv.Atoi(q[i+1 : j])
-			v, ok := param(n)
-			if err != nil || !ok {
-				return "", fmt.Errorf("db: statement: parameter %s without an argument", q[i:j])
-			}
-			b.WriteString(v)
-			i = j
-		case c == '$':
-			j, ok := dollarQuoted(q, i)
-			if !ok {
-				return "", fmt.Errorf("db: statement: unterminated dollar quote")
-			}
-			b.WriteString(q[i:j])
-			i = j
+			b.WriteString(text)
+			i = next
 		default:
-			b.WriteByte(c)
+			b.WriteByte(q[i])
 			i++
 		}
 	}
 	b.WriteByte('\n')
 	return b.String(), nil
+}
+
+// token is what statement writes for the token that may start at i (a quoted string or
+// identifier, a comment, a parameter, a dollar-quoted string), and the index after it.
+func token(q string, i int, param func(n int) (string, bool)) (string, int, error) {
+	switch c := q[i]; {
+	case c == '\'' || c == '"':
+		return quoted(q, i)
+	case c == '-' && strings.HasPrefix(q[i:], "--"):
+		j := strings.IndexByte(q[i:], '\n')
+		if j < 0 {
+			j = len(q) - i
+		}
+		return q[i : i+j], i + j, nil
+	case c == '/' && strings.HasPrefix(q[i:], "/*"):
+		j := strings.Index(q[i+2:], "*/")
+		if j < 0 || strings.Contains(q[i+2:i+2+j], "/*") { // PostgreSQL nests them: refuse
+			return "", 0, fmt.Errorf("db: statement: unterminated or nested comment")
+		}
+		return q[i : i+2+j+2], i + 2 + j + 2, nil
+	case c == ';':
+		return "", 0, fmt.Errorf("db: statement: more than one statement")
+	case c == '$':
+		return dollar(q, i, param)
+	}
+	return q[i : i+1], i + 1, nil
+}
+
+// quoted is the string or quoted identifier that starts at i, and the index after it.
+func quoted(q string, i int) (string, int, error) {
+	c := q[i]
+	// An E'...' string (pq.QuoteLiteral writes them) takes backslash escapes.
+	escapes := c == '\'' && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i < 2 || !isIdent(q[i-2]))
+	j, ok := closing(q, i+1, c, escapes)
+	if !ok {
+		return "", 0, fmt.Errorf("db: statement: unterminated %c", c)
+	}
+	return q[i:j], j, nil
+}
+
+// dollar is what the $ at i stands for: itself inside an identifier (a$1), param(n) for a
+// parameter $n, else a dollar-quoted string (or a lone $).
+func dollar(q string, i int, param func(n int) (string, bool)) (string, int, error) {
+	switch {
+	case i > 0 && isIdent(q[i-1]): // inside an identifier (a$1)
+		return "$", i + 1, nil
+	case i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		n, err := strconv.Atoi(q[i+1 : j])
+		v, ok := param(n)
+		if err != nil || !ok {
+			return "", 0, fmt.Errorf("db: statement: parameter %s without an argument", q[i:j])
+		}
+		return v, j, nil
+	}
+	j, ok := dollarQuoted(q, i)
+	if !ok {
+		return "", 0, fmt.Errorf("db: statement: unterminated dollar quote")
+	}
+	return q[i:j], j, nil
 }
 
 // closing is the index after the quote that closes a string or identifier opened by quote before

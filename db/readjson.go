@@ -61,46 +61,13 @@ func (s *Store) readJSON(ctx context.Context, user uuid.UUID, key, query string,
 	if prepare {
 		sess = s.sessions.get(ctx, conn, 4*s.x.Stats().MaxOpenConnections+16)
 	}
-	var msg strings.Builder
-	var name string
-	var known bool
-	var evicted *prepared
-	if sess != nil {
-		name, known = sess.lookup(key)
-		if !known {
-			if v, ok := sess.victim(); ok {
-				evicted = &v
-				msg.WriteString("DEALLOCATE " + v.name + "; ")
-			}
-		}
+	m, err := s.jsonMessage(sess, user, key, query, args, lits)
+	if err != nil {
+		return nil, false, err
 	}
-	msg.WriteString(s.prelude(readOnly, user))
-	switch {
-	case sess == nil:
-		in, err := inline(query, args)
-		if err != nil {
-			return nil, false, err
-		}
-		msg.WriteString("; ")
-		msg.WriteString(in)
-	case !known:
-		q, err := statement(query, func(n int) (string, bool) { return "$" + strconv.Itoa(n), n >= 1 && n <= len(args) })
-		if err != nil {
-			return nil, false, err
-		}
-		msg.WriteString("; PREPARE " + name + " AS ")
-		msg.WriteString(q)
-		fallthrough
-	default:
-		msg.WriteString("; EXECUTE " + name)
-		if lits != "" {
-			msg.WriteString("(" + lits + ")")
-		}
-	}
-	msg.WriteString("; COMMIT")
 
 	t.open = true // from now on: even a failed message may have begun the transaction
-	if sess != nil && (!known || evicted != nil) {
+	if sess != nil && (!m.known || m.evicted != nil) {
 		// PREPARE and DEALLOCATE are not undone by a rollback: if the message fails, which of
 		// them ran is unknown, so the session is closed rather than kept with wrong bookkeeping.
 		defer func() {
@@ -110,10 +77,10 @@ func (s *Store) readJSON(ctx context.Context, user uuid.UUID, key, query string,
 			}
 		}()
 	}
-	out, err = t.queryOne(ctx, msg.String())
+	out, err = t.queryOne(ctx, m.text)
 	if err != nil {
 		var pe *pq.Error
-		if sess != nil && known && errors.As(err, &pe) && pe.Code == pgUndefinedPrepared {
+		if sess != nil && m.known && errors.As(err, &pe) && pe.Code == pgUndefinedPrepared {
 			s.unprepared.Store(true)
 			s.sessions.forget(sess)
 			t.discard = true
@@ -122,10 +89,70 @@ func (s *Store) readJSON(ctx context.Context, user uuid.UUID, key, query string,
 		return nil, false, fmt.Errorf("db: read json: %w", err)
 	}
 	t.open = false // the message ended with COMMIT
-	if sess != nil && !known {
-		sess.record(key, name, evicted)
+	if sess != nil && !m.known {
+		sess.record(key, m.name, m.evicted)
 	}
 	return out, false, nil
+}
+
+// jsonMessage is ReadJSON's one message and what it does to the session's prepared statements.
+type jsonMessage struct {
+	text    string
+	name    string    // the statement's name on the session (when prepared there)
+	known   bool      // the session holds it prepared already
+	evicted *prepared // deallocated by the message, to make room
+}
+
+// jsonMessage builds the message that runs query for user: the prelude, the statement, COMMIT.
+// On a session (sess not nil) the statement is prepared there, the least recently used one
+// deallocated first when the session is full; without one it goes as text.
+func (s *Store) jsonMessage(sess *session, user uuid.UUID, key, query string, args []any, lits string) (jsonMessage, error) {
+	var m jsonMessage
+	var msg strings.Builder
+	if sess != nil {
+		m.name, m.known = sess.lookup(key)
+		if !m.known {
+			if v, ok := sess.victim(); ok {
+				m.evicted = &v
+				msg.WriteString("DEALLOCATE " + v.name + "; ")
+			}
+		}
+	}
+	msg.WriteString(s.prelude(readOnly, user))
+	run, err := m.run(sess != nil, query, args, lits)
+	if err != nil {
+		return m, err
+	}
+	msg.WriteString(run)
+	msg.WriteString("; COMMIT")
+	m.text = msg.String()
+	return m, nil
+}
+
+// run is the part of the message that runs the statement: its text with the arguments written
+// in, or, prepared on the session, EXECUTE with them (after PREPARE the first time).
+func (m *jsonMessage) run(onSession bool, query string, args []any, lits string) (string, error) {
+	if !onSession {
+		in, err := inline(query, args)
+		if err != nil {
+			return "", err
+		}
+		return "; " + in, nil
+	}
+	var b strings.Builder
+	if !m.known {
+		q, err := statement(query, func(n int) (string, bool) { return "$" + strconv.Itoa(n), n >= 1 && n <= len(args) })
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("; PREPARE " + m.name + " AS ")
+		b.WriteString(q)
+	}
+	b.WriteString("; EXECUTE " + m.name)
+	if lits != "" {
+		b.WriteString("(" + lits + ")")
+	}
+	return b.String(), nil
 }
 
 // queryOne sends msg as one simple-protocol message and returns the single column of the single

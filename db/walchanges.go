@@ -35,74 +35,105 @@ type RowChange struct {
 // tag whose row came whole comes with its values (Notification.Tags), the last the transaction
 // wrote; a task's do not, since its tags' names are not among the transaction's rows.
 func TxnChanges(rows []RowChange, commit time.Time) []Notification {
-	type key struct {
-		kind ChangeKind
-		id   uuid.UUID
-	}
-	type item struct {
-		user uuid.UUID
-		key  key
-		op   ChangeOp
-	}
-	var items []item
-	index := map[key]int{}
-	at := commit.UTC()
-	add := func(user uuid.UUID, k key, op ChangeOp) {
-		i, ok := index[k]
-		if !ok {
-			index[k] = len(items)
-			items = append(items, item{user, k, op})
-			return
-		}
-		switch {
-		case op == OpDeleted:
-			items[i].op = OpDeleted
-		case items[i].op == OpUpdated && op == OpCreated:
-			items[i].op = OpCreated
-		}
-	}
-	parse := func(s string) uuid.UUID { id, _ := uuid.Parse(s); return id }
-	type owned struct {
-		user uuid.UUID
-		tag  Tag
-	}
-	rowTags := map[key]owned{}
+	cs := changeSet{index: map[changeKey]int{}, at: commit.UTC(), tags: map[changeKey]ownedTag{}}
 	for _, r := range rows {
-		user := parse(r.Cols["user_uuid"])
-		if user == uuid.Nil {
-			continue
+		cs.row(r)
+	}
+	return cs.notifications()
+}
+
+// changeKey is one changed task or tag.
+type changeKey struct {
+	kind ChangeKind
+	id   uuid.UUID
+}
+
+// changedRow is what a transaction did to one task or tag of a user, all its row changes merged.
+type changedRow struct {
+	user uuid.UUID
+	key  changeKey
+	op   ChangeOp
+}
+
+// ownedTag is a tag's values as a transaction wrote them, and its user.
+type ownedTag struct {
+	user uuid.UUID
+	tag  Tag
+}
+
+// changeSet gathers TxnChanges' rows: each task and tag changed, in the order first changed.
+type changeSet struct {
+	items []changedRow
+	index map[changeKey]int // position in items
+	at    time.Time         // the transaction's time: the last the rows showed, else commit
+	tags  map[changeKey]ownedTag
+}
+
+// row takes one row change of the transaction.
+func (cs *changeSet) row(r RowChange) {
+	user := parseID(r.Cols["user_uuid"])
+	if user == uuid.Nil {
+		return
+	}
+	switch r.Table {
+	case "tasks":
+		if ts, ok := r.Cols["updated_at"]; ok && r.Op != OpDeleted {
+			cs.clock(ts)
 		}
-		switch r.Table {
-		case "tasks":
-			if ts, ok := r.Cols["updated_at"]; ok && r.Op != OpDeleted {
-				if t, err := parseTimestamptz(ts); err == nil {
-					at = t
-				}
-			}
-			add(user, key{KindTask, parse(r.Cols["id"])}, r.Op)
-		case "tags":
-			if ts, ok := r.Cols["created_at"]; ok && r.Op == OpCreated {
-				if t, err := parseTimestamptz(ts); err == nil {
-					at = t
-				}
-			}
-			id := parse(r.Cols["id"])
-			add(user, key{KindTag, id}, r.Op)
-			if t, ok := tagOf(r); ok {
-				rowTags[key{KindTag, id}] = owned{user, t}
-			} else {
-				delete(rowTags, key{KindTag, id})
-			}
-		case "task_tags":
-			k := key{KindTask, parse(r.Cols["task_id"])}
-			if _, ok := index[k]; !ok {
-				add(user, k, OpUpdated)
-			}
+		cs.add(user, changeKey{KindTask, parseID(r.Cols["id"])}, r.Op)
+	case "tags":
+		cs.tag(user, r)
+	case "task_tags":
+		k := changeKey{KindTask, parseID(r.Cols["task_id"])}
+		if _, ok := cs.index[k]; !ok {
+			cs.add(user, k, OpUpdated)
 		}
 	}
-	// Consecutive items of one user, kind and op share a notification, as notify's changes do.
+}
+
+// tag takes a change of a tags row, keeping its values when it came whole (tagOf).
+func (cs *changeSet) tag(user uuid.UUID, r RowChange) {
+	if ts, ok := r.Cols["created_at"]; ok && r.Op == OpCreated {
+		cs.clock(ts)
+	}
+	k := changeKey{KindTag, parseID(r.Cols["id"])}
+	cs.add(user, k, r.Op)
+	if t, ok := tagOf(r); ok {
+		cs.tags[k] = ownedTag{user, t}
+	} else {
+		delete(cs.tags, k)
+	}
+}
+
+// clock moves the transaction's time to ts, a timestamp it wrote, when ts parses.
+func (cs *changeSet) clock(ts string) {
+	if t, err := parseTimestamptz(ts); err == nil {
+		cs.at = t
+	}
+}
+
+// add records op on k: a row changed twice counts once, created winning over updated, deleted
+// over both.
+func (cs *changeSet) add(user uuid.UUID, k changeKey, op ChangeOp) {
+	i, ok := cs.index[k]
+	if !ok {
+		cs.index[k] = len(cs.items)
+		cs.items = append(cs.items, changedRow{user, k, op})
+		return
+	}
+	switch {
+	case op == OpDeleted:
+		cs.items[i].op = OpDeleted
+	case cs.items[i].op == OpUpdated && op == OpCreated:
+		cs.items[i].op = OpCreated
+	}
+}
+
+// notifications are the changes as notify sends them: consecutive items of one user, kind and op
+// share a notification, as notify's changes do.
+func (cs *changeSet) notifications() []Notification {
 	var out []Notification
-	for _, it := range items {
+	for _, it := range cs.items {
 		if it.key.id == uuid.Nil {
 			continue
 		}
@@ -116,21 +147,31 @@ func TxnChanges(rows []RowChange, commit time.Time) []Notification {
 		out = append(out, Notification{User: it.user, Kind: it.key.kind, Op: it.op, IDs: []uuid.UUID{it.key.id}})
 	}
 	for i := range out {
-		n := &out[i]
-		n.At = at
-		if n.Kind != KindTag || n.Op == OpDeleted {
-			continue
-		}
-		for _, id := range n.IDs {
-			if o, ok := rowTags[key{KindTag, id}]; ok && o.user == n.User {
-				if n.Tags == nil {
-					n.Tags = map[uuid.UUID]Tag{}
-				}
-				n.Tags[id] = o.tag
-			}
-		}
+		out[i].At = cs.at
+		cs.attachTags(&out[i])
 	}
 	return out
+}
+
+// attachTags gives a notification of created or updated tags the values of those that came whole.
+func (cs *changeSet) attachTags(n *Notification) {
+	if n.Kind != KindTag || n.Op == OpDeleted {
+		return
+	}
+	for _, id := range n.IDs {
+		if o, ok := cs.tags[changeKey{KindTag, id}]; ok && o.user == n.User {
+			if n.Tags == nil {
+				n.Tags = map[uuid.UUID]Tag{}
+			}
+			n.Tags[id] = o.tag
+		}
+	}
+}
+
+// parseID reads a uuid column; uuid.Nil when it is missing or malformed.
+func parseID(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
 }
 
 // tagOf is a created or updated tags row as a Tag, when it came whole.
