@@ -1,28 +1,24 @@
 package pgwire
 
-// backendHandlers attribute each server message type the proxy follows to the pending client
-// messages; others pass unrecorded.
-var backendHandlers = map[byte]func(c *conn, kind byte, b *buf){
-	'1': (*conn).onDone,            // ParseComplete
-	'2': (*conn).onDone,            // BindComplete
-	'3': (*conn).onDone,            // CloseComplete
-	'n': (*conn).onDone,            // NoData
-	's': (*conn).onDone,            // PortalSuspended
-	't': (*conn).onParameterTypes,  // ParameterDescription
-	'T': (*conn).onRowDescription,  // RowDescription
-	'D': (*conn).onDataRow,         // DataRow
-	'C': (*conn).onCommandComplete, // CommandComplete
-	'I': (*conn).onCommandComplete, // EmptyQueryResponse
-	'E': (*conn).onErrorResponse,   // ErrorResponse
-	'Z': (*conn).onReadyForQuery,   // ReadyForQuery
-}
-
 // onBackend attributes one server message to the pending client messages. The caller holds the
 // proxy's mutex.
 func (c *conn) onBackend(kind byte, body []byte) {
-	if h := backendHandlers[kind]; h != nil {
-		b := buf(body)
-		h(c, kind, &b)
+	b := buf(body)
+	switch kind {
+	case '1', '2', '3', 'n', 's': // ParseComplete, BindComplete, CloseComplete, NoData, PortalSuspended
+		c.pop()
+	case 't': // ParameterDescription
+		c.onParameterTypes(&b)
+	case 'T':
+		c.onRowDescription(&b)
+	case 'D':
+		c.onDataRow(&b)
+	case 'C', 'I': // CommandComplete, EmptyQueryResponse
+		c.onCommandComplete(kind, &b)
+	case 'E':
+		c.onErrorResponse(&b)
+	case 'Z':
+		c.onReadyForQuery()
 	}
 }
 
@@ -41,11 +37,8 @@ func (c *conn) pop() {
 	}
 }
 
-// onDone takes a message whose whole answer this one is.
-func (c *conn) onDone(byte, *buf) { c.pop() }
-
 // onParameterTypes records the parameter types of a Describe of a statement.
-func (c *conn) onParameterTypes(_ byte, b *buf) {
+func (c *conn) onParameterTypes(b *buf) {
 	h := c.head()
 	if h == nil || h.kind != 'D' || h.describe != 'S' {
 		return
@@ -61,7 +54,7 @@ func (c *conn) onParameterTypes(_ byte, b *buf) {
 
 // onRowDescription records the result columns: of a described statement or portal (which it
 // answers), or of the statement being executed.
-func (c *conn) onRowDescription(_ byte, b *buf) {
+func (c *conn) onRowDescription(b *buf) {
 	cols := make([]string, b.int16())
 	types := make([]uint32, len(cols))
 	for i := range cols {
@@ -89,7 +82,7 @@ func (c *conn) onRowDescription(_ byte, b *buf) {
 }
 
 // onDataRow counts a result row of the statement being executed, and keeps the first MaxRows.
-func (c *conn) onDataRow(_ byte, b *buf) {
+func (c *conn) onDataRow(b *buf) {
 	h := c.head()
 	if h == nil || h.stmt == nil {
 		return
@@ -130,7 +123,7 @@ func (c *conn) onCommandComplete(kind byte, b *buf) {
 }
 
 // onErrorResponse records the error on the statement it belongs to: the next one before the Sync.
-func (c *conn) onErrorResponse(_ byte, b *buf) {
+func (c *conn) onErrorResponse(b *buf) {
 	msg := errorText(*b)
 	for i := range c.pending {
 		p := &c.pending[i]
@@ -151,7 +144,7 @@ func (c *conn) onErrorResponse(_ byte, b *buf) {
 }
 
 // onReadyForQuery: the Sync or Query it answers is done, and whatever was still waiting before it.
-func (c *conn) onReadyForQuery(byte, *buf) {
+func (c *conn) onReadyForQuery() {
 	for len(c.pending) > 0 {
 		k := c.pending[0].kind
 		c.pop()

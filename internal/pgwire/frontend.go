@@ -1,21 +1,23 @@
 package pgwire
 
-// frontendHandlers record each client message type the proxy follows; others pass unrecorded.
-var frontendHandlers = map[byte]func(c *conn, b *buf){
-	'P': (*conn).onParse,
-	'B': (*conn).onBind,
-	'D': (*conn).onDescribe,
-	'E': (*conn).onExecute,
-	'S': (*conn).onSync,
-	'Q': (*conn).onQuery,
-	'C': (*conn).onClose,
-}
-
 // onFrontend records one client message. The caller holds the proxy's mutex.
 func (c *conn) onFrontend(kind byte, body []byte) {
-	if h := frontendHandlers[kind]; h != nil {
-		b := buf(body)
-		h(c, &b)
+	b := buf(body)
+	switch kind {
+	case 'P':
+		c.onParse(&b)
+	case 'B':
+		c.onBind(&b)
+	case 'D':
+		c.onDescribe(&b)
+	case 'E':
+		c.onExecute(&b)
+	case 'S':
+		c.onSync()
+	case 'Q':
+		c.onQuery(&b)
+	case 'C':
+		c.onClose()
 	}
 }
 
@@ -100,7 +102,7 @@ func (c *conn) onExecute(b *buf) {
 }
 
 // onSync records a Sync: the end of a round trip.
-func (c *conn) onSync(*buf) {
+func (c *conn) onSync() {
 	c.p.roundTrips++
 	c.pending = append(c.pending, op{kind: 'S'})
 }
@@ -122,6 +124,6 @@ func (c *conn) onQuery(b *buf) {
 }
 
 // onClose records a Close.
-func (c *conn) onClose(*buf) {
+func (c *conn) onClose() {
 	c.pending = append(c.pending, op{kind: 'C'})
 }
