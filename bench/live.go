@@ -35,8 +35,8 @@ func (r *runner) prepareLive(ctx context.Context, cur *build) (*build, error) {
 		if err != nil {
 			return nil, fmt.Errorf("live cluster: %w", err)
 		}
-		r.onCleanup(c.stop)
-		pgURL = c.url
+		r.onCleanup(c.Close)
+		pgURL = c.URL
 	}
 	admin, err := openAdmin(ctx, pgURL)
 	if err != nil {
