@@ -24,6 +24,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "soak" {
 		run = runSoak // make soak: bench/soak.go
 	}
+	if len(os.Args) > 1 && os.Args[1] == "chart" {
+		run = func(context.Context) error { return chartCommand() } // latest.svg from runs.tsv: bench/chart.go
+	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -210,6 +213,9 @@ func run(ctx context.Context) error {
 	}
 	if err := r.writeJSON(filepath.Join(cfg.Out, "results.json")); err != nil {
 		return err
+	}
+	if err := r.writeChart(); err != nil {
+		return fmt.Errorf("chart: %w", err)
 	}
 	if cfg.Profile {
 		if len(cfg.Scenarios) > 0 {
