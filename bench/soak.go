@@ -41,41 +41,20 @@ type soakConfig struct {
 }
 
 func soakConfigFromEnv() (soakConfig, error) {
-	c := soakConfig{Duration: 3 * time.Minute, Conns: 16, Attackers: 2, Users: 500, Tasks: 40, MaxRSS: 2048 << 20,
-		PGURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"}
-	var errs []error
-	if v := os.Getenv("SOAK_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 3*time.Second {
-			errs = append(errs, fmt.Errorf("SOAK_DURATION: %q is not a duration of at least 3s", v))
-		}
-		c.Duration = d
-	}
-	for key, dst := range map[string]*int{"SOAK_CONNS": &c.Conns, "SOAK_ATTACKERS": &c.Attackers, "SOAK_USERS": &c.Users, "SOAK_TASKS": &c.Tasks} {
-		if v := os.Getenv(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (n == 0 && key != "SOAK_ATTACKERS") {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive integer", key, v))
-			}
-			*dst = n
-		}
-	}
-	if v := os.Getenv("SOAK_MAX_RSS_MB"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 64 {
-			errs = append(errs, fmt.Errorf("SOAK_MAX_RSS_MB: %q is not a number of MiB ≥ 64", v))
-		}
-		c.MaxRSS = n << 20
-	}
-	if v := os.Getenv("BENCH_PG_URL"); v != "" {
-		c.PGURL = v
-	}
-	c.Keep = os.Getenv("BENCH_KEEP") != "" && os.Getenv("BENCH_KEEP") != "0"
-	c.Out = os.Getenv("SOAK_OUT")
-	if c.Out == "" {
-		c.Out = filepath.Join("bench", "out", "soak-"+time.Now().Format("20060102-150405"))
-	}
-	return c, errors.Join(errs...)
+	c := soakConfig{Duration: 3 * time.Minute, Conns: 16, Attackers: 2, Users: 500, Tasks: 40, MaxRSS: 2048 << 20, PGURL: defaultPGURL}
+	var e envReader
+	e.duration("SOAK_DURATION", &c.Duration, 3*time.Second, "a duration of at least 3s")
+	e.integer("SOAK_CONNS", &c.Conns, 1, "a positive integer")
+	e.integer("SOAK_ATTACKERS", &c.Attackers, 0, "a positive integer")
+	e.integer("SOAK_USERS", &c.Users, 1, "a positive integer")
+	e.integer("SOAK_TASKS", &c.Tasks, 1, "a positive integer")
+	maxRSS := int(c.MaxRSS >> 20)
+	e.integer("SOAK_MAX_RSS_MB", &maxRSS, 64, "a number of MiB ≥ 64")
+	c.MaxRSS = int64(maxRSS) << 20
+	e.str("BENCH_PG_URL", &c.PGURL)
+	c.Keep = on("BENCH_KEEP")
+	c.Out = outDir("SOAK_OUT", "soak-")
+	return c, errors.Join(e.errs...)
 }
 
 // soakRun is one soak: the server, its users, and what was measured.
@@ -130,11 +109,8 @@ func runSoak(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := startRun(cfg.Out)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
 	r := &runner{log: newLog(cfg.Out)}
@@ -142,47 +118,77 @@ func runSoak(ctx context.Context) error {
 	s := &soakRun{cfg: cfg, log: r.log, attack: map[string]*attackStats{}}
 	s.log.printf("soak: output in %s; %s (a third without attacks), %d honest connections, %d attackers, %d users × %d tasks",
 		cfg.Out, cfg.Duration, cfg.Conns, cfg.Attackers, cfg.Users, cfg.Tasks)
-
-	admin, err := openAdmin(ctx, cfg.PGURL)
+	bin, label, err := s.prepareDB(ctx, r, root)
 	if err != nil {
 		return err
+	}
+	if err := s.startServing(ctx, r, bin); err != nil {
+		return err
+	}
+	tasksBefore, linksBefore, err := s.counts(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.printf("soak: seeded %d tasks and %d task_tags; serving at %s", tasksBefore, linksBefore, s.srv.base)
+	fl, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, label, tasksBefore, linksBefore, fl)
+}
+
+// prepareDB builds the server and gives it a fresh database: migrated, seeded, with the
+// amplifier's rows; it returns the binary and the build's label.
+func (s *soakRun) prepareDB(ctx context.Context, r *runner, root string) (bin, label string, err error) {
+	admin, err := openAdmin(ctx, s.cfg.PGURL)
+	if err != nil {
+		return "", "", err
 	}
 	r.onCleanup(func() { _ = admin.Close() }) // last: the database is dropped through it
 	tmp, err := r.tempDir()
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	src, label, err := source(ctx, root, "", "")
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	bin := filepath.Join(tmp, "taskgraph-soak")
+	bin = filepath.Join(tmp, "taskgraph-soak")
 	s.log.printf("soak: building %s", label)
 	if err := goBuild(ctx, src, bin, nil); err != nil {
-		return err
+		return "", "", err
 	}
-	if s.db, err = createDB(ctx, admin, cfg.PGURL, "soak"); err != nil {
-		return err
+	if s.db, err = createDB(ctx, admin, s.cfg.PGURL, "soak"); err != nil {
+		return "", "", err
 	}
 	r.onCleanup(func() {
-		if cfg.Keep {
+		if s.cfg.Keep {
 			s.log.printf("soak: kept database %s", s.db.name)
 		} else if err := dropDB(admin, s.db); err != nil {
 			s.log.printf("soak: drop %s: %v", s.db.name, err)
 		}
 	})
+	return bin, label, s.seed(ctx, bin)
+}
+
+// seed migrates and seeds the database, adds the amplifier's rows and loads the users.
+func (s *soakRun) seed(ctx context.Context, bin string) (err error) {
 	if err := migrate(ctx, bin, s.db); err != nil {
 		return err
 	}
-	if err := seed(ctx, config{Users: cfg.Users, Tasks: cfg.Tasks, HeavyTasks: cfg.Tasks}, s.db); err != nil {
+	if err := seed(ctx, config{Users: s.cfg.Users, Tasks: s.cfg.Tasks, HeavyTasks: s.cfg.Tasks}, s.db); err != nil {
 		return err
 	}
 	if _, err := s.db.x.ExecContext(ctx, amplifierSQL); err != nil {
 		return fmt.Errorf("amplifier rows: %w", err)
 	}
-	if s.data, err = loadDataset(ctx, s.db, cfg.Users); err != nil {
-		return err
-	}
+	s.data, err = loadDataset(ctx, s.db, s.cfg.Users)
+	return err
+}
+
+// startServing starts the issuer, mints every user's token and the amplifier's, and starts the
+// server.
+func (s *soakRun) startServing(ctx context.Context, r *runner, bin string) error {
 	key, err := newSigningKey()
 	if err != nil {
 		return err
@@ -202,50 +208,52 @@ func runSoak(ctx context.Context) error {
 	if s.amp, err = iss.mint(key, &userData{sub: "soak-amplifier", uuid: amplifierUUID, email: "amp@soak.example", name: "Amp"}, 0); err != nil {
 		return err
 	}
-	if s.srv, err = startServer(ctx, bin, s.db.url, iss, filepath.Join(cfg.Out, "server.log"), nil); err != nil {
+	if s.srv, err = startServer(ctx, bin, s.db.url, iss, filepath.Join(s.cfg.Out, "server.log"), nil); err != nil {
 		return err
 	}
 	r.onCleanup(s.srv.stop)
-	tasksBefore, linksBefore, err := s.counts(ctx)
-	if err != nil {
-		return err
-	}
-	s.log.printf("soak: seeded %d tasks and %d task_tags; serving at %s", tasksBefore, linksBefore, s.srv.base)
+	return nil
+}
 
-	// The load: honest workers all along, attackers in the second phase only.
+// load runs both phases: honest workers all along, attackers in the second phase only.
+func (s *soakRun) load(ctx context.Context) (*floods, error) {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	go s.sampleRSS(loadCtx, t0)
-	client := load.NewClient(cfg.Conns)
-	for w := range cfg.Conns {
+	client := load.NewClient(s.cfg.Conns)
+	for w := range s.cfg.Conns {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.honest(ctx, client, w) }()
 	}
-	attackClient := load.NewClient(max(1, cfg.Attackers))
+	attackClient := load.NewClient(max(1, s.cfg.Attackers))
 	attackClient.Timeout = 60 * time.Second
-	for w := range cfg.Attackers {
+	for w := range s.cfg.Attackers {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.attacker(loadCtx, attackClient, w) }()
 	}
 	fl := newFloods(s) // issue 20's attackers and the open-files sampler (soakfloods.go)
 	fl.start(loadCtx, s, &wg)
-	quiet := cfg.Duration / 3
+	quiet := s.cfg.Duration / 3
 	if err := s.phase(ctx, "without attacks", quiet); err != nil {
-		return err
+		return nil, err
 	}
-	if cfg.Attackers > 0 {
+	if s.cfg.Attackers > 0 {
 		s.attacking.Store(true)
 	}
-	if err := s.phase(ctx, "with attacks", cfg.Duration-quiet); err != nil {
-		return err
+	if err := s.phase(ctx, "with attacks", s.cfg.Duration-quiet); err != nil {
+		return nil, err
 	}
 	s.attacking.Store(false)
 	s.stopping.Store(true) // honest workers finish the request in flight, so every write is counted
 	stopLoad()             // attackers stop at once
 	wg.Wait()
+	return fl, nil
+}
 
+// finish measures what outlives the load, counts the rows and writes the report.
+func (s *soakRun) finish(ctx context.Context, label string, tasksBefore, linksBefore int64, fl *floods) error {
 	// The attacks' work may outlive their clients: the server's CPU over the next 5 s.
 	cpu0, _ := cpuTime(s.srv.pid())
 	time.Sleep(5 * time.Second)
@@ -259,7 +267,7 @@ func runSoak(ctx context.Context) error {
 	report.text += fl.report()
 	fmt.Println()
 	fmt.Print(report.text)
-	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(report.text), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.cfg.Out, "results.md"), []byte(report.text), 0o644); err != nil {
 		return err
 	}
 	if report.failed > 0 {
