@@ -43,45 +43,12 @@ func (r *runner) prepareLive(ctx context.Context, cur *build) (*build, error) {
 		return nil, err
 	}
 	r.onCleanup(func() { _ = admin.Close() })
-	var walLevel string
-	if err := admin.GetContext(ctx, &walLevel, "SHOW wal_level"); err != nil {
-		return nil, err
-	}
 	lb := &build{name: "live", rev: cur.rev, src: cur.src, bin: cur.bin, out: filepath.Join(r.cfg.Out, "live"), admin: admin,
 		captures: map[string][]capture{}, requests: map[string][]request{}, rows: map[string]*row{}}
 	if err := os.MkdirAll(lb.out, 0o755); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	if lb.db, err = createDB(ctx, admin, pgURL, "live"); err != nil {
-		return nil, err
-	}
-	r.onCleanup(func() {
-		if own { // the cluster goes with it
-			return
-		}
-		if r.cfg.Keep {
-			r.log.printf("live: kept database %s", lb.db.name)
-			return
-		}
-		waitSlotsGone(admin, lb.db.name) // a database with a replication slot cannot be dropped
-		if err := dropDB(admin, lb.db); err != nil {
-			r.log.printf("live: drop %s: %v", lb.db.name, err)
-		}
-	})
-	// The subscribe rows' users, the create scenario's token users among them; the heavy user
-	// at the smallest size the data set allows (no live row reads it).
-	seedCfg := r.cfg
-	seedCfg.Users, seedCfg.HeavyTasks = max(liveUsers, r.cfg.TokenUsers), pageDepth*20+20
-	r.log.printf("live: database %s (wal_level=%s): migrate, seed %d users × %d tasks", lb.db.name, walLevel, seedCfg.Users, seedCfg.Tasks)
-	if err := migrate(ctx, lb.bin, lb.db); err != nil {
-		return nil, err
-	}
-	if err := seed(ctx, seedCfg, lb.db); err != nil {
-		return nil, err
-	}
-	lb.seedTime = time.Since(t0)
-	if lb.data, err = loadDataset(ctx, lb.db, r.cfg.TokenUsers); err != nil {
+	if err := r.seedLive(ctx, lb, pgURL, own); err != nil {
 		return nil, err
 	}
 	if lb.iss, err = startIssuer(r.key); err != nil {
@@ -101,6 +68,46 @@ func (r *runner) prepareLive(ctx context.Context, cur *build) (*build, error) {
 	r.onCleanup(lb.srv.stop)
 	r.log.printf("live: seeded in %s; the server's feed is %q", lb.seedTime.Round(100*time.Millisecond), serverFeed(ctx, lb.srv.base))
 	return lb, nil
+}
+
+// seedLive creates the live rows' database on pgURL (dropped at the end unless it goes with the
+// cluster, own, or BENCH_KEEP), migrates and seeds it, and loads its users.
+func (r *runner) seedLive(ctx context.Context, lb *build, pgURL string, own bool) (err error) {
+	var walLevel string
+	if err := lb.admin.GetContext(ctx, &walLevel, "SHOW wal_level"); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if lb.db, err = createDB(ctx, lb.admin, pgURL, "live"); err != nil {
+		return err
+	}
+	r.onCleanup(func() {
+		if own { // the cluster goes with it
+			return
+		}
+		if r.cfg.Keep {
+			r.log.printf("live: kept database %s", lb.db.name)
+			return
+		}
+		waitSlotsGone(lb.admin, lb.db.name) // a database with a replication slot cannot be dropped
+		if err := dropDB(lb.admin, lb.db); err != nil {
+			r.log.printf("live: drop %s: %v", lb.db.name, err)
+		}
+	})
+	// The subscribe rows' users, the create scenario's token users among them; the heavy user
+	// at the smallest size the data set allows (no live row reads it).
+	seedCfg := r.cfg
+	seedCfg.Users, seedCfg.HeavyTasks = max(liveUsers, r.cfg.TokenUsers), pageDepth*20+20
+	r.log.printf("live: database %s (wal_level=%s): migrate, seed %d users × %d tasks", lb.db.name, walLevel, seedCfg.Users, seedCfg.Tasks)
+	if err := migrate(ctx, lb.bin, lb.db); err != nil {
+		return err
+	}
+	if err := seed(ctx, seedCfg, lb.db); err != nil {
+		return err
+	}
+	lb.seedTime = time.Since(t0)
+	lb.data, err = loadDataset(ctx, lb.db, r.cfg.TokenUsers)
+	return err
 }
 
 // liveServerEnv is the live rows' server environment: the subscribe layouts' 5,000 sockets all

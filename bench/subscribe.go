@@ -130,6 +130,25 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 	store.LogicalFeed = row.Feed == "logical"
 	r.log.printf("%s %s: live feed %q", b.name, layout.name, row.Feed)
 	w := startChangeWriters(ctx, store, users, tally, warm, warm+window)
+	u0, err := schedule(ctx, w, srv, b, warm, window, onWindow)
+	if err != nil {
+		return nil, err
+	}
+	u1 := sampleUsage(ctx, srv, b)
+	r.finishRow(ctx, row, srv, tally, warm, warm+window, u0, u1)
+	_, _, row.WriterP99, _ = quantilesMS(w.commits)
+	r.log.printf("%s %s: %d changes at %.0f/s, %d deliveries, %d lost, p50 %.2f p99 %.2f ms, RSS %.0f MB open, %.0f MB peak",
+		b.name, layout.name, row.Changes, row.Rate, row.Delivered, row.Lost, row.P50, row.P99, row.RSSOpenMB, row.RSSPeakMB)
+	j, _ := json.MarshalIndent(row, "", "  ")
+	_ = os.WriteFile(filepath.Join(b.out, layout.name+".json"), j, 0o644)
+	return row, nil
+}
+
+// schedule hands the writers warm+window changes at liveRate a second (open loop) and returns
+// the usage sampled when the window opened (after warm changes). The window is the schedule's:
+// changes the writers could not start by its end are not made, so a host that cannot keep the
+// rate shows a lower one instead of a longer run.
+func schedule(ctx context.Context, w *changeWriters, srv *serverProc, b *build, warm, window int, onWindow func()) (usage, error) {
 	var u0 usage
 	begin := time.Now()
 	for seq := range warm + window {
@@ -145,19 +164,7 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 		}
 		w.jobs <- seq
 	}
-	// The window is the schedule's: changes the writers could not start by its end are not
-	// made, so a host that cannot keep the rate shows a lower one instead of a longer run.
-	if err := w.stop(); err != nil {
-		return nil, err
-	}
-	u1 := sampleUsage(ctx, srv, b)
-	r.finishRow(ctx, row, srv, tally, warm, warm+window, u0, u1)
-	_, _, row.WriterP99, _ = quantilesMS(w.commits)
-	r.log.printf("%s %s: %d changes at %.0f/s, %d deliveries, %d lost, p50 %.2f p99 %.2f ms, RSS %.0f MB open, %.0f MB peak",
-		b.name, layout.name, row.Changes, row.Rate, row.Delivered, row.Lost, row.P50, row.P99, row.RSSOpenMB, row.RSSPeakMB)
-	j, _ := json.MarshalIndent(row, "", "  ")
-	_ = os.WriteFile(filepath.Join(b.out, layout.name+".json"), j, 0o644)
-	return row, nil
+	return u0, w.stop()
 }
 
 // openRow is a layout's row with what the server holds once its subscriptions are open.
