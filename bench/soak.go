@@ -332,46 +332,9 @@ const soakTaskFields = `id title description completed priority dueAt createdAt 
 // honest is one honest connection: of every 20 requests, 10 pages, 3 task(id), 1 filtered page,
 // 1 tags, 3 createTask (two tags), 1 updateTask and 1 deleteTask of a task it created.
 func (s *soakRun) honest(ctx context.Context, client *http.Client, w int) {
-	rng := rand.New(rand.NewPCG(uint64(w), 7))
-	type mine struct {
-		user int
-		id   string
-	}
-	var created []mine
+	c := &honestConn{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w), 7))}
 	for i := 0; ctx.Err() == nil && !s.stopping.Load(); i++ {
-		ui := rng.IntN(len(s.data.users))
-		u := s.data.users[ui]
-		var op, query string
-		var vars map[string]any
-		switch k := i % 20; {
-		case k < 10:
-			op, query = "page", `query Page { tasks(first: 20) { edges { cursor node { `+soakTaskFields+` } } pageInfo { hasNextPage endCursor } } }`
-		case k < 13:
-			op, query = "task", `query Task($id: ID!) { task(id: $id) { `+soakTaskFields+` } }`
-			vars = map[string]any{"id": u.taskIDs[rng.IntN(len(u.taskIDs))]}
-		case k == 13:
-			op, query = "filter", `query Filter { tasks(first: 20, filter: {completed: false, priorities: [HIGH, URGENT]}) { nodes { `+soakTaskFields+` } } }`
-		case k == 14:
-			op, query = "tags", `query Tags { tags { id name color } }`
-		case k < 18:
-			op, query = "createTask", `mutation Create($in: CreateTaskInput!) { createTask(input: $in) { `+soakTaskFields+` } }`
-			vars = map[string]any{"in": map[string]any{"title": fmt.Sprintf("soak %d-%d", w, i), "priority": "HIGH",
-				"tagIds": []string{u.tagIDs[i%8], u.tagIDs[(i+3)%8]}}}
-		case k == 18 && len(created) > 0:
-			c := created[rng.IntN(len(created))]
-			ui, u = c.user, s.data.users[c.user]
-			op, query = "updateTask", `mutation Update($id: ID!, $in: UpdateTaskInput!) { updateTask(id: $id, input: $in) { `+soakTaskFields+` } }`
-			vars = map[string]any{"id": c.id, "in": map[string]any{"title": fmt.Sprintf("soak %d-%d updated", w, i), "completed": i%2 == 0}}
-		case k == 19 && len(created) > 0:
-			j := rng.IntN(len(created))
-			c := created[j]
-			created = slices.Delete(created, j, j+1)
-			ui = c.user
-			op, query = "deleteTask", `mutation Delete($id: ID!) { deleteTask(id: $id) }`
-			vars = map[string]any{"id": c.id}
-		default:
-			op, query = "page", `query Page { tasks(first: 20) { edges { cursor node { `+soakTaskFields+` } } pageInfo { hasNextPage endCursor } } }`
-		}
+		op, query, vars, ui := c.next(i)
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 		t0 := time.Now()
 		status, resp, err := load.Do(ctx, client, s.srv.url, load.Request{Body: body, Token: s.tokens[ui]})
@@ -383,19 +346,70 @@ func (s *soakRun) honest(ctx context.Context, client *http.Client, w int) {
 			err = load.DefaultCheck(status, resp)
 		}
 		if err == nil {
-			switch op {
-			case "createTask":
-				var a struct {
-					Data struct{ CreateTask struct{ ID string } }
-				}
-				_ = json.Unmarshal(resp, &a)
-				created = append(created, mine{ui, a.Data.CreateTask.ID})
-				s.createsAcked.Add(1)
-			case "deleteTask":
-				s.deletesAcked.Add(1)
-			}
+			c.acknowledged(op, ui, resp)
 		}
 		s.record(op, lat, err)
+	}
+}
+
+// honestConn is one honest connection's state: its random users and the tasks it created.
+type honestConn struct {
+	s       *soakRun
+	w       int
+	rng     *rand.Rand
+	created []createdTask
+}
+
+type createdTask struct {
+	user int
+	id   string
+}
+
+// next is request i of the connection: its operation, query, variables and user.
+func (c *honestConn) next(i int) (op, query string, vars map[string]any, ui int) {
+	ui = c.rng.IntN(len(c.s.data.users))
+	u := c.s.data.users[ui]
+	switch k := i % 20; {
+	case k < 10:
+		return "page", soakPageQuery, nil, ui
+	case k < 13:
+		return "task", `query Task($id: ID!) { task(id: $id) { ` + soakTaskFields + ` } }`,
+			map[string]any{"id": u.taskIDs[c.rng.IntN(len(u.taskIDs))]}, ui
+	case k == 13:
+		return "filter", `query Filter { tasks(first: 20, filter: {completed: false, priorities: [HIGH, URGENT]}) { nodes { ` + soakTaskFields + ` } } }`, nil, ui
+	case k == 14:
+		return "tags", `query Tags { tags { id name color } }`, nil, ui
+	case k < 18:
+		return "createTask", `mutation Create($in: CreateTaskInput!) { createTask(input: $in) { ` + soakTaskFields + ` } }`,
+			map[string]any{"in": map[string]any{"title": fmt.Sprintf("soak %d-%d", c.w, i), "priority": "HIGH",
+				"tagIds": []string{u.tagIDs[i%8], u.tagIDs[(i+3)%8]}}}, ui
+	case k == 18 && len(c.created) > 0:
+		t := c.created[c.rng.IntN(len(c.created))]
+		return "updateTask", `mutation Update($id: ID!, $in: UpdateTaskInput!) { updateTask(id: $id, input: $in) { ` + soakTaskFields + ` } }`,
+			map[string]any{"id": t.id, "in": map[string]any{"title": fmt.Sprintf("soak %d-%d updated", c.w, i), "completed": i%2 == 0}}, t.user
+	case k == 19 && len(c.created) > 0:
+		j := c.rng.IntN(len(c.created))
+		t := c.created[j]
+		c.created = slices.Delete(c.created, j, j+1)
+		return "deleteTask", `mutation Delete($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": t.id}, t.user
+	}
+	return "page", soakPageQuery, nil, ui
+}
+
+const soakPageQuery = `query Page { tasks(first: 20) { edges { cursor node { ` + soakTaskFields + ` } } pageInfo { hasNextPage endCursor } } }`
+
+// acknowledged counts an answered write; a created task becomes one to update or delete.
+func (c *honestConn) acknowledged(op string, ui int, resp []byte) {
+	switch op {
+	case "createTask":
+		var a struct {
+			Data struct{ CreateTask struct{ ID string } }
+		}
+		_ = json.Unmarshal(resp, &a)
+		c.created = append(c.created, createdTask{ui, a.Data.CreateTask.ID})
+		c.s.createsAcked.Add(1)
+	case "deleteTask":
+		c.s.deletesAcked.Add(1)
 	}
 }
 
@@ -487,36 +501,41 @@ func (s *soakRun) attacker(ctx context.Context, client *http.Client, w int) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.mu.Lock()
-		st := s.attack[a.name]
-		if st == nil {
-			st = &attackStats{statuses: map[string]int{}}
-			s.attack[a.name] = st
-		}
-		st.sent++
-		st.lat = append(st.lat, lat)
-		st.bytes += int64(len(resp))
-		if err != nil {
-			st.errs++
-			st.statuses["no answer"]++
-		} else {
-			var a struct {
-				Errors []struct {
-					Extensions struct{ Code string } `json:"extensions"`
-				} `json:"errors"`
-			}
-			_ = json.Unmarshal(resp, &a)
-			key := fmt.Sprintf("HTTP %d", status)
-			if len(a.Errors) > 0 {
-				key += " " + a.Errors[0].Extensions.Code
-				if len(a.Errors) > 1 {
-					key += fmt.Sprintf(" (+%d errors)", len(a.Errors)-1)
-				}
-			}
-			st.statuses[key]++
-		}
-		s.mu.Unlock()
+		s.tallyAttack(a.name, status, resp, lat, err)
 	}
+}
+
+// tallyAttack counts one attack's answer: by HTTP status and first error code.
+func (s *soakRun) tallyAttack(name string, status int, resp []byte, lat time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.attack[name]
+	if st == nil {
+		st = &attackStats{statuses: map[string]int{}}
+		s.attack[name] = st
+	}
+	st.sent++
+	st.lat = append(st.lat, lat)
+	st.bytes += int64(len(resp))
+	if err != nil {
+		st.errs++
+		st.statuses["no answer"]++
+		return
+	}
+	var a struct {
+		Errors []struct {
+			Extensions struct{ Code string } `json:"extensions"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(resp, &a)
+	key := fmt.Sprintf("HTTP %d", status)
+	if len(a.Errors) > 0 {
+		key += " " + a.Errors[0].Extensions.Code
+		if len(a.Errors) > 1 {
+			key += fmt.Sprintf(" (+%d errors)", len(a.Errors)-1)
+		}
+	}
+	st.statuses[key]++
 }
 
 // sampleRSS reads the server's resident set every 500 ms; over the bound, attacks stop.
