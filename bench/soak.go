@@ -626,36 +626,8 @@ func (s *soakRun) report(label string, tasksBefore, linksBefore, tasksAfter, lin
 	var rep soakReport
 	fmt.Fprintf(&b, "## Soak: %s\n\n%s, %d honest connections over %d users (%d tasks each), %d attackers; server %s\n\n",
 		time.Now().Format("2006-01-02 15:04"), s.cfg.Duration, s.cfg.Conns, s.cfg.Users, s.cfg.Tasks, s.cfg.Attackers, label)
-	b.WriteString("| phase | honest requests | req/s | errors | p50 ms | p99 ms | max ms | server CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
-	var p99 []time.Duration
-	errorsTotal := 0
-	for _, p := range s.phases {
-		d := p.end.Sub(p.start)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %d |\n", p.name, len(p.lat), float64(len(p.lat))/d.Seconds(),
-			p.errors, ms(percentile(p.lat, 0.5)), ms(percentile(p.lat, 0.99)), ms(percentile(p.lat, 1)), p.cpu.Seconds(), p.maxRSS>>20)
-		p99 = append(p99, percentile(p.lat, 0.99))
-		errorsTotal += p.errors
-	}
-	for _, p := range s.phases {
-		if len(p.firstErrs) > 0 {
-			fmt.Fprintf(&b, "\nfirst errors %s: %s\n", p.name, strings.Join(p.firstErrs, "; "))
-		}
-	}
-	if len(s.attack) > 0 {
-		b.WriteString("\n| attack | sent | answers | p50 ms | max ms | bytes answered (mean) |\n|---|---|---|---|---|---|\n")
-		for _, a := range attacks {
-			st := s.attack[a.name]
-			if st == nil {
-				continue
-			}
-			var answers []string
-			for _, k := range slices.Sorted(maps.Keys(st.statuses)) {
-				answers = append(answers, fmt.Sprintf("%s ×%d", k, st.statuses[k]))
-			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %.0f | %d |\n", a.name, st.sent, strings.Join(answers, ", "),
-				ms(percentile(st.lat, 0.5)), ms(percentile(st.lat, 1)), st.bytes/int64(max(1, st.sent)))
-		}
-	}
+	p99, errorsTotal := s.formatPhases(&b)
+	s.formatAttacks(&b)
 	var peak int64
 	for _, r := range s.rss {
 		peak = max(peak, r.rss)
@@ -688,4 +660,43 @@ func (s *soakRun) report(label string, tasksBefore, linksBefore, tasksAfter, lin
 	crit(peak <= s.cfg.MaxRSS, "server RSS bounded: peak %d MiB ≤ %d MiB (SOAK_MAX_RSS_MB)", peak>>20, s.cfg.MaxRSS>>20)
 	rep.text = b.String()
 	return rep
+}
+
+// formatPhases is the honest traffic's table and first errors; it returns each phase's p99 and
+// the errors in all.
+func (s *soakRun) formatPhases(b *strings.Builder) (p99 []time.Duration, errorsTotal int) {
+	b.WriteString("| phase | honest requests | req/s | errors | p50 ms | p99 ms | max ms | server CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range s.phases {
+		d := p.end.Sub(p.start)
+		fmt.Fprintf(b, "| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %d |\n", p.name, len(p.lat), float64(len(p.lat))/d.Seconds(),
+			p.errors, ms(percentile(p.lat, 0.5)), ms(percentile(p.lat, 0.99)), ms(percentile(p.lat, 1)), p.cpu.Seconds(), p.maxRSS>>20)
+		p99 = append(p99, percentile(p.lat, 0.99))
+		errorsTotal += p.errors
+	}
+	for _, p := range s.phases {
+		if len(p.firstErrs) > 0 {
+			fmt.Fprintf(b, "\nfirst errors %s: %s\n", p.name, strings.Join(p.firstErrs, "; "))
+		}
+	}
+	return p99, errorsTotal
+}
+
+// formatAttacks is the attacks' table: what each was answered.
+func (s *soakRun) formatAttacks(b *strings.Builder) {
+	if len(s.attack) == 0 {
+		return
+	}
+	b.WriteString("\n| attack | sent | answers | p50 ms | max ms | bytes answered (mean) |\n|---|---|---|---|---|---|\n")
+	for _, a := range attacks {
+		st := s.attack[a.name]
+		if st == nil {
+			continue
+		}
+		var answers []string
+		for _, k := range slices.Sorted(maps.Keys(st.statuses)) {
+			answers = append(answers, fmt.Sprintf("%s ×%d", k, st.statuses[k]))
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %.0f | %.0f | %d |\n", a.name, st.sent, strings.Join(answers, ", "),
+			ms(percentile(st.lat, 0.5)), ms(percentile(st.lat, 1)), st.bytes/int64(max(1, st.sent)))
+	}
 }
