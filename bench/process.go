@@ -68,28 +68,36 @@ func startServer(ctx context.Context, bin, databaseURL string, iss *issuer, logP
 	}
 	s := &serverProc{cmd: cmd, base: "http://" + addr, url: "http://" + addr + "/graphql", log: logf, exit: make(chan error, 1)}
 	go func() { s.exit <- cmd.Wait() }()
+	if err := s.waitReady(ctx, logPath); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
+// waitReady waits up to 60 s until the server's /readyz answers 200; a server that exits or does
+// not get ready is an error (see its log).
+func (s *serverProc) waitReady(ctx context.Context, logPath string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		select {
 		case err := <-s.exit:
-			logf.Close()
-			return nil, fmt.Errorf("server exited before it was ready (%v); see %s", err, logPath)
+			s.log.Close()
+			return fmt.Errorf("server exited before it was ready (%v); see %s", err, logPath)
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if resp, err := client.Get(s.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("server not ready after 60s; see %s", logPath)
+			return fmt.Errorf("server not ready after 60s; see %s", logPath)
 		}
 	}
 }
