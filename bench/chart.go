@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,35 +59,26 @@ func chartSVG(latest, history []runFigures) string {
 	s.p99Bars(latest)
 	s.trend(latest, history)
 	return fmt.Sprintf("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\" font-family=\"sans-serif\" font-size=\"11\">\n"+
-		"<style>.rps{fill:#4e79a7}.pga{fill:#bab0ac}.p99{fill:#f28e2b}.title{font-size:13px;font-weight:bold}.note{fill:#555}.axis{stroke:#999}</style>\n"+
+		"<style>.rps{fill:#4e79a7}.pga{fill:#bab0ac}.p99{fill:#f28e2b}text.rps,text.p99{fill:black}text.pga{fill:#555}.title{font-size:13px;font-weight:bold}.note{fill:#555}.axis{stroke:#999}</style>\n"+
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n%s</svg>\n", chartWidth, s.y, chartWidth, s.y, s.b.String())
 }
 
 // rpsBars is a bar per scenario for the server's req/s and, where the run measured it, one for
 // pgbench (a) on the same scale, with the server's share of (a).
 func (s *svg) rpsBars(rows []runFigures) {
-	s.y += 14
-	s.text(10, s.y, "start", "note", "req/s: server (blue), pgbench (a) on the same rows (grey)")
-	s.y += 8
+	s.heading("req/s: server (blue), pgbench (a) on the same rows (grey)")
 	top := 0.0
 	for _, f := range rows {
 		top = max(top, f.RPS, f.PgA)
 	}
 	for _, f := range rows {
-		s.text(chartLeft-6, s.y+11, "end", "", "%s", f.Scenario)
-		w := chartBarW * f.RPS / max(top, 1)
-		s.rect(chartLeft, s.y, w, chartBarH, "rps")
 		label := fmt.Sprintf("%.0f", f.RPS)
 		if f.OverA >= 0 {
 			label += fmt.Sprintf(" (%.0f%% of (a))", f.OverA)
 		}
-		s.text(chartLeft+w+4, s.y+11, "start", "", "%s", label)
-		s.y += chartBarH + 2
+		s.bar(f.Scenario, f.RPS/top, "rps", label)
 		if f.PgA >= 0 {
-			w := chartBarW * f.PgA / max(top, 1)
-			s.rect(chartLeft, s.y, w, chartBarH, "pga")
-			s.text(chartLeft+w+4, s.y+11, "start", "note", "%.0f", f.PgA)
-			s.y += chartBarH + 2
+			s.bar("", f.PgA/top, "pga", fmt.Sprintf("%.0f", f.PgA))
 		}
 		s.y += 4
 	}
@@ -94,20 +86,35 @@ func (s *svg) rpsBars(rows []runFigures) {
 
 // p99Bars is a bar per scenario for the p99 latency.
 func (s *svg) p99Bars(rows []runFigures) {
-	s.y += 14
-	s.text(10, s.y, "start", "note", "p99 ms")
-	s.y += 8
+	s.heading("p99 ms")
 	top := 0.0
 	for _, f := range rows {
 		top = max(top, f.P99)
 	}
 	for _, f := range rows {
-		s.text(chartLeft-6, s.y+11, "end", "", "%s", f.Scenario)
-		w := chartBarW * max(f.P99, 0) / max(top, 1)
-		s.rect(chartLeft, s.y, w, chartBarH, "p99")
-		s.text(chartLeft+w+4, s.y+11, "start", "", "%s", dash(f.P99, 2))
-		s.y += chartBarH + 6
+		s.bar(f.Scenario, max(f.P99, 0)/top, "p99", dash(f.P99, 2))
+		s.y += 4
 	}
+}
+
+func (s *svg) heading(title string) {
+	s.y += 14
+	s.text(10, s.y, "start", "note", "%s", title)
+	s.y += 8
+}
+
+// bar is one bar, share of the longest, with its name on the left and its label on the right.
+func (s *svg) bar(name string, share float64, class, label string) {
+	if name != "" {
+		s.text(chartLeft-6, s.y+11, "end", "", "%s", name)
+	}
+	if math.IsNaN(share) || math.IsInf(share, 0) {
+		share = 0
+	}
+	w := chartBarW * share
+	s.rect(chartLeft, s.y, w, chartBarH, class)
+	s.text(chartLeft+w+4, s.y+11, "start", class, "%s", label)
+	s.y += chartBarH + 2
 }
 
 // trend is a line per scenario of latest: its req/s in every recorded run (current build) that
