@@ -109,12 +109,7 @@ func (s *serverProc) stop() {
 	}
 	s.once.Do(func() {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exit:
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exit
-		}
+		waitOrKill(s.cmd.Process, s.exit, 15*time.Second)
 		s.log.Close()
 	})
 }
@@ -190,4 +185,17 @@ func hostBusy() (busy, total int64) {
 		}
 	}
 	return busy, total
+}
+
+// waitOrKill waits for the process to exit, and kills it when it has not after grace.
+func waitOrKill(p *os.Process, exited <-chan error, grace time.Duration) {
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-exited:
+		return
+	case <-timer.C:
+	}
+	_ = p.Kill()
+	<-exited
 }

@@ -51,30 +51,38 @@ func num(v float64, prec int) string {
 
 // formatTable is the run's main table: one row per scenario.
 func formatTable(rows []*row) string {
-	var b strings.Builder
-	b.WriteString("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | SQL round trips/req | server CPU ms/req | server alloc KB/req | server peak RSS MB | new PG sessions/s | pgbench (a) req/s | pgbench (b) req/s | server / (a) | server / (b) |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %.2f | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |\n",
+	return mdTable("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | SQL round trips/req | server CPU ms/req | server alloc KB/req | server peak RSS MB | new PG sessions/s | pgbench (a) req/s | pgbench (b) req/s | server / (a) | server / (b) |\n"+
+		"|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", len(rows), func(i int) string {
+		r := rows[i]
+		return fmt.Sprintf("| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %.2f | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |\n",
 			r.Scenario, r.RPS, r.P50, r.P90, r.P99, r.Max, r.Errors, num(r.RoundTrips, 1), r.CPUms, num(r.AllocKB, 0),
 			r.RSSMB, r.SessionsPerSec, r.PgA, r.PgB, ratio(r.RPS, r.PgA), ratio(r.RPS, r.PgB))
-	}
-	return b.String()
+	})
 }
 
 // formatDetails are the figures that explain the main table.
 func formatDetails(rows []*row) string {
-	var b strings.Builder
-	b.WriteString("| scenario | requests | SQL statements/req | server GC cycles | load generator CPU ms/req | host CPU busy | pgbench (b) protocol |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %.2f | %.0f%% | %s |\n",
-			r.Scenario, r.Requests, num(r.Statements, 1), num(r.GCs, 0), r.LoadgenCPUms, r.HostBusyPct, r.PgBMode)
-	}
+	var errs strings.Builder
 	for _, r := range rows {
 		for _, e := range r.FirstErrors {
-			fmt.Fprintf(&b, "\n%s error: %s", r.Scenario, e)
+			fmt.Fprintf(&errs, "\n%s error: %s", r.Scenario, e)
 		}
+	}
+	return mdTable("| scenario | requests | SQL statements/req | server GC cycles | load generator CPU ms/req | host CPU busy | pgbench (b) protocol |\n"+
+		"|---|--:|--:|--:|--:|--:|---|\n", len(rows), func(i int) string {
+		r := rows[i]
+		return fmt.Sprintf("| %s | %d | %s | %s | %.2f | %.0f%% | %s |\n",
+			r.Scenario, r.Requests, num(r.Statements, 1), num(r.GCs, 0), r.LoadgenCPUms, r.HostBusyPct, r.PgBMode)
+	}) + errs.String()
+}
+
+// mdTable is a Markdown table: head (its header and alignment lines), then line(i) for each of n
+// rows.
+func mdTable(head string, n int, line func(i int) string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range n {
+		b.WriteString(line(i))
 	}
 	return b.String()
 }

@@ -540,17 +540,10 @@ func (s *soakRun) tallyAttack(name string, status int, resp []byte, lat time.Dur
 
 // sampleRSS reads the server's resident set every 500 ms; over the bound, attacks stop.
 func (s *soakRun) sampleRSS(ctx context.Context, t0 time.Time) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 500*time.Millisecond, func() {
 		rss, err := currentRSS(s.srv.pid())
 		if err != nil {
-			continue
+			return
 		}
 		s.mu.Lock()
 		s.rss = append(s.rss, rssSample{time.Since(t0), rss})
@@ -561,6 +554,20 @@ func (s *soakRun) sampleRSS(ctx context.Context, t0 time.Time) {
 		if rss > s.cfg.MaxRSS && !s.rssStop.Swap(true) {
 			s.log.printf("soak: server RSS %d MiB is over SOAK_MAX_RSS_MB (%d): attacks stopped", rss>>20, s.cfg.MaxRSS>>20)
 		}
+	})
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		f()
 	}
 }
 

@@ -626,14 +626,14 @@ func judgeLive(row *liveRow) []target {
 // formatLive is the subscribe scenarios' table and their targets (issues 12 and 19).
 func formatLive(rows []*liveRow) string {
 	var b strings.Builder
-	b.WriteString("| scenario | feed | subscriptions (users) | sockets | changes/s | deliveries | events lost | delivery p50 ms | p90 ms | p99 ms | max ms | server RSS MB (open / peak) | heap / stacks MB (open) | server CPU ms/change | server CPU ms/delivered event | cores: server / PostgreSQL / bench | goroutines | writer commit p99 ms | host CPU busy |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, row := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f | %.3f | %.2f / %.2f / %.2f | %.0f | %.2f | %.0f%% |\n",
+	b.WriteString(mdTable("| scenario | feed | subscriptions (users) | sockets | changes/s | deliveries | events lost | delivery p50 ms | p90 ms | p99 ms | max ms | server RSS MB (open / peak) | heap / stacks MB (open) | server CPU ms/change | server CPU ms/delivered event | cores: server / PostgreSQL / bench | goroutines | writer commit p99 ms | host CPU busy |\n"+
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", len(rows), func(i int) string {
+		row := rows[i]
+		return fmt.Sprintf("| %s | %s | %d (%d) | %d | %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f | %.3f | %.2f / %.2f / %.2f | %.0f | %.2f | %.0f%% |\n",
 			row.Scenario, row.Feed, row.Subscriptions, row.Users, row.Sockets, row.Rate, row.Delivered, row.Lost, row.P50, row.P90, row.P99, row.Max,
 			row.RSSOpenMB, row.RSSPeakMB, row.HeapOpenMB, row.StackOpenMB, row.CPUmsChange, row.CPUmsDelivery, row.ServerCores, row.PGCores, row.BenchCores,
 			row.Goroutines, row.WriterP99, row.HostBusyPct)
-	}
+	}))
 	for _, row := range rows {
 		fmt.Fprintf(&b, "\n%s (opened in %.1f s, %s feed), targets of issues 12 and 19 (server CPU per delivered event: %.3f ms, reported):\n\n",
 			row.Scenario, row.OpenSeconds, row.Feed, row.CPUmsDelivery)
