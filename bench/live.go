@@ -35,53 +35,20 @@ func (r *runner) prepareLive(ctx context.Context, cur *build) (*build, error) {
 		if err != nil {
 			return nil, fmt.Errorf("live cluster: %w", err)
 		}
-		r.onCleanup(c.stop)
-		pgURL = c.url
+		r.onCleanup(c.Close)
+		pgURL = c.URL
 	}
 	admin, err := openAdmin(ctx, pgURL)
 	if err != nil {
 		return nil, err
 	}
 	r.onCleanup(func() { _ = admin.Close() })
-	var walLevel string
-	if err := admin.GetContext(ctx, &walLevel, "SHOW wal_level"); err != nil {
-		return nil, err
-	}
 	lb := &build{name: "live", rev: cur.rev, src: cur.src, bin: cur.bin, out: filepath.Join(r.cfg.Out, "live"), admin: admin,
 		captures: map[string][]capture{}, requests: map[string][]request{}, rows: map[string]*row{}}
 	if err := os.MkdirAll(lb.out, 0o755); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	if lb.db, err = createDB(ctx, admin, pgURL, "live"); err != nil {
-		return nil, err
-	}
-	r.onCleanup(func() {
-		if own { // the cluster goes with it
-			return
-		}
-		if r.cfg.Keep {
-			r.log.printf("live: kept database %s", lb.db.name)
-			return
-		}
-		waitSlotsGone(admin, lb.db.name) // a database with a replication slot cannot be dropped
-		if err := dropDB(admin, lb.db); err != nil {
-			r.log.printf("live: drop %s: %v", lb.db.name, err)
-		}
-	})
-	// The subscribe rows' users, the create scenario's token users among them; the heavy user
-	// at the smallest size the data set allows (no live row reads it).
-	seedCfg := r.cfg
-	seedCfg.Users, seedCfg.HeavyTasks = max(liveUsers, r.cfg.TokenUsers), pageDepth*20+20
-	r.log.printf("live: database %s (wal_level=%s): migrate, seed %d users × %d tasks", lb.db.name, walLevel, seedCfg.Users, seedCfg.Tasks)
-	if err := migrate(ctx, lb.bin, lb.db); err != nil {
-		return nil, err
-	}
-	if err := seed(ctx, seedCfg, lb.db); err != nil {
-		return nil, err
-	}
-	lb.seedTime = time.Since(t0)
-	if lb.data, err = loadDataset(ctx, lb.db, r.cfg.TokenUsers); err != nil {
+	if err := r.seedLive(ctx, lb, pgURL, own); err != nil {
 		return nil, err
 	}
 	if lb.iss, err = startIssuer(r.key); err != nil {
@@ -101,6 +68,46 @@ func (r *runner) prepareLive(ctx context.Context, cur *build) (*build, error) {
 	r.onCleanup(lb.srv.stop)
 	r.log.printf("live: seeded in %s; the server's feed is %q", lb.seedTime.Round(100*time.Millisecond), serverFeed(ctx, lb.srv.base))
 	return lb, nil
+}
+
+// seedLive creates the live rows' database on pgURL (dropped at the end unless it goes with the
+// cluster, own, or BENCH_KEEP), migrates and seeds it, and loads its users.
+func (r *runner) seedLive(ctx context.Context, lb *build, pgURL string, own bool) (err error) {
+	var walLevel string
+	if err := lb.admin.GetContext(ctx, &walLevel, "SHOW wal_level"); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if lb.db, err = createDB(ctx, lb.admin, pgURL, "live"); err != nil {
+		return err
+	}
+	r.onCleanup(func() {
+		if own { // the cluster goes with it
+			return
+		}
+		if r.cfg.Keep {
+			r.log.printf("live: kept database %s", lb.db.name)
+			return
+		}
+		waitSlotsGone(lb.admin, lb.db.name) // a database with a replication slot cannot be dropped
+		if err := dropDB(lb.admin, lb.db); err != nil {
+			r.log.printf("live: drop %s: %v", lb.db.name, err)
+		}
+	})
+	// The subscribe rows' users, the create scenario's token users among them; the heavy user
+	// at the smallest size the data set allows (no live row reads it).
+	seedCfg := r.cfg
+	seedCfg.Users, seedCfg.HeavyTasks = max(liveUsers, r.cfg.TokenUsers), pageDepth*20+20
+	r.log.printf("live: database %s (wal_level=%s): migrate, seed %d users × %d tasks", lb.db.name, walLevel, seedCfg.Users, seedCfg.Tasks)
+	if err := migrate(ctx, lb.bin, lb.db); err != nil {
+		return err
+	}
+	if err := seed(ctx, seedCfg, lb.db); err != nil {
+		return err
+	}
+	lb.seedTime = time.Since(t0)
+	lb.data, err = loadDataset(ctx, lb.db, r.cfg.TokenUsers)
+	return err
 }
 
 // liveServerEnv is the live rows' server environment: the subscribe layouts' 5,000 sockets all
@@ -144,46 +151,60 @@ func (c *createLiveRow) createRef() float64 { return (c.Before.RPS + c.After.RPS
 // is delivered to ten subscriptions; the other users' subscriptions stay open and idle.
 func (r *runner) measureCreateLive(ctx context.Context, lb *build) (*createLiveRow, error) {
 	create := scenarioByName("create")
-	live := &scenario{name: createLiveScenario, pick: create.pick}
 	out := &createLiveRow{Feed: serverFeed(ctx, lb.srv.base), Subscriptions: liveUsers * liveSubsPerUser}
-	loadRow := func(s *scenario) (*row, error) {
-		row, err := r.loadOne(ctx, lb, s, lb.srv, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-		row.RoundTrips, row.Statements = -1, -1 // not calibrated on this cluster
-		r.log.printf("live %-11s %7.0f req/s  p50 %6.2f  p99 %6.2f ms  %d errors  %.2f CPU ms/req",
-			s.name, row.RPS, row.P50, row.P99, row.Errors, row.CPUms)
-		return row, nil
-	}
 	var err error
-	if out.Before, err = loadRow(create); err != nil {
+	if out.Before, err = r.loadLiveRow(ctx, lb, create); err != nil {
 		return nil, err
 	}
+	if err := r.createWithSubscriptions(ctx, lb, out); err != nil {
+		return nil, err
+	}
+	if err := waitMetric(ctx, lb.srv.base, "taskgraph_subscriptions_open", 0, 30*time.Second); err != nil {
+		return nil, err
+	}
+	if out.After, err = r.loadLiveRow(ctx, lb, create); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
+// loadLiveRow loads scenario s on the live cluster's server.
+func (r *runner) loadLiveRow(ctx context.Context, lb *build, s *scenario) (*row, error) {
+	row, err := r.loadOne(ctx, lb, s, lb.srv, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	row.RoundTrips, row.Statements = -1, -1 // not calibrated on this cluster
+	r.log.printf("live %-11s %7.0f req/s  p50 %6.2f  p99 %6.2f ms  %d errors  %.2f CPU ms/req",
+		s.name, row.RPS, row.P50, row.P99, row.Errors, row.CPUms)
+	return row, nil
+}
+
+// createWithSubscriptions opens the subscribe layout's subscriptions, loads create-live, waits
+// (up to 10 s) for the creates' deliveries and closes the sockets.
+func (r *runner) createWithSubscriptions(ctx context.Context, lb *build, out *createLiveRow) error {
 	users, err := liveDataset(ctx, lb, r.key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tally := &liveTally{}
 	conns, err := openSubscriptions(ctx, lb.srv, users, liveLayouts[0], tally)
+	defer closeSockets(conns)
 	if err != nil {
-		closeSockets(conns)
-		return nil, err
+		return err
 	}
 	out.Sockets = len(conns)
 	r.log.printf("live: %d subscriptions open on %d sockets (%s feed)", out.Subscriptions, out.Sockets, out.Feed)
 	n0, err := countBenchCreates(ctx, lb)
 	if err == nil {
-		out.Live, err = loadRow(live)
+		out.Live, err = r.loadLiveRow(ctx, lb, &scenario{name: createLiveScenario, pick: scenarioByName("create").pick})
 	}
 	var n1 int
 	if err == nil {
 		n1, err = countBenchCreates(ctx, lb)
 	}
 	if err != nil {
-		closeSockets(conns)
-		return nil, err
+		return err
 	}
 	out.Created = n1 - n0
 	out.Expected = out.Created * liveSubsPerUser
@@ -192,14 +213,7 @@ func (r *runner) measureCreateLive(ctx context.Context, lb *build) (*createLiveR
 		time.Sleep(50 * time.Millisecond)
 	}
 	out.Delivered, out.Ended = int(tally.others.Load()), int(tally.ended.Load())
-	closeSockets(conns)
-	if err := waitMetric(ctx, lb.srv.base, "taskgraph_subscriptions_open", 0, 30*time.Second); err != nil {
-		return nil, err
-	}
-	if out.After, err = loadRow(create); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return nil
 }
 
 // profileCreateLive loads create-live against the pprof variant (BENCH_PROFILE=1) with the
@@ -455,56 +469,63 @@ func (r *runner) recordWriters(ctx context.Context, lb *build) (plain, withNotif
 	if err != nil {
 		return nil, nil, "", err
 	}
-	var recs []pgwire.Recording
-	record := func(feed string) ([]pgScript, error) {
-		srv, err := r.startFeedServer(ctx, lb, purl, feed, "server-writers-calibration-"+feed+".log")
-		if err != nil {
-			return nil, err
-		}
-		defer srv.stop()
-		client := load.NewClient(1)
-		defer client.CloseIdleConnections()
-		bodies := func(i int, u *userData) []map[string]any {
-			return []map[string]any{
-				{"query": docCreate, "variables": kindCreate.vars(u, i, nil)},
-				{"query": docUpdate, "variables": map[string]any{"id": u.taskIDs[0],
-					"input": map[string]any{"title": fmt.Sprintf("Call the supplier about order %d", i)}}},
-			}
-		}
-		// Unrecorded: the pool's session, the role check and plans are warm before the recording.
-		for _, body := range bodies(0, lb.data.users[0]) {
-			if err := sendOne(ctx, client, srv.url, lb.toks.users[0], body); err != nil {
-				return nil, fmt.Errorf("%s feed: %w", feed, err)
-			}
-		}
-		var scripts []pgScript
-		for i, u := range lb.data.users[:min(writerUsers, len(lb.data.users))] {
-			tok := lb.toks.users[i]
-			for _, body := range bodies(i, u) {
-				rec, err := recordOne(ctx, proxy, client, srv.url, tok, body)
-				if err != nil {
-					return nil, fmt.Errorf("%s feed, user %s: %w", feed, u.sub, err)
-				}
-				s, err := scriptFromCapture(fmt.Sprintf("writers (%s) %s %s", feed, u.sub, body["query"].(string)[:18]), rec)
-				if err != nil {
-					return nil, err
-				}
-				scripts = append(scripts, s)
-				recs = append(recs, rec)
-			}
-		}
-		return scripts, nil
-	}
-	if plain, err = record("logical"); err != nil {
+	plain, recs, err := r.recordFeed(ctx, lb, proxy, purl, "logical")
+	if err != nil {
 		return nil, nil, "", err
 	}
-	if withNotify, err = record("notify"); err != nil {
+	withNotify, notifyRecs, err := r.recordFeed(ctx, lb, proxy, purl, "notify")
+	if err != nil {
 		return nil, nil, "", err
 	}
 	if err := checkWriterScripts(plain, withNotify); err != nil {
 		return nil, nil, "", err
 	}
-	return plain, withNotify, protocolOf(recs), nil
+	return plain, withNotify, protocolOf(append(recs, notifyRecs...)), nil
+}
+
+// recordFeed records, through proxy, a createTask and an updateTask of each writer user sent to a
+// server on the given feed, and makes each a pgbench script.
+func (r *runner) recordFeed(ctx context.Context, lb *build, proxy *pgwire.Proxy, purl, feed string) ([]pgScript, []pgwire.Recording, error) {
+	srv, err := r.startFeedServer(ctx, lb, purl, feed, "server-writers-calibration-"+feed+".log")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer srv.stop()
+	client := load.NewClient(1)
+	defer client.CloseIdleConnections()
+	// Unrecorded: the pool's session, the role check and plans are warm before the recording.
+	for _, body := range writerBodies(0, lb.data.users[0]) {
+		if err := sendOne(ctx, client, srv.url, lb.toks.users[0], body); err != nil {
+			return nil, nil, fmt.Errorf("%s feed: %w", feed, err)
+		}
+	}
+	var scripts []pgScript
+	var recs []pgwire.Recording
+	for i, u := range lb.data.users[:min(writerUsers, len(lb.data.users))] {
+		tok := lb.toks.users[i]
+		for _, body := range writerBodies(i, u) {
+			rec, err := recordOne(ctx, proxy, client, srv.url, tok, body)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s feed, user %s: %w", feed, u.sub, err)
+			}
+			s, err := scriptFromCapture(fmt.Sprintf("writers (%s) %s %s", feed, u.sub, body["query"].(string)[:18]), rec)
+			if err != nil {
+				return nil, nil, err
+			}
+			scripts = append(scripts, s)
+			recs = append(recs, rec)
+		}
+	}
+	return scripts, recs, nil
+}
+
+// writerBodies are user u's createTask and updateTask, request i.
+func writerBodies(i int, u *userData) []map[string]any {
+	return []map[string]any{
+		{"query": docCreate, "variables": kindCreate.vars(u, i, nil)},
+		{"query": docUpdate, "variables": map[string]any{"id": u.taskIDs[0],
+			"input": map[string]any{"title": fmt.Sprintf("Call the supplier about order %d", i)}}},
+	}
 }
 
 // recordOne sends one request and returns what PostgreSQL received for it.

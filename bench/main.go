@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +22,9 @@ func main() {
 	run := run
 	if len(os.Args) > 1 && os.Args[1] == "soak" {
 		run = runSoak // make soak: bench/soak.go
+	}
+	if len(os.Args) > 1 && os.Args[1] == "chart" {
+		run = func(context.Context) error { return chartCommand() } // latest.svg from runs.tsv: bench/chart.go
 	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -54,81 +56,71 @@ type config struct {
 	TokenUsers               int // users whose tokens round-robin
 }
 
+// defaultPGURL is the shared cluster (BENCH_PG_URL).
+const defaultPGURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
 func configFromEnv() (config, error) {
 	c := config{
-		Duration: 10 * time.Second, Warmup: time.Second, Conns: 20, Samples: 20,
-		PGURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		Duration: 10 * time.Second, Warmup: time.Second, Conns: 20, Samples: 20, PGURL: defaultPGURL,
 		Users: 2000, Tasks: 200, HeavyTasks: 50000, TokenUsers: 200,
 		Scenarios: scenarioNames(), Subscribe: true, CreateLive: true, Writers: true,
 	}
-	var errs []error
-	dur := func(key string, dst *time.Duration) {
-		if v := os.Getenv(key); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 10s)", key, v))
-			}
-			*dst = d
-		}
-	}
-	num := func(key string, dst *int, least int) {
-		if v := os.Getenv(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < least {
-				errs = append(errs, fmt.Errorf("%s: %q is not an integer ≥ %d", key, v, least))
-			}
-			*dst = n
-		}
-	}
-	dur("BENCH_DURATION", &c.Duration)
-	dur("BENCH_WARMUP", &c.Warmup)
+	var e envReader
+	e.duration("BENCH_DURATION", &c.Duration, 0, "a duration (e.g. 10s)")
+	e.duration("BENCH_WARMUP", &c.Warmup, 0, "a duration (e.g. 10s)")
 	c.PgbenchDur = max(time.Second, (c.Duration / 2).Round(time.Second))
-	dur("BENCH_PGBENCH_DURATION", &c.PgbenchDur)
-	num("BENCH_CONNS", &c.Conns, 1)
-	num("BENCH_SAMPLES", &c.Samples, 1)
-	num("BENCH_USERS", &c.Users, 1)
-	num("BENCH_TASKS", &c.Tasks, 100)
-	num("BENCH_HEAVY_TASKS", &c.HeavyTasks, pageDepth*20+20)
+	e.duration("BENCH_PGBENCH_DURATION", &c.PgbenchDur, 0, "a duration (e.g. 10s)")
+	for _, n := range []struct {
+		key   string
+		dst   *int
+		least int
+	}{
+		{"BENCH_CONNS", &c.Conns, 1}, {"BENCH_SAMPLES", &c.Samples, 1}, {"BENCH_USERS", &c.Users, 1},
+		{"BENCH_TASKS", &c.Tasks, 100}, {"BENCH_HEAVY_TASKS", &c.HeavyTasks, pageDepth*20 + 20},
+	} {
+		e.integer(n.key, n.dst, n.least, fmt.Sprintf("an integer ≥ %d", n.least))
+	}
 	c.TokenUsers = min(c.TokenUsers, c.Users)
 	c.Baseline = os.Getenv("BENCH_BASELINE")
-	c.Profile = os.Getenv("BENCH_PROFILE") != "" && os.Getenv("BENCH_PROFILE") != "0"
-	c.Keep = os.Getenv("BENCH_KEEP") != "" && os.Getenv("BENCH_KEEP") != "0"
-	if v := os.Getenv("BENCH_PG_URL"); v != "" {
-		c.PGURL = v
-	}
+	c.Profile, c.Keep = on("BENCH_PROFILE"), on("BENCH_KEEP")
+	e.str("BENCH_PG_URL", &c.PGURL)
 	c.ServerEnv = strings.Fields(os.Getenv("BENCH_SERVER_ENV"))
 	for _, kv := range c.ServerEnv {
 		if !strings.Contains(kv, "=") {
-			errs = append(errs, fmt.Errorf("BENCH_SERVER_ENV: %q is not VAR=value", kv))
+			e.errs = append(e.errs, fmt.Errorf("BENCH_SERVER_ENV: %q is not VAR=value", kv))
 		}
 	}
 	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
-		c.Scenarios, c.Subscribe, c.CreateLive, c.Writers = nil, false, false, false
-		for _, s := range strings.Split(v, ",") {
-			switch s = strings.TrimSpace(s); s {
-			case liveScenario:
-				c.Subscribe = true
-				continue
-			case createLiveScenario:
-				c.CreateLive = true
-				continue
-			case writersScenario:
-				c.Writers = true
-				continue
-			}
-			if scenarioByName(s) == nil {
-				errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s, %s, %s, %s)", s,
-					strings.Join(scenarioNames(), ", "), liveScenario, createLiveScenario, writersScenario))
-			}
-			c.Scenarios = append(c.Scenarios, s)
-		}
+		e.errs = append(e.errs, c.chooseScenarios(v)...)
 	}
 	c.LivePGURL = os.Getenv("BENCH_LIVE_PG_URL")
-	c.Out = os.Getenv("BENCH_OUT")
-	if c.Out == "" {
-		c.Out = filepath.Join("bench", "out", time.Now().Format("20060102-150405"))
+	c.Out = outDir("BENCH_OUT", "")
+	return c, errors.Join(e.errs...)
+}
+
+// chooseScenarios sets the scenarios and live rows BENCH_SCENARIOS (v) names.
+func (c *config) chooseScenarios(v string) []error {
+	var errs []error
+	c.Scenarios, c.Subscribe, c.CreateLive, c.Writers = nil, false, false, false
+	for _, s := range strings.Split(v, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case liveScenario:
+			c.Subscribe = true
+			continue
+		case createLiveScenario:
+			c.CreateLive = true
+			continue
+		case writersScenario:
+			c.Writers = true
+			continue
+		}
+		if scenarioByName(s) == nil {
+			errs = append(errs, fmt.Errorf("BENCH_SCENARIOS: no scenario %q (have %s, %s, %s, %s)", s,
+				strings.Join(scenarioNames(), ", "), liveScenario, createLiveScenario, writersScenario))
+		}
+		c.Scenarios = append(c.Scenarios, s)
 	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 func run(ctx context.Context) error {
@@ -136,33 +128,53 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := startRun(cfg.Out)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
 	started := time.Now()
 	r := &runner{cfg: cfg, root: root, log: newLog(cfg.Out)}
 	defer r.cleanup()
 	r.log.printf("bench: output in %s", cfg.Out)
-
-	if r.machine, err = describeMachine(ctx, cfg.PGURL); err != nil {
+	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	if r.admin, err = openAdmin(ctx, cfg.PGURL); err != nil {
+	cur := r.builds[len(r.builds)-1]
+	if err := r.measureAll(ctx); err != nil {
+		return err
+	}
+	lb, err := r.measureLive(ctx, cur)
+	if err != nil {
+		return err
+	}
+	if err := r.writeResults(time.Since(started)); err != nil {
+		return err
+	}
+	if cfg.Profile {
+		if err := r.profileAll(ctx, cur, lb); err != nil {
+			return err
+		}
+	}
+	r.log.printf("bench: done in %s; results in %s", time.Since(started).Round(time.Second), cfg.Out)
+	return nil
+}
+
+// prepare describes the machine, opens the admin session, makes the signing key and prepares the
+// builds: the baseline first, so that each scenario measures it and then the current tree.
+func (r *runner) prepare(ctx context.Context) (err error) {
+	if r.machine, err = describeMachine(ctx, r.cfg.PGURL); err != nil {
+		return err
+	}
+	if r.admin, err = openAdmin(ctx, r.cfg.PGURL); err != nil {
 		return err
 	}
 	if r.key, err = newSigningKey(); err != nil {
 		return err
 	}
-
-	// Builds: the baseline first, so that each scenario measures it and then the current tree.
-	if cfg.Baseline != "" {
-		b, err := r.prepareBuild(ctx, "baseline", cfg.Baseline)
+	if r.cfg.Baseline != "" {
+		b, err := r.prepareBuild(ctx, "baseline", r.cfg.Baseline)
 		if err != nil {
-			return fmt.Errorf("baseline %s: %w", cfg.Baseline, err)
+			return fmt.Errorf("baseline %s: %w", r.cfg.Baseline, err)
 		}
 		r.builds = append(r.builds, b)
 	}
@@ -171,64 +183,75 @@ func run(ctx context.Context) error {
 		return err
 	}
 	r.builds = append(r.builds, cur)
+	return nil
+}
 
-	if err := r.measureAll(ctx); err != nil {
-		return err
+// measureLive measures the live rows: the current build only (a baseline may predate the
+// logical feed), on the live cluster (bench/live.go). It returns their build (nil without them).
+func (r *runner) measureLive(ctx context.Context, cur *build) (lb *build, err error) {
+	cfg := r.cfg
+	if !cfg.Subscribe && !cfg.CreateLive && !cfg.Writers {
+		return nil, nil
 	}
-	// The live rows: the current build only (a baseline may predate the logical feed), on the
-	// live cluster (bench/live.go).
-	var lb *build
-	if cfg.Subscribe || cfg.CreateLive || cfg.Writers {
-		if lb, err = r.prepareLive(ctx, cur); err != nil {
-			return err
-		}
+	if lb, err = r.prepareLive(ctx, cur); err != nil {
+		return nil, err
 	}
 	if cfg.CreateLive {
 		if r.createLive, err = r.measureCreateLive(ctx, lb); err != nil {
-			return fmt.Errorf("%s: %w", createLiveScenario, err)
+			return nil, fmt.Errorf("%s: %w", createLiveScenario, err)
 		}
 	}
 	if cfg.Subscribe {
 		for _, layout := range liveLayouts {
 			row, err := r.measureSubscribe(ctx, lb, lb.srv, layout, nil)
 			if err != nil {
-				return fmt.Errorf("%s: %w", layout.name, err)
+				return nil, fmt.Errorf("%s: %w", layout.name, err)
 			}
 			r.live = append(r.live, row)
 		}
 	}
 	if cfg.Writers { // last: it stops the live build's server
 		if r.writers, err = r.measureWriters(ctx, lb); err != nil {
-			return fmt.Errorf("%s: %w", writersScenario, err)
+			return nil, fmt.Errorf("%s: %w", writersScenario, err)
 		}
 	}
-	report := r.report(time.Since(started))
+	return lb, nil
+}
+
+// writeResults prints the report and writes results.md, results.json and the chart.
+func (r *runner) writeResults(elapsed time.Duration) error {
+	report := r.report(elapsed)
 	fmt.Println()
 	fmt.Print(report)
-	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(report), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.cfg.Out, "results.md"), []byte(report), 0o644); err != nil {
 		return err
 	}
-	if err := r.writeJSON(filepath.Join(cfg.Out, "results.json")); err != nil {
+	if err := r.writeJSON(filepath.Join(r.cfg.Out, "results.json")); err != nil {
 		return err
 	}
-	if cfg.Profile {
-		if len(cfg.Scenarios) > 0 {
-			if err := r.profile(ctx, cur); err != nil {
-				return fmt.Errorf("profile: %w", err)
-			}
-		}
-		if cfg.CreateLive {
-			if err := r.profileCreateLive(ctx, lb); err != nil {
-				return fmt.Errorf("profile %s: %w", createLiveScenario, err)
-			}
-		}
-		if cfg.Subscribe {
-			if err := r.profileSubscribe(ctx, lb); err != nil {
-				return fmt.Errorf("profile %s: %w", liveScenario, err)
-			}
+	if err := r.writeChart(); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	return nil
+}
+
+// profileAll is BENCH_PROFILE: page1, create-live and subscribe, those that ran.
+func (r *runner) profileAll(ctx context.Context, cur, lb *build) error {
+	if len(r.cfg.Scenarios) > 0 {
+		if err := r.profile(ctx, cur); err != nil {
+			return fmt.Errorf("profile: %w", err)
 		}
 	}
-	r.log.printf("bench: done in %s; results in %s", time.Since(started).Round(time.Second), cfg.Out)
+	if r.cfg.CreateLive {
+		if err := r.profileCreateLive(ctx, lb); err != nil {
+			return fmt.Errorf("profile %s: %w", createLiveScenario, err)
+		}
+	}
+	if r.cfg.Subscribe {
+		if err := r.profileSubscribe(ctx, lb); err != nil {
+			return fmt.Errorf("profile %s: %w", liveScenario, err)
+		}
+	}
 	return nil
 }
 

@@ -102,67 +102,97 @@ var (
 // (pgbench substitutes variables as text there, ':var' quoted), and a simple query of several
 // statements becomes one compound command (\;), sent as one message as the server sent it.
 func (s pgScript) render(prefix, mode string, prepares []string) (text string, defines []string, err error) {
-	simple := mode == "simple"
-	sent := map[string]bool{}              // values the client sent so far
-	produced := map[string][2]string{}     // value → (step index, column) of a one-row result
-	gset := make([]bool, len(s.steps))     // steps that must store their row
+	r := &scriptRenderer{script: s, prefix: prefix, simple: mode == "simple", sent: map[string]bool{},
+		produced: map[string][2]string{}, gset: make([]bool, len(s.steps))}
 	bodies := make([]string, len(s.steps)) // each statement with its placeholders replaced
 	for j, st := range s.steps {
 		if st.simple { // a simple Query has no parameters: its values are in its text
 			bodies[j] = simpleBody(st.sql)
 			continue
 		}
-		var bad error
-		bodies[j] = placeholder.ReplaceAllStringFunc(oneLine(st.sql), func(m string) string {
-			n, _ := strconv.Atoi(m[1:])
-			if n < 1 || n > len(st.params) {
-				bad = fmt.Errorf("%s: %s has no parameter %s", s.name, oneLine(st.sql), m)
-				return m
-			}
-			v := st.params[n-1]
-			if v == nil {
-				return "NULL"
-			}
-			if src, ok := produced[*v]; ok && !sent[*v] {
-				k, _ := strconv.Atoi(src[0])
-				gset[k] = true
-				if simple {
-					return "':" + prefix + "r" + src[0] + "_" + src[1] + "'"
-				}
-				return ":" + prefix + "r" + src[0] + "_" + src[1]
-			}
-			if simple {
-				return quoteLiteral(*v)
-			}
-			name := fmt.Sprintf("%ss%d_%d", prefix, j, n)
-			defines = append(defines, name+"="+*v)
-			return ":" + name
-		})
-		if bad != nil {
-			return "", nil, bad
+		if bodies[j], err = r.body(j, st); err != nil {
+			return "", nil, err
 		}
-		for _, v := range st.params {
-			if v != nil {
-				sent[*v] = true
-			}
+		r.remember(j, st)
+	}
+	return r.write(bodies, prepares), r.defines, nil
+}
+
+// scriptRenderer is render's state: the values sent and produced so far, the steps that must
+// store their row, the -D definitions.
+type scriptRenderer struct {
+	script   pgScript
+	prefix   string
+	simple   bool
+	sent     map[string]bool      // values the client sent so far
+	produced map[string][2]string // value → (step index, column) of a one-row result
+	gset     []bool               // steps that must store their row
+	defines  []string
+}
+
+// body is step j's statement with each $n replaced by its value, a variable or NULL.
+func (r *scriptRenderer) body(j int, st step) (string, error) {
+	var bad error
+	body := placeholder.ReplaceAllStringFunc(oneLine(st.sql), func(m string) string {
+		n, _ := strconv.Atoi(m[1:])
+		if n < 1 || n > len(st.params) {
+			bad = fmt.Errorf("%s: %s has no parameter %s", r.script.name, oneLine(st.sql), m)
+			return m
 		}
-		if st.row != nil && len(st.row) == len(st.columns) {
-			seen := map[string]bool{}
-			for c, name := range st.columns {
-				v := st.row[c]
-				// Short values (counts, flags) would match by accident; ids are long.
-				if v == nil || len(*v) < 8 || sent[*v] || seen[name] || !pgbenchName.MatchString(name) {
-					continue
-				}
-				seen[name] = true
-				if _, dup := produced[*v]; !dup {
-					produced[*v] = [2]string{strconv.Itoa(j), name}
-				}
-			}
+		return r.param(j, n, st.params[n-1])
+	})
+	return body, bad
+}
+
+// param is parameter n of step j as the script writes it.
+func (r *scriptRenderer) param(j, n int, v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	if src, ok := r.produced[*v]; ok && !r.sent[*v] {
+		k, _ := strconv.Atoi(src[0])
+		r.gset[k] = true
+		if r.simple {
+			return "':" + r.prefix + "r" + src[0] + "_" + src[1] + "'"
+		}
+		return ":" + r.prefix + "r" + src[0] + "_" + src[1]
+	}
+	if r.simple {
+		return quoteLiteral(*v)
+	}
+	name := fmt.Sprintf("%ss%d_%d", r.prefix, j, n)
+	r.defines = append(r.defines, name+"="+*v)
+	return ":" + name
+}
+
+// remember notes the values step j sent and those its one row produced.
+func (r *scriptRenderer) remember(j int, st step) {
+	for _, v := range st.params {
+		if v != nil {
+			r.sent[*v] = true
 		}
 	}
+	if st.row == nil || len(st.row) != len(st.columns) {
+		return
+	}
+	seen := map[string]bool{}
+	for c, name := range st.columns {
+		v := st.row[c]
+		// Short values (counts, flags) would match by accident; ids are long.
+		if v == nil || len(*v) < 8 || r.sent[*v] || seen[name] || !pgbenchName.MatchString(name) {
+			continue
+		}
+		seen[name] = true
+		if _, dup := r.produced[*v]; !dup {
+			r.produced[*v] = [2]string{strconv.Itoa(j), name}
+		}
+	}
+}
+
+// write is the script: the once-per-client PREPAREs, then each statement.
+func (r *scriptRenderer) write(bodies, prepares []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "-- %s\n", s.name)
+	fmt.Fprintf(&b, "-- %s\n", r.script.name)
 	if len(prepares) > 0 {
 		// The server PREPAREs a statement once per session, then EXECUTEs it: each pgbench
 		// client does the same, once, for every statement the scripts execute.
@@ -176,13 +206,13 @@ func (s pgScript) render(prefix, mode string, prepares []string) (text string, d
 		if body == "" {
 			continue
 		}
-		if gset[j] {
-			fmt.Fprintf(&b, "%s \\gset %sr%d_\n", body, prefix, j)
+		if r.gset[j] {
+			fmt.Fprintf(&b, "%s \\gset %sr%d_\n", body, r.prefix, j)
 		} else {
 			fmt.Fprintf(&b, "%s;\n", body)
 		}
 	}
-	return b.String(), defines, nil
+	return b.String()
 }
 
 // oneLine makes sql one line of the script: whitespace outside quotes collapses to one space,
@@ -192,43 +222,11 @@ func oneLine(sql string) string {
 	space := false
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
-		switch {
-		case c == '\'' || c == '"':
-			j := i + 1
-			for ; j < len(sql); j++ {
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c {
-						j++
-						continue
-					}
-					break
-				}
-			}
-			j = min(j, len(sql)-1)
-			if space {
-				b.WriteByte(' ')
-				space = false
-			}
-			b.WriteString(sql[i : j+1])
-			i = j
+		if end, ok := commentEnd(sql, i); ok {
+			i, space = end, b.Len() > 0
 			continue
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
-				i += k
-			} else {
-				i = len(sql)
-			}
-			space = b.Len() > 0
-			continue
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
-				i += k + 3
-			} else {
-				i = len(sql)
-			}
-			space = b.Len() > 0
-			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
 			space = b.Len() > 0
 			continue
 		}
@@ -236,9 +234,50 @@ func oneLine(sql string) string {
 			b.WriteByte(' ')
 			space = false
 		}
+		if c == '\'' || c == '"' {
+			j := quoteEnd(sql, i)
+			b.WriteString(sql[i : j+1])
+			i = j
+			continue
+		}
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// commentEnd says whether a comment starts at sql[i], and where the loop resumes after it (the
+// line's end for --, the closing / of */, or the text's end).
+func commentEnd(sql string, i int) (int, bool) {
+	switch {
+	case strings.HasPrefix(sql[i:], "--"):
+		if k := strings.IndexByte(sql[i:], '\n'); k >= 0 {
+			return i + k, true
+		}
+		return len(sql), true
+	case strings.HasPrefix(sql[i:], "/*"):
+		if k := strings.Index(sql[i+2:], "*/"); k >= 0 {
+			return i + k + 3, true
+		}
+		return len(sql), true
+	}
+	return i, false
+}
+
+// quoteEnd is the index of the quote that closes the one at sql[i] (a doubled quote is part of
+// the text), or the text's last byte.
+func quoteEnd(sql string, i int) int {
+	c := sql[i]
+	j := i + 1
+	for ; j < len(sql); j++ {
+		if sql[j] == c {
+			if j+1 < len(sql) && sql[j+1] == c {
+				j++
+				continue
+			}
+			break
+		}
+	}
+	return min(j, len(sql)-1)
 }
 
 // preparedFlag is the pgbench variable that says a client has prepared the scripts' statements.
@@ -362,31 +401,11 @@ func (j pgbenchJob) run(ctx context.Context) (pgbenchResult, error) {
 			_ = os.Remove(f)
 		}
 	}
-	prepares, err := executed(j.scripts)
+	scripts, err := j.writeScripts()
 	if err != nil {
 		return pgbenchResult{}, err
 	}
-	var defines []string
-	if len(prepares) > 0 {
-		defines = append(defines, preparedFlag+"=0")
-	}
-	for i, s := range j.scripts {
-		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(j.tag, "-", "_"), i), j.mode, prepares)
-		if err != nil {
-			return pgbenchResult{}, err
-		}
-		path := filepath.Join(j.dir, fmt.Sprintf("%s-%d.sql", j.tag, i))
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			return pgbenchResult{}, err
-		}
-		abs, _ := filepath.Abs(path)
-		args = append(args, "-f", abs+"@1")
-		defines = append(defines, defs...)
-	}
-	for _, d := range defines {
-		args = append(args, "-D", d)
-	}
-	args = append(args, dbName)
+	args = append(append(args, scripts...), dbName)
 	cmd := exec.CommandContext(ctx, "pgbench", args...)
 	cmd.Env = append(baseEnv(), "PGPASSWORD="+pgPassword(j.url))
 	out, runErr := cmd.CombinedOutput()
@@ -404,6 +423,36 @@ func (j pgbenchJob) run(ctx context.Context) (pgbenchResult, error) {
 		return r, fmt.Errorf("%w (see %s)", err, filepath.Join(j.dir, j.tag+".out"))
 	}
 	return r, nil
+}
+
+// writeScripts renders the job's scripts into its folder and returns pgbench's -f and -D
+// arguments for them.
+func (j pgbenchJob) writeScripts() ([]string, error) {
+	prepares, err := executed(j.scripts)
+	if err != nil {
+		return nil, err
+	}
+	var args, defines []string
+	if len(prepares) > 0 {
+		defines = append(defines, preparedFlag+"=0")
+	}
+	for i, s := range j.scripts {
+		text, defs, err := s.render(fmt.Sprintf("%s%d_", strings.ReplaceAll(j.tag, "-", "_"), i), j.mode, prepares)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(j.dir, fmt.Sprintf("%s-%d.sql", j.tag, i))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		abs, _ := filepath.Abs(path)
+		args = append(args, "-f", abs+"@1")
+		defines = append(defines, defs...)
+	}
+	for _, d := range defines {
+		args = append(args, "-D", d)
+	}
+	return args, nil
 }
 
 // logP99 is the 99th percentile of the transaction latencies in pgbench's -l logs (prefix.<pid>

@@ -68,28 +68,36 @@ func startServer(ctx context.Context, bin, databaseURL string, iss *issuer, logP
 	}
 	s := &serverProc{cmd: cmd, base: "http://" + addr, url: "http://" + addr + "/graphql", log: logf, exit: make(chan error, 1)}
 	go func() { s.exit <- cmd.Wait() }()
+	if err := s.waitReady(ctx, logPath); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
+// waitReady waits up to 60 s until the server's /readyz answers 200; a server that exits or does
+// not get ready is an error (see its log).
+func (s *serverProc) waitReady(ctx context.Context, logPath string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		select {
 		case err := <-s.exit:
-			logf.Close()
-			return nil, fmt.Errorf("server exited before it was ready (%v); see %s", err, logPath)
+			s.log.Close()
+			return fmt.Errorf("server exited before it was ready (%v); see %s", err, logPath)
 		case <-ctx.Done():
 			s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if resp, err := client.Get(s.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("server not ready after 60s; see %s", logPath)
+			return fmt.Errorf("server not ready after 60s; see %s", logPath)
 		}
 	}
 }
@@ -101,12 +109,7 @@ func (s *serverProc) stop() {
 	}
 	s.once.Do(func() {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exit:
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exit
-		}
+		waitOrKill(s.cmd.Process, s.exit, 15*time.Second)
 		s.log.Close()
 	})
 }
@@ -182,4 +185,17 @@ func hostBusy() (busy, total int64) {
 		}
 	}
 	return busy, total
+}
+
+// waitOrKill waits for the process to exit, and kills it when it has not after grace.
+func waitOrKill(p *os.Process, exited <-chan error, grace time.Duration) {
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-exited:
+		return
+	case <-timer.C:
+	}
+	_ = p.Kill()
+	<-exited
 }

@@ -77,6 +77,12 @@ func (r *runner) profile(ctx context.Context, b *build) error {
 		return err
 	}
 	r.log.printf("profile: page1 on the pprof variant: %.0f req/s, p50 %.2f ms (%d errors)", res.RPS(), ms(res.Percentile(0.5)), res.Errors)
+	return writeTops(ctx, b.out, bin, cpuPath, allocPath)
+}
+
+// writeTops writes and prints pprof's top listings of the page1 profiles and the CPU shares by
+// area.
+func writeTops(ctx context.Context, out, bin, cpuPath, allocPath string) error {
 	for _, p := range []struct{ file, out string }{
 		{cpuPath, "cpu-page1-top.txt"},
 		{cpuPath, "cpu-page1-top-cum.txt"},
@@ -89,21 +95,21 @@ func (r *runner) profile(ctx context.Context, b *build) error {
 		if strings.HasPrefix(p.out, "allocs") {
 			args = append(args, "-sample_index=alloc_space")
 		}
-		out, err := exec.CommandContext(ctx, "go", append(args, bin, p.file)...).CombinedOutput()
+		listing, err := exec.CommandContext(ctx, "go", append(args, bin, p.file)...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("go tool pprof: %v\n%s", err, out)
+			return fmt.Errorf("go tool pprof: %v\n%s", err, listing)
 		}
-		path := filepath.Join(b.out, p.out)
-		if err := os.WriteFile(path, out, 0o644); err != nil {
+		path := filepath.Join(out, p.out)
+		if err := os.WriteFile(path, listing, 0o644); err != nil {
 			return err
 		}
-		fmt.Printf("\n#### %s\n\n```\n%s```\n", path, head(string(out), 30))
+		fmt.Printf("\n#### %s\n\n```\n%s```\n", path, head(string(listing), 30))
 	}
 	shares, err := cpuShares(ctx, bin, cpuPath)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(b.out, "cpu-page1-shares.md"), []byte(shares), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "cpu-page1-shares.md"), []byte(shares), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("\n#### share of the server's CPU samples under page1 load (a sample counts in every area on its stack)\n\n%s", shares)

@@ -28,23 +28,8 @@ const (
 // it needs looked up in the build's database (the page's ids for its tags, page 500's key).
 func referenceScript(ctx context.Context, d *benchDB, k *kind, u *userData, i int) (pgScript, error) {
 	name := fmt.Sprintf("(a) %s %s", k.name, u.sub)
-	str := func(v string) *string { return &v }
 	page := func(cond string, limit int, args ...string) (pgScript, error) {
-		sql := `SELECT ` + refTaskColumns + ` FROM tasks WHERE user_uuid = $1` + cond + refOrder + fmt.Sprint(limit+1)
-		params := []*string{str(u.uuid)}
-		qargs := []any{u.uuid}
-		for _, a := range args {
-			params = append(params, str(a))
-			qargs = append(qargs, a)
-		}
-		var ids []string
-		if err := d.x.SelectContext(ctx, &ids, `SELECT id FROM (`+sql+`) p LIMIT `+fmt.Sprint(limit), qargs...); err != nil {
-			return pgScript{}, fmt.Errorf("%s: %w", name, err)
-		}
-		return pgScript{name: name, steps: []step{
-			{sql: sql, params: params},
-			{sql: refTags, params: []*string{str(u.uuid), str(pgArray(ids))}},
-		}}, nil
+		return refPage(ctx, d, name, u, cond, limit, args...)
 	}
 	switch k {
 	case kindPage1:
@@ -79,4 +64,26 @@ func referenceScript(ctx context.Context, d *benchDB, k *kind, u *userData, i in
 		}}}}, nil
 	}
 	return pgScript{}, fmt.Errorf("no reference SQL for %s", k.name)
+}
+
+func str(v string) *string { return &v }
+
+// refPage is a page of u's tasks (limit+1 rows, for hasNextPage) matching cond with args, then
+// one query for the tags of the page's rows, read now so that the script asks for the same ones.
+func refPage(ctx context.Context, d *benchDB, name string, u *userData, cond string, limit int, args ...string) (pgScript, error) {
+	sql := `SELECT ` + refTaskColumns + ` FROM tasks WHERE user_uuid = $1` + cond + refOrder + fmt.Sprint(limit+1)
+	params := []*string{str(u.uuid)}
+	qargs := []any{u.uuid}
+	for _, a := range args {
+		params = append(params, str(a))
+		qargs = append(qargs, a)
+	}
+	var ids []string
+	if err := d.x.SelectContext(ctx, &ids, `SELECT id FROM (`+sql+`) p LIMIT `+fmt.Sprint(limit), qargs...); err != nil {
+		return pgScript{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return pgScript{name: name, steps: []step{
+		{sql: sql, params: params},
+		{sql: refTags, params: []*string{str(u.uuid), str(pgArray(ids))}},
+	}}, nil
 }

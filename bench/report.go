@@ -51,30 +51,38 @@ func num(v float64, prec int) string {
 
 // formatTable is the run's main table: one row per scenario.
 func formatTable(rows []*row) string {
-	var b strings.Builder
-	b.WriteString("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | SQL round trips/req | server CPU ms/req | server alloc KB/req | server peak RSS MB | new PG sessions/s | pgbench (a) req/s | pgbench (b) req/s | server / (a) | server / (b) |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %.2f | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |\n",
+	return mdTable("| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | SQL round trips/req | server CPU ms/req | server alloc KB/req | server peak RSS MB | new PG sessions/s | pgbench (a) req/s | pgbench (b) req/s | server / (a) | server / (b) |\n"+
+		"|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", len(rows), func(i int) string {
+		r := rows[i]
+		return fmt.Sprintf("| %s | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %.2f | %s | %.0f | %.1f | %.0f | %.0f | %s | %s |\n",
 			r.Scenario, r.RPS, r.P50, r.P90, r.P99, r.Max, r.Errors, num(r.RoundTrips, 1), r.CPUms, num(r.AllocKB, 0),
 			r.RSSMB, r.SessionsPerSec, r.PgA, r.PgB, ratio(r.RPS, r.PgA), ratio(r.RPS, r.PgB))
-	}
-	return b.String()
+	})
 }
 
 // formatDetails are the figures that explain the main table.
 func formatDetails(rows []*row) string {
-	var b strings.Builder
-	b.WriteString("| scenario | requests | SQL statements/req | server GC cycles | load generator CPU ms/req | host CPU busy | pgbench (b) protocol |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %.2f | %.0f%% | %s |\n",
-			r.Scenario, r.Requests, num(r.Statements, 1), num(r.GCs, 0), r.LoadgenCPUms, r.HostBusyPct, r.PgBMode)
-	}
+	var errs strings.Builder
 	for _, r := range rows {
 		for _, e := range r.FirstErrors {
-			fmt.Fprintf(&b, "\n%s error: %s", r.Scenario, e)
+			fmt.Fprintf(&errs, "\n%s error: %s", r.Scenario, e)
 		}
+	}
+	return mdTable("| scenario | requests | SQL statements/req | server GC cycles | load generator CPU ms/req | host CPU busy | pgbench (b) protocol |\n"+
+		"|---|--:|--:|--:|--:|--:|---|\n", len(rows), func(i int) string {
+		r := rows[i]
+		return fmt.Sprintf("| %s | %d | %s | %s | %.2f | %.0f%% | %s |\n",
+			r.Scenario, r.Requests, num(r.Statements, 1), num(r.GCs, 0), r.LoadgenCPUms, r.HostBusyPct, r.PgBMode)
+	}) + errs.String()
+}
+
+// mdTable is a Markdown table: head (its header and alignment lines), then line(i) for each of n
+// rows.
+func mdTable(head string, n int, line func(i int) string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range n {
+		b.WriteString(line(i))
 	}
 	return b.String()
 }
@@ -138,20 +146,41 @@ func judgeTargets(in targetInputs) []target {
 	}
 	add(errs == 0, "zero errors over every scenario: %d", errs)
 	if p := in.rows["page1"]; p != nil {
-		add(p.PgA > 0 && p.RPS >= 0.45*p.PgA, "page1 ≥ 45%% of pgbench (a): %s", ratio(p.RPS, p.PgA))
-		add(p.PgA > 0 && p.PgB >= 0.70*p.PgA, "page1's pgbench (b) ≥ 70%% of (a): %s", ratio(p.PgB, p.PgA))
-		add(p.CPUms > 0 && p.CPUms <= 0.25, "page1 server CPU ≤ 0.25 ms/req: %.2f", p.CPUms)
-		add(p.AllocKB >= 0 && p.AllocKB <= 32, "page1 server alloc ≤ 32 KB/req: %.0f", p.AllocKB)
-		if in.page100RT > 0 {
-			add(in.page100RT == p.RoundTrips, "round trips independent of page size: first 20 → %.1f, first 100 → %.1f", p.RoundTrips, in.page100RT)
-		}
-		if q := in.rows["page500"]; q != nil {
-			add(q.P50 <= 1.5*p.P50, "page500 p50 ≤ 1.5 × page1 p50: %.2f vs %.2f ms (×%.2f)", q.P50, p.P50, q.P50/max(p.P50, 1e-9))
-		}
-		if q := in.rows[pooledScenario]; q != nil {
-			add(p.RPS > 0 && q.RPS >= 0.90*p.RPS, "page1-pgbouncer ≥ 90%% of page1: %s", ratio(q.RPS, p.RPS))
-		}
+		page1Targets(in, p, add)
 	}
+	readScenarioTargets(in, add)
+	if s := in.rows["search"]; s != nil {
+		add(s.P50 <= 10, "search p50 ≤ 10 ms: %.2f ms", s.P50)
+	}
+	add(maxRSS <= 100, "server peak RSS ≤ 100 MB: %.0f MB", maxRSS)
+	if in.jwksInterval > 0 {
+		allowed := int64(in.jwksElapsed/in.jwksInterval) + 1
+		add(in.jwksFetches <= allowed, "JWKS fetched at most once per refresh interval: %d fetches in %s of load (refresh %s: at most %d)",
+			in.jwksFetches, in.jwksElapsed.Round(time.Second), in.jwksInterval, allowed)
+	}
+	return ts
+}
+
+// page1Targets are the targets on page1 (p): against pgbench, its CPU and allocations, and
+// page100, page500 and page1-pgbouncer against it.
+func page1Targets(in targetInputs, p *row, add func(bool, string, ...any)) {
+	add(p.PgA > 0 && p.RPS >= 0.45*p.PgA, "page1 ≥ 45%% of pgbench (a): %s", ratio(p.RPS, p.PgA))
+	add(p.PgA > 0 && p.PgB >= 0.70*p.PgA, "page1's pgbench (b) ≥ 70%% of (a): %s", ratio(p.PgB, p.PgA))
+	add(p.CPUms > 0 && p.CPUms <= 0.25, "page1 server CPU ≤ 0.25 ms/req: %.2f", p.CPUms)
+	add(p.AllocKB >= 0 && p.AllocKB <= 32, "page1 server alloc ≤ 32 KB/req: %.0f", p.AllocKB)
+	if in.page100RT > 0 {
+		add(in.page100RT == p.RoundTrips, "round trips independent of page size: first 20 → %.1f, first 100 → %.1f", p.RoundTrips, in.page100RT)
+	}
+	if q := in.rows["page500"]; q != nil {
+		add(q.P50 <= 1.5*p.P50, "page500 p50 ≤ 1.5 × page1 p50: %.2f vs %.2f ms (×%.2f)", q.P50, p.P50, q.P50/max(p.P50, 1e-9))
+	}
+	if q := in.rows[pooledScenario]; q != nil {
+		add(p.RPS > 0 && q.RPS >= 0.90*p.RPS, "page1-pgbouncer ≥ 90%% of page1: %s", ratio(q.RPS, p.RPS))
+	}
+}
+
+// readScenarioTargets are p99 ≤ 4 × p50 and ≤ 2 round trips in every read scenario.
+func readScenarioTargets(in targetInputs, add func(bool, string, ...any)) {
 	var bad, trips []string
 	for _, name := range in.readScenarios {
 		r := in.rows[name]
@@ -167,16 +196,6 @@ func judgeTargets(in targetInputs) []target {
 	}
 	add(len(bad) == 0, "p99 ≤ 4 × p50 in every read scenario%s", map[bool]string{true: ": missed by " + strings.Join(bad, ", ")}[len(bad) > 0])
 	add(len(trips) == 0, "≤ 2 SQL round trips in every read scenario%s", map[bool]string{true: ": missed by " + strings.Join(trips, ", ")}[len(trips) > 0])
-	if s := in.rows["search"]; s != nil {
-		add(s.P50 <= 10, "search p50 ≤ 10 ms: %.2f ms", s.P50)
-	}
-	add(maxRSS <= 100, "server peak RSS ≤ 100 MB: %.0f MB", maxRSS)
-	if in.jwksInterval > 0 {
-		allowed := int64(in.jwksElapsed/in.jwksInterval) + 1
-		add(in.jwksFetches <= allowed, "JWKS fetched at most once per refresh interval: %d fetches in %s of load (refresh %s: at most %d)",
-			in.jwksFetches, in.jwksElapsed.Round(time.Second), in.jwksInterval, allowed)
-	}
-	return ts
 }
 
 func formatTargets(ts []target) string {
@@ -247,25 +266,7 @@ func (r *runner) report(elapsed time.Duration) string {
 		if len(r.cfg.Scenarios) == 0 {
 			break // only live rows
 		}
-		fmt.Fprintf(&b, "\n### %s: %s\n\n", bl.name, bl.rev)
-		rows := bl.orderedRows(r.cfg.Scenarios)
-		b.WriteString(formatTable(rows))
-		b.WriteString("\n")
-		b.WriteString(formatDetails(rows))
-		if direct, pooled := bl.rows["page1"], bl.rows[pooledScenario]; direct != nil && pooled != nil {
-			b.WriteString("\n\n" + formatPooled(direct, pooled, r.poolSize()))
-		}
-		fmt.Fprintf(&b, "\n\nRound trips per request (proxy, %d requests each):", r.cfg.Samples)
-		for _, name := range append(append([]string(nil), r.cfg.Scenarios...), "page100") {
-			fmt.Fprintf(&b, " %s %.1f;", name, meanRoundTrips(bl.captures[name]))
-		}
-		fmt.Fprintf(&b, " statements: %s/statements-*.txt. Build %s, migrate + seed %s.\n\nTargets:\n\n",
-			bl.out, bl.buildTime.Round(time.Second), bl.seedTime.Round(time.Second))
-		b.WriteString(formatTargets(judgeTargets(targetInputs{
-			rows: bl.rows, page100RT: meanRoundTrips(bl.captures["page100"]),
-			jwksFetches: bl.jwks.fetches, jwksElapsed: bl.jwks.elapsed, jwksInterval: r.jwksInterval(),
-			readScenarios: readScenarios,
-		})))
+		r.formatBuild(&b, bl)
 	}
 	if r.createLive != nil {
 		fmt.Fprintf(&b, "\n### create-live (%s, on the live cluster: create before, with and after %d taskEvents subscriptions open)\n\n",
@@ -286,6 +287,29 @@ func (r *runner) report(elapsed time.Duration) string {
 		b.WriteString(formatCompare(r.builds[0].orderedRows(r.cfg.Scenarios), cur.orderedRows(r.cfg.Scenarios)))
 	}
 	return b.String()
+}
+
+// formatBuild is a build's table, details, round trips and targets.
+func (r *runner) formatBuild(b *strings.Builder, bl *build) {
+	fmt.Fprintf(b, "\n### %s: %s\n\n", bl.name, bl.rev)
+	rows := bl.orderedRows(r.cfg.Scenarios)
+	b.WriteString(formatTable(rows))
+	b.WriteString("\n")
+	b.WriteString(formatDetails(rows))
+	if direct, pooled := bl.rows["page1"], bl.rows[pooledScenario]; direct != nil && pooled != nil {
+		b.WriteString("\n\n" + formatPooled(direct, pooled, r.poolSize()))
+	}
+	fmt.Fprintf(b, "\n\nRound trips per request (proxy, %d requests each):", r.cfg.Samples)
+	for _, name := range append(append([]string(nil), r.cfg.Scenarios...), "page100") {
+		fmt.Fprintf(b, " %s %.1f;", name, meanRoundTrips(bl.captures[name]))
+	}
+	fmt.Fprintf(b, " statements: %s/statements-*.txt. Build %s, migrate + seed %s.\n\nTargets:\n\n",
+		bl.out, bl.buildTime.Round(time.Second), bl.seedTime.Round(time.Second))
+	b.WriteString(formatTargets(judgeTargets(targetInputs{
+		rows: bl.rows, page100RT: meanRoundTrips(bl.captures["page100"]),
+		jwksFetches: bl.jwks.fetches, jwksElapsed: bl.jwks.elapsed, jwksInterval: r.jwksInterval(),
+		readScenarios: readScenarios,
+	})))
 }
 
 func (r *runner) writeJSON(path string) error {

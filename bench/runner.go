@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,76 +112,93 @@ func (r *runner) prepareBuild(ctx context.Context, name, rev string) (*build, er
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
 		return nil, err
 	}
-	tmp, err := r.tempDir()
-	if err != nil {
+	if err := r.compile(ctx, b, rev); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	if b.src, b.rev, err = source(ctx, r.root, rev, filepath.Join(tmp, name+"-src")); err != nil {
-		return nil, err
-	}
-	b.bin = filepath.Join(tmp, "taskgraph-"+name)
-	r.log.printf("%s: building %s", name, b.rev)
-	if err := goBuild(ctx, b.src, b.bin, nil); err != nil {
-		return nil, err
-	}
-	b.buildTime = time.Since(t0)
 	if len(r.cfg.Scenarios) == 0 { // only live rows: they have a database of their own (bench/live.go)
 		return b, nil
 	}
-
-	t0 = time.Now()
-	if b.db, err = createDB(ctx, r.admin, r.cfg.PGURL, name); err != nil {
+	if err := r.seedBuild(ctx, b); err != nil {
 		return nil, err
 	}
-	r.onCleanup(func() {
-		if r.cfg.Keep {
-			r.log.printf("%s: kept database %s", name, b.db.name)
-			return
-		}
-		if err := dropDB(r.admin, b.db); err != nil {
-			r.log.printf("%s: drop %s: %v", name, b.db.name, err)
-		}
-	})
-	r.log.printf("%s: database %s: migrate (with the binary), seed %d users × %d tasks + %d heavy",
-		name, b.db.name, r.cfg.Users, r.cfg.Tasks, r.cfg.HeavyTasks)
-	if err := migrate(ctx, b.bin, b.db); err != nil {
-		return nil, err
-	}
-	if err := seed(ctx, r.cfg, b.db); err != nil {
-		return nil, err
-	}
-	b.seedTime = time.Since(t0)
-	r.log.printf("%s: seeded in %s", name, b.seedTime.Round(100*time.Millisecond))
-	if b.data, err = loadDataset(ctx, b.db, r.cfg.TokenUsers); err != nil {
-		return nil, err
-	}
-	if b.iss, err = startIssuer(r.key); err != nil {
-		return nil, err
-	}
-	r.onCleanup(b.iss.close)
-	if b.toks, err = b.iss.mintAll(r.key, b.data); err != nil {
-		return nil, err
-	}
-
 	if err := r.calibrate(ctx, b); err != nil {
 		return nil, fmt.Errorf("%s: calibration: %w", name, err)
 	}
+	return b, r.startLoadServer(ctx, b)
+}
 
+// compile extracts rev ("" = the working tree) and builds b's binary.
+func (r *runner) compile(ctx context.Context, b *build, rev string) error {
+	tmp, err := r.tempDir()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if b.src, b.rev, err = source(ctx, r.root, rev, filepath.Join(tmp, b.name+"-src")); err != nil {
+		return err
+	}
+	b.bin = filepath.Join(tmp, "taskgraph-"+b.name)
+	r.log.printf("%s: building %s", b.name, b.rev)
+	if err := goBuild(ctx, b.src, b.bin, nil); err != nil {
+		return err
+	}
+	b.buildTime = time.Since(t0)
+	return nil
+}
+
+// seedBuild gives b a database of its own (migrated by its binary, seeded, dropped at the end
+// unless BENCH_KEEP), its users, an issuer and their tokens.
+func (r *runner) seedBuild(ctx context.Context, b *build) (err error) {
+	t0 := time.Now()
+	if b.db, err = createDB(ctx, r.admin, r.cfg.PGURL, b.name); err != nil {
+		return err
+	}
+	r.onCleanup(func() {
+		if r.cfg.Keep {
+			r.log.printf("%s: kept database %s", b.name, b.db.name)
+			return
+		}
+		if err := dropDB(r.admin, b.db); err != nil {
+			r.log.printf("%s: drop %s: %v", b.name, b.db.name, err)
+		}
+	})
+	r.log.printf("%s: database %s: migrate (with the binary), seed %d users × %d tasks + %d heavy",
+		b.name, b.db.name, r.cfg.Users, r.cfg.Tasks, r.cfg.HeavyTasks)
+	if err := migrate(ctx, b.bin, b.db); err != nil {
+		return err
+	}
+	if err := seed(ctx, r.cfg, b.db); err != nil {
+		return err
+	}
+	b.seedTime = time.Since(t0)
+	r.log.printf("%s: seeded in %s", b.name, b.seedTime.Round(100*time.Millisecond))
+	if b.data, err = loadDataset(ctx, b.db, r.cfg.TokenUsers); err != nil {
+		return err
+	}
+	if b.iss, err = startIssuer(r.key); err != nil {
+		return err
+	}
+	r.onCleanup(b.iss.close)
+	b.toks, err = b.iss.mintAll(r.key, b.data)
+	return err
+}
+
+// startLoadServer starts b's load server and prepares every scenario's requests against it.
+func (r *runner) startLoadServer(ctx context.Context, b *build) (err error) {
 	if b.srv, err = startServer(ctx, b.bin, b.db.url, b.iss, filepath.Join(b.out, "server.log"), r.cfg.ServerEnv); err != nil {
-		return nil, err
+		return err
 	}
 	r.onCleanup(b.srv.stop)
 	b.jwks.start, b.jwks.since = b.iss.fetches.Load(), time.Now()
 	if b.state.cursor500, err = walkToPage(ctx, b.srv.url, b.toks.heavy[0], pageDepth); err != nil {
-		return nil, err
+		return err
 	}
 	for _, name := range r.cfg.Scenarios {
 		if b.requests[name], err = scenarioByName(name).prepare(b, &b.state); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // walkToPage follows after-cursors through pages of 20 and returns the cursor after page
@@ -235,19 +253,10 @@ func (r *runner) calibrate(ctx context.Context, b *build) error {
 	defer func() { pooled.stop() }()
 	client := load.NewClient(1)
 	defer client.CloseIdleConnections()
-	url := srv.url
-	send := func(q request) error {
-		status, body, err := load.Do(ctx, client, url, q.Request)
-		if err == nil {
-			err = q.checkAnswer(status, body)
-		}
-		return err
-	}
-	names := append([]string(nil), r.cfg.Scenarios...)
-	names = append(names, "page100")
+	names := append(append([]string(nil), r.cfg.Scenarios...), "page100")
 	for _, name := range names {
 		s := scenarioByName(name)
-		url = srv.url
+		url := srv.url
 		if s.pooled { // PgBouncer in front of the proxy: its round trips are what PostgreSQL sees
 			if pooled == nil {
 				if pooled, err = r.startPooled(ctx, b, "postgres://"+proxy.Addr(), "-calibration"); err != nil {
@@ -260,35 +269,47 @@ func (r *runner) calibrate(ctx context.Context, b *build) error {
 		if err != nil {
 			return err
 		}
-		reqs = reqs[:min(r.cfg.Samples, len(reqs))]
-		for _, q := range reqs { // warm: pool connections, plans, caches
-			if err := send(q); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		for i, q := range reqs {
-			proxy.Reset()
-			if err := send(q); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := proxy.WaitIdle(wctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-			b.captures[name] = append(b.captures[name], capture{i: i, req: q, rec: proxy.Snapshot()})
-		}
-		if err := writeStatements(filepath.Join(b.out, "statements-"+name+".txt"), name, b.captures[name]); err != nil {
-			return err
-		}
-		if err := writeCaptures(filepath.Join(b.out, "captures-"+name+".json"), b.captures[name]); err != nil {
+		if err := r.record(ctx, b, proxy, client, url, name, reqs[:min(r.cfg.Samples, len(reqs))]); err != nil {
 			return err
 		}
 	}
 	r.log.printf("%s: calibrated %d scenarios through the proxy (%d requests each); page1: %.1f round trips",
 		b.name, len(names), r.cfg.Samples, meanRoundTrips(b.captures["page1"]))
 	return nil
+}
+
+// record sends reqs to url once to warm up, then again one at a time, keeping what the proxy saw
+// for each, and writes the scenario's statements and captures.
+func (r *runner) record(ctx context.Context, b *build, proxy *pgwire.Proxy, client *http.Client, url, name string, reqs []request) error {
+	send := func(q request) error {
+		status, body, err := load.Do(ctx, client, url, q.Request)
+		if err == nil {
+			err = q.checkAnswer(status, body)
+		}
+		return err
+	}
+	for _, q := range reqs { // warm: pool connections, plans, caches
+		if err := send(q); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	for i, q := range reqs {
+		proxy.Reset()
+		if err := send(q); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := proxy.WaitIdle(wctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		b.captures[name] = append(b.captures[name], capture{i: i, req: q, rec: proxy.Snapshot()})
+	}
+	if err := writeStatements(filepath.Join(b.out, "statements-"+name+".txt"), name, b.captures[name]); err != nil {
+		return err
+	}
+	return writeCaptures(filepath.Join(b.out, "captures-"+name+".json"), b.captures[name])
 }
 
 func meanRoundTrips(cs []capture) float64 {
@@ -370,7 +391,6 @@ func writeStatements(path, name string, cs []capture) error {
 // measureAll runs every scenario: under load against each build, then pgbench (b) for each
 // build and (a) once, back to back, so that the ratios compare figures of the same minutes.
 func (r *runner) measureAll(ctx context.Context) error {
-	cur := r.builds[len(r.builds)-1]
 	for _, name := range r.cfg.Scenarios {
 		s := scenarioByName(name)
 		for _, b := range r.builds {
@@ -383,38 +403,15 @@ func (r *runner) measureAll(ctx context.Context) error {
 				b.name, name, row.RPS, row.P50, row.P99, row.Errors, row.CPUms)
 		}
 		for _, b := range r.builds {
-			var scripts []pgScript
-			var recs []pgwire.Recording
-			for _, c := range b.captures[name] {
-				s, err := scriptFromCapture(fmt.Sprintf("(b) %s %s request %d", name, c.req.user.sub, c.i), c.rec)
-				if err != nil {
-					return err
-				}
-				scripts = append(scripts, s)
-				recs = append(recs, c.rec)
-			}
-			res, err := runPgbench(ctx, r.cfg, b.db.name, protocolOf(recs), b.out, "pgbench-b-"+name, scripts)
-			if err != nil {
-				return fmt.Errorf("%s %s pgbench (b): %w", b.name, name, err)
-			}
-			b.rows[name].PgB, b.rows[name].PgBMode = res.TPS, protocolOf(recs)
-		}
-		var refs []pgScript
-		for _, c := range cur.captures[name] {
-			s, err := referenceScript(ctx, cur.db, c.req.kind, c.req.user, c.i)
-			if err != nil {
+			if err := r.pgbenchB(ctx, b, name); err != nil {
 				return err
 			}
-			refs = append(refs, s)
 		}
-		res, err := runPgbench(ctx, r.cfg, cur.db.name, "prepared", cur.out, "pgbench-a-"+name, refs)
+		tps, err := r.pgbenchA(ctx, name)
 		if err != nil {
-			return fmt.Errorf("%s pgbench (a): %w", name, err)
+			return err
 		}
-		for _, b := range r.builds {
-			b.rows[name].PgA = res.TPS
-		}
-		r.log.printf("pgbench  %-8s (a) %7.0f/s  (b) %s", name, res.TPS, pgbList(r.builds, name))
+		r.log.printf("pgbench  %-8s (a) %7.0f/s  (b) %s", name, tps, pgbList(r.builds, name))
 	}
 	for _, b := range r.builds {
 		if b.iss == nil {
@@ -424,6 +421,48 @@ func (r *runner) measureAll(ctx context.Context) error {
 		b.jwks.elapsed = time.Since(b.jwks.since)
 	}
 	return nil
+}
+
+// pgbenchB replays the statements b's server issued for the scenario in the calibration.
+func (r *runner) pgbenchB(ctx context.Context, b *build, name string) error {
+	var scripts []pgScript
+	var recs []pgwire.Recording
+	for _, c := range b.captures[name] {
+		s, err := scriptFromCapture(fmt.Sprintf("(b) %s %s request %d", name, c.req.user.sub, c.i), c.rec)
+		if err != nil {
+			return err
+		}
+		scripts = append(scripts, s)
+		recs = append(recs, c.rec)
+	}
+	res, err := runPgbench(ctx, r.cfg, b.db.name, protocolOf(recs), b.out, "pgbench-b-"+name, scripts)
+	if err != nil {
+		return fmt.Errorf("%s %s pgbench (b): %w", b.name, name, err)
+	}
+	b.rows[name].PgB, b.rows[name].PgBMode = res.TPS, protocolOf(recs)
+	return nil
+}
+
+// pgbenchA runs the minimal SQL for the scenario's calibrated requests on the current build's
+// database, once for every build's row.
+func (r *runner) pgbenchA(ctx context.Context, name string) (float64, error) {
+	cur := r.builds[len(r.builds)-1]
+	var refs []pgScript
+	for _, c := range cur.captures[name] {
+		s, err := referenceScript(ctx, cur.db, c.req.kind, c.req.user, c.i)
+		if err != nil {
+			return 0, err
+		}
+		refs = append(refs, s)
+	}
+	res, err := runPgbench(ctx, r.cfg, cur.db.name, "prepared", cur.out, "pgbench-a-"+name, refs)
+	if err != nil {
+		return 0, fmt.Errorf("%s pgbench (a): %w", name, err)
+	}
+	for _, b := range r.builds {
+		b.rows[name].PgA = res.TPS
+	}
+	return res.TPS, nil
 }
 
 func pgbList(builds []*build, name string) string {
@@ -438,89 +477,110 @@ func pgbList(builds []*build, name string) string {
 // PostgreSQL's session count and, when poolerPid is not 0, PgBouncer's CPU at the window's edges.
 func (r *runner) loadOne(ctx context.Context, b *build, s *scenario, srv *serverProc, poolerPid int) (*row, error) {
 	reqs := b.requests[s.name]
-	pid := srv.pid()
-	var (
-		cpu0, cpu1, self0, self1 time.Duration
-		pooler0, pooler1         time.Duration
-		pg0, pg1                 time.Duration
-		sess0, sess1             int64
-		busy0, total0, busy, tot int64
-		m0, m1                   goMetrics
-		rss                      int64
-		sampleErr                error
-	)
-	note := func(err error) {
-		if err != nil && sampleErr == nil {
-			sampleErr = err
-		}
-	}
+	w := &loadWindow{ctx: ctx, b: b, srv: srv, pid: srv.pid(), poolerPid: poolerPid}
 	res, err := load.Run(ctx, load.Options{
 		URL: srv.url, Conns: r.cfg.Conns, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration,
-		Next: func(i uint64) load.Request { return reqs[i%uint64(len(reqs))].Request },
-		Window: func(open bool) {
-			var err error
-			if open {
-				m0 = scrapeGoMetrics(srv.base)
-				note(resetPeakRSS(pid))
-				sess0, err = sessions(ctx, b.admin, b.db.name)
-				note(err)
-				busy0, total0 = hostBusy()
-				self0, _ = cpuTime(os.Getpid())
-				if poolerPid != 0 {
-					pooler0, err = cpuTime(poolerPid)
-					note(err)
-				}
-				pg0 = backendsCPU(ctx, b)
-				cpu0, err = cpuTime(pid)
-				note(err)
-				return
-			}
-			cpu1, err = cpuTime(pid)
-			note(err)
-			pg1 = backendsCPU(ctx, b)
-			if poolerPid != 0 {
-				pooler1, err = cpuTime(poolerPid)
-				note(err)
-			}
-			self1, _ = cpuTime(os.Getpid())
-			busy, tot = hostBusy()
-			rss, err = peakRSS(pid)
-			note(err)
-			sess1, err = sessions(ctx, b.admin, b.db.name)
-			note(err)
-			m1 = scrapeGoMetrics(srv.base)
-		},
+		Next:   func(i uint64) load.Request { return reqs[i%uint64(len(reqs))].Request },
+		Window: w.edge,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if sampleErr != nil {
-		return nil, sampleErr
+	if w.err != nil {
+		return nil, w.err
 	}
 	n := float64(max(1, res.Requests()))
+	o, c := w.open, w.close
 	row := &row{
 		Scenario: s.name, Requests: res.Requests(), Errors: res.Errors, FirstErrors: res.FirstErrors,
 		RPS: res.RPS(),
 		P50: ms(res.Percentile(0.50)), P90: ms(res.Percentile(0.90)), P99: ms(res.Percentile(0.99)), Max: ms(res.Max()),
 		RoundTrips:     meanRoundTrips(b.captures[s.name]),
 		Statements:     meanStatements(b.captures[s.name]),
-		CPUms:          ms(cpu1-cpu0) / n,
-		LoadgenCPUms:   ms(self1-self0) / n,
-		PoolerCPUms:    ms(pooler1-pooler0) / n,
-		PGCPUms:        ms(pg1-pg0) / n,
-		RSSMB:          float64(rss) / (1 << 20),
-		SessionsPerSec: float64(sess1-sess0) / r.cfg.Duration.Seconds(),
+		CPUms:          ms(c.cpu-o.cpu) / n,
+		LoadgenCPUms:   ms(c.self-o.self) / n,
+		PoolerCPUms:    ms(c.pooler-o.pooler) / n,
+		PGCPUms:        ms(c.pg-o.pg) / n,
+		RSSMB:          float64(w.rss) / (1 << 20),
+		SessionsPerSec: float64(c.sessions-o.sessions) / r.cfg.Duration.Seconds(),
 		AllocKB:        -1,
 		GCs:            -1,
 	}
-	if tot > total0 {
-		row.HostBusyPct = 100 * float64(busy-busy0) / float64(tot-total0)
+	if c.total > o.total {
+		row.HostBusyPct = 100 * float64(c.busy-o.busy) / float64(c.total-o.total)
 	}
-	if m0.ok && m1.ok {
-		row.AllocKB = (m1.allocBytes - m0.allocBytes) / 1024 / n
-		row.GCs = m1.gcCount - m0.gcCount
+	if o.m.ok && c.m.ok {
+		row.AllocKB = (c.m.allocBytes - o.m.allocBytes) / 1024 / n
+		row.GCs = c.m.gcCount - o.m.gcCount
 	}
 	return row, nil
+}
+
+// loadWindow samples loadOne's figures at the window's edges; the first error is kept.
+type loadWindow struct {
+	ctx         context.Context
+	b           *build
+	srv         *serverProc
+	pid         int
+	poolerPid   int
+	open, close loadSample
+	rss         int64 // the server's peak RSS in the window
+	err         error
+}
+
+// loadSample is one edge's counters.
+type loadSample struct {
+	m                     goMetrics
+	cpu, self, pooler, pg time.Duration
+	sessions, busy, total int64
+}
+
+func (w *loadWindow) note(err error) {
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// edge samples at the window's opening (the server's CPU last) and closing (its CPU first), so
+// that the server's CPU is read over the window itself.
+func (w *loadWindow) edge(open bool) {
+	var err error
+	if open {
+		o := &w.open
+		o.m = scrapeGoMetrics(w.srv.base)
+		w.note(resetPeakRSS(w.pid))
+		o.sessions, err = sessions(w.ctx, w.b.admin, w.b.db.name)
+		w.note(err)
+		o.busy, o.total = hostBusy()
+		o.self, _ = cpuTime(os.Getpid())
+		o.pooler = w.poolerCPU()
+		o.pg = backendsCPU(w.ctx, w.b)
+		o.cpu, err = cpuTime(w.pid)
+		w.note(err)
+		return
+	}
+	c := &w.close
+	c.cpu, err = cpuTime(w.pid)
+	w.note(err)
+	c.pg = backendsCPU(w.ctx, w.b)
+	c.pooler = w.poolerCPU()
+	c.self, _ = cpuTime(os.Getpid())
+	c.busy, c.total = hostBusy()
+	w.rss, err = peakRSS(w.pid)
+	w.note(err)
+	c.sessions, err = sessions(w.ctx, w.b.admin, w.b.db.name)
+	w.note(err)
+	c.m = scrapeGoMetrics(w.srv.base)
+}
+
+// poolerCPU is PgBouncer's CPU so far (0 without one).
+func (w *loadWindow) poolerCPU() time.Duration {
+	if w.poolerPid == 0 {
+		return 0
+	}
+	d, err := cpuTime(w.poolerPid)
+	w.note(err)
+	return d
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -41,41 +41,20 @@ type soakConfig struct {
 }
 
 func soakConfigFromEnv() (soakConfig, error) {
-	c := soakConfig{Duration: 3 * time.Minute, Conns: 16, Attackers: 2, Users: 500, Tasks: 40, MaxRSS: 2048 << 20,
-		PGURL: "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"}
-	var errs []error
-	if v := os.Getenv("SOAK_DURATION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 3*time.Second {
-			errs = append(errs, fmt.Errorf("SOAK_DURATION: %q is not a duration of at least 3s", v))
-		}
-		c.Duration = d
-	}
-	for key, dst := range map[string]*int{"SOAK_CONNS": &c.Conns, "SOAK_ATTACKERS": &c.Attackers, "SOAK_USERS": &c.Users, "SOAK_TASKS": &c.Tasks} {
-		if v := os.Getenv(key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (n == 0 && key != "SOAK_ATTACKERS") {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive integer", key, v))
-			}
-			*dst = n
-		}
-	}
-	if v := os.Getenv("SOAK_MAX_RSS_MB"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 64 {
-			errs = append(errs, fmt.Errorf("SOAK_MAX_RSS_MB: %q is not a number of MiB ≥ 64", v))
-		}
-		c.MaxRSS = n << 20
-	}
-	if v := os.Getenv("BENCH_PG_URL"); v != "" {
-		c.PGURL = v
-	}
-	c.Keep = os.Getenv("BENCH_KEEP") != "" && os.Getenv("BENCH_KEEP") != "0"
-	c.Out = os.Getenv("SOAK_OUT")
-	if c.Out == "" {
-		c.Out = filepath.Join("bench", "out", "soak-"+time.Now().Format("20060102-150405"))
-	}
-	return c, errors.Join(errs...)
+	c := soakConfig{Duration: 3 * time.Minute, Conns: 16, Attackers: 2, Users: 500, Tasks: 40, MaxRSS: 2048 << 20, PGURL: defaultPGURL}
+	var e envReader
+	e.duration("SOAK_DURATION", &c.Duration, 3*time.Second, "a duration of at least 3s")
+	e.integer("SOAK_CONNS", &c.Conns, 1, "a positive integer")
+	e.integer("SOAK_ATTACKERS", &c.Attackers, 0, "a positive integer")
+	e.integer("SOAK_USERS", &c.Users, 1, "a positive integer")
+	e.integer("SOAK_TASKS", &c.Tasks, 1, "a positive integer")
+	maxRSS := int(c.MaxRSS >> 20)
+	e.integer("SOAK_MAX_RSS_MB", &maxRSS, 64, "a number of MiB ≥ 64")
+	c.MaxRSS = int64(maxRSS) << 20
+	e.str("BENCH_PG_URL", &c.PGURL)
+	c.Keep = on("BENCH_KEEP")
+	c.Out = outDir("SOAK_OUT", "soak-")
+	return c, errors.Join(e.errs...)
 }
 
 // soakRun is one soak: the server, its users, and what was measured.
@@ -130,11 +109,8 @@ func runSoak(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := startRun(cfg.Out)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
 	r := &runner{log: newLog(cfg.Out)}
@@ -142,47 +118,77 @@ func runSoak(ctx context.Context) error {
 	s := &soakRun{cfg: cfg, log: r.log, attack: map[string]*attackStats{}}
 	s.log.printf("soak: output in %s; %s (a third without attacks), %d honest connections, %d attackers, %d users × %d tasks",
 		cfg.Out, cfg.Duration, cfg.Conns, cfg.Attackers, cfg.Users, cfg.Tasks)
-
-	admin, err := openAdmin(ctx, cfg.PGURL)
+	bin, label, err := s.prepareDB(ctx, r, root)
 	if err != nil {
 		return err
+	}
+	if err := s.startServing(ctx, r, bin); err != nil {
+		return err
+	}
+	tasksBefore, linksBefore, err := s.counts(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.printf("soak: seeded %d tasks and %d task_tags; serving at %s", tasksBefore, linksBefore, s.srv.base)
+	fl, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, label, tasksBefore, linksBefore, fl)
+}
+
+// prepareDB builds the server and gives it a fresh database: migrated, seeded, with the
+// amplifier's rows; it returns the binary and the build's label.
+func (s *soakRun) prepareDB(ctx context.Context, r *runner, root string) (bin, label string, err error) {
+	admin, err := openAdmin(ctx, s.cfg.PGURL)
+	if err != nil {
+		return "", "", err
 	}
 	r.onCleanup(func() { _ = admin.Close() }) // last: the database is dropped through it
 	tmp, err := r.tempDir()
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	src, label, err := source(ctx, root, "", "")
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	bin := filepath.Join(tmp, "taskgraph-soak")
+	bin = filepath.Join(tmp, "taskgraph-soak")
 	s.log.printf("soak: building %s", label)
 	if err := goBuild(ctx, src, bin, nil); err != nil {
-		return err
+		return "", "", err
 	}
-	if s.db, err = createDB(ctx, admin, cfg.PGURL, "soak"); err != nil {
-		return err
+	if s.db, err = createDB(ctx, admin, s.cfg.PGURL, "soak"); err != nil {
+		return "", "", err
 	}
 	r.onCleanup(func() {
-		if cfg.Keep {
+		if s.cfg.Keep {
 			s.log.printf("soak: kept database %s", s.db.name)
 		} else if err := dropDB(admin, s.db); err != nil {
 			s.log.printf("soak: drop %s: %v", s.db.name, err)
 		}
 	})
+	return bin, label, s.seed(ctx, bin)
+}
+
+// seed migrates and seeds the database, adds the amplifier's rows and loads the users.
+func (s *soakRun) seed(ctx context.Context, bin string) (err error) {
 	if err := migrate(ctx, bin, s.db); err != nil {
 		return err
 	}
-	if err := seed(ctx, config{Users: cfg.Users, Tasks: cfg.Tasks, HeavyTasks: cfg.Tasks}, s.db); err != nil {
+	if err := seed(ctx, config{Users: s.cfg.Users, Tasks: s.cfg.Tasks, HeavyTasks: s.cfg.Tasks}, s.db); err != nil {
 		return err
 	}
 	if _, err := s.db.x.ExecContext(ctx, amplifierSQL); err != nil {
 		return fmt.Errorf("amplifier rows: %w", err)
 	}
-	if s.data, err = loadDataset(ctx, s.db, cfg.Users); err != nil {
-		return err
-	}
+	s.data, err = loadDataset(ctx, s.db, s.cfg.Users)
+	return err
+}
+
+// startServing starts the issuer, mints every user's token and the amplifier's, and starts the
+// server.
+func (s *soakRun) startServing(ctx context.Context, r *runner, bin string) error {
 	key, err := newSigningKey()
 	if err != nil {
 		return err
@@ -202,50 +208,52 @@ func runSoak(ctx context.Context) error {
 	if s.amp, err = iss.mint(key, &userData{sub: "soak-amplifier", uuid: amplifierUUID, email: "amp@soak.example", name: "Amp"}, 0); err != nil {
 		return err
 	}
-	if s.srv, err = startServer(ctx, bin, s.db.url, iss, filepath.Join(cfg.Out, "server.log"), nil); err != nil {
+	if s.srv, err = startServer(ctx, bin, s.db.url, iss, filepath.Join(s.cfg.Out, "server.log"), nil); err != nil {
 		return err
 	}
 	r.onCleanup(s.srv.stop)
-	tasksBefore, linksBefore, err := s.counts(ctx)
-	if err != nil {
-		return err
-	}
-	s.log.printf("soak: seeded %d tasks and %d task_tags; serving at %s", tasksBefore, linksBefore, s.srv.base)
+	return nil
+}
 
-	// The load: honest workers all along, attackers in the second phase only.
+// load runs both phases: honest workers all along, attackers in the second phase only.
+func (s *soakRun) load(ctx context.Context) (*floods, error) {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	go s.sampleRSS(loadCtx, t0)
-	client := load.NewClient(cfg.Conns)
-	for w := range cfg.Conns {
+	client := load.NewClient(s.cfg.Conns)
+	for w := range s.cfg.Conns {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.honest(ctx, client, w) }()
 	}
-	attackClient := load.NewClient(max(1, cfg.Attackers))
+	attackClient := load.NewClient(max(1, s.cfg.Attackers))
 	attackClient.Timeout = 60 * time.Second
-	for w := range cfg.Attackers {
+	for w := range s.cfg.Attackers {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.attacker(loadCtx, attackClient, w) }()
 	}
 	fl := newFloods(s) // issue 20's attackers and the open-files sampler (soakfloods.go)
 	fl.start(loadCtx, s, &wg)
-	quiet := cfg.Duration / 3
+	quiet := s.cfg.Duration / 3
 	if err := s.phase(ctx, "without attacks", quiet); err != nil {
-		return err
+		return nil, err
 	}
-	if cfg.Attackers > 0 {
+	if s.cfg.Attackers > 0 {
 		s.attacking.Store(true)
 	}
-	if err := s.phase(ctx, "with attacks", cfg.Duration-quiet); err != nil {
-		return err
+	if err := s.phase(ctx, "with attacks", s.cfg.Duration-quiet); err != nil {
+		return nil, err
 	}
 	s.attacking.Store(false)
 	s.stopping.Store(true) // honest workers finish the request in flight, so every write is counted
 	stopLoad()             // attackers stop at once
 	wg.Wait()
+	return fl, nil
+}
 
+// finish measures what outlives the load, counts the rows and writes the report.
+func (s *soakRun) finish(ctx context.Context, label string, tasksBefore, linksBefore int64, fl *floods) error {
 	// The attacks' work may outlive their clients: the server's CPU over the next 5 s.
 	cpu0, _ := cpuTime(s.srv.pid())
 	time.Sleep(5 * time.Second)
@@ -259,7 +267,7 @@ func runSoak(ctx context.Context) error {
 	report.text += fl.report()
 	fmt.Println()
 	fmt.Print(report.text)
-	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(report.text), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.cfg.Out, "results.md"), []byte(report.text), 0o644); err != nil {
 		return err
 	}
 	if report.failed > 0 {
@@ -324,46 +332,9 @@ const soakTaskFields = `id title description completed priority dueAt createdAt 
 // honest is one honest connection: of every 20 requests, 10 pages, 3 task(id), 1 filtered page,
 // 1 tags, 3 createTask (two tags), 1 updateTask and 1 deleteTask of a task it created.
 func (s *soakRun) honest(ctx context.Context, client *http.Client, w int) {
-	rng := rand.New(rand.NewPCG(uint64(w), 7))
-	type mine struct {
-		user int
-		id   string
-	}
-	var created []mine
+	c := &honestConn{s: s, w: w, rng: rand.New(rand.NewPCG(uint64(w), 7))}
 	for i := 0; ctx.Err() == nil && !s.stopping.Load(); i++ {
-		ui := rng.IntN(len(s.data.users))
-		u := s.data.users[ui]
-		var op, query string
-		var vars map[string]any
-		switch k := i % 20; {
-		case k < 10:
-			op, query = "page", `query Page { tasks(first: 20) { edges { cursor node { `+soakTaskFields+` } } pageInfo { hasNextPage endCursor } } }`
-		case k < 13:
-			op, query = "task", `query Task($id: ID!) { task(id: $id) { `+soakTaskFields+` } }`
-			vars = map[string]any{"id": u.taskIDs[rng.IntN(len(u.taskIDs))]}
-		case k == 13:
-			op, query = "filter", `query Filter { tasks(first: 20, filter: {completed: false, priorities: [HIGH, URGENT]}) { nodes { `+soakTaskFields+` } } }`
-		case k == 14:
-			op, query = "tags", `query Tags { tags { id name color } }`
-		case k < 18:
-			op, query = "createTask", `mutation Create($in: CreateTaskInput!) { createTask(input: $in) { `+soakTaskFields+` } }`
-			vars = map[string]any{"in": map[string]any{"title": fmt.Sprintf("soak %d-%d", w, i), "priority": "HIGH",
-				"tagIds": []string{u.tagIDs[i%8], u.tagIDs[(i+3)%8]}}}
-		case k == 18 && len(created) > 0:
-			c := created[rng.IntN(len(created))]
-			ui, u = c.user, s.data.users[c.user]
-			op, query = "updateTask", `mutation Update($id: ID!, $in: UpdateTaskInput!) { updateTask(id: $id, input: $in) { `+soakTaskFields+` } }`
-			vars = map[string]any{"id": c.id, "in": map[string]any{"title": fmt.Sprintf("soak %d-%d updated", w, i), "completed": i%2 == 0}}
-		case k == 19 && len(created) > 0:
-			j := rng.IntN(len(created))
-			c := created[j]
-			created = slices.Delete(created, j, j+1)
-			ui = c.user
-			op, query = "deleteTask", `mutation Delete($id: ID!) { deleteTask(id: $id) }`
-			vars = map[string]any{"id": c.id}
-		default:
-			op, query = "page", `query Page { tasks(first: 20) { edges { cursor node { `+soakTaskFields+` } } pageInfo { hasNextPage endCursor } } }`
-		}
+		op, query, vars, ui := c.next(i)
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 		t0 := time.Now()
 		status, resp, err := load.Do(ctx, client, s.srv.url, load.Request{Body: body, Token: s.tokens[ui]})
@@ -375,19 +346,70 @@ func (s *soakRun) honest(ctx context.Context, client *http.Client, w int) {
 			err = load.DefaultCheck(status, resp)
 		}
 		if err == nil {
-			switch op {
-			case "createTask":
-				var a struct {
-					Data struct{ CreateTask struct{ ID string } }
-				}
-				_ = json.Unmarshal(resp, &a)
-				created = append(created, mine{ui, a.Data.CreateTask.ID})
-				s.createsAcked.Add(1)
-			case "deleteTask":
-				s.deletesAcked.Add(1)
-			}
+			c.acknowledged(op, ui, resp)
 		}
 		s.record(op, lat, err)
+	}
+}
+
+// honestConn is one honest connection's state: its random users and the tasks it created.
+type honestConn struct {
+	s       *soakRun
+	w       int
+	rng     *rand.Rand
+	created []createdTask
+}
+
+type createdTask struct {
+	user int
+	id   string
+}
+
+// next is request i of the connection: its operation, query, variables and user.
+func (c *honestConn) next(i int) (op, query string, vars map[string]any, ui int) {
+	ui = c.rng.IntN(len(c.s.data.users))
+	u := c.s.data.users[ui]
+	switch k := i % 20; {
+	case k < 10:
+		return "page", soakPageQuery, nil, ui
+	case k < 13:
+		return "task", `query Task($id: ID!) { task(id: $id) { ` + soakTaskFields + ` } }`,
+			map[string]any{"id": u.taskIDs[c.rng.IntN(len(u.taskIDs))]}, ui
+	case k == 13:
+		return "filter", `query Filter { tasks(first: 20, filter: {completed: false, priorities: [HIGH, URGENT]}) { nodes { ` + soakTaskFields + ` } } }`, nil, ui
+	case k == 14:
+		return "tags", `query Tags { tags { id name color } }`, nil, ui
+	case k < 18:
+		return "createTask", `mutation Create($in: CreateTaskInput!) { createTask(input: $in) { ` + soakTaskFields + ` } }`,
+			map[string]any{"in": map[string]any{"title": fmt.Sprintf("soak %d-%d", c.w, i), "priority": "HIGH",
+				"tagIds": []string{u.tagIDs[i%8], u.tagIDs[(i+3)%8]}}}, ui
+	case k == 18 && len(c.created) > 0:
+		t := c.created[c.rng.IntN(len(c.created))]
+		return "updateTask", `mutation Update($id: ID!, $in: UpdateTaskInput!) { updateTask(id: $id, input: $in) { ` + soakTaskFields + ` } }`,
+			map[string]any{"id": t.id, "in": map[string]any{"title": fmt.Sprintf("soak %d-%d updated", c.w, i), "completed": i%2 == 0}}, t.user
+	case k == 19 && len(c.created) > 0:
+		j := c.rng.IntN(len(c.created))
+		t := c.created[j]
+		c.created = slices.Delete(c.created, j, j+1)
+		return "deleteTask", `mutation Delete($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": t.id}, t.user
+	}
+	return "page", soakPageQuery, nil, ui
+}
+
+const soakPageQuery = `query Page { tasks(first: 20) { edges { cursor node { ` + soakTaskFields + ` } } pageInfo { hasNextPage endCursor } } }`
+
+// acknowledged counts an answered write; a created task becomes one to update or delete.
+func (c *honestConn) acknowledged(op string, ui int, resp []byte) {
+	switch op {
+	case "createTask":
+		var a struct {
+			Data struct{ CreateTask struct{ ID string } }
+		}
+		_ = json.Unmarshal(resp, &a)
+		c.created = append(c.created, createdTask{ui, a.Data.CreateTask.ID})
+		c.s.createsAcked.Add(1)
+	case "deleteTask":
+		c.s.deletesAcked.Add(1)
 	}
 }
 
@@ -479,51 +501,49 @@ func (s *soakRun) attacker(ctx context.Context, client *http.Client, w int) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.mu.Lock()
-		st := s.attack[a.name]
-		if st == nil {
-			st = &attackStats{statuses: map[string]int{}}
-			s.attack[a.name] = st
-		}
-		st.sent++
-		st.lat = append(st.lat, lat)
-		st.bytes += int64(len(resp))
-		if err != nil {
-			st.errs++
-			st.statuses["no answer"]++
-		} else {
-			var a struct {
-				Errors []struct {
-					Extensions struct{ Code string } `json:"extensions"`
-				} `json:"errors"`
-			}
-			_ = json.Unmarshal(resp, &a)
-			key := fmt.Sprintf("HTTP %d", status)
-			if len(a.Errors) > 0 {
-				key += " " + a.Errors[0].Extensions.Code
-				if len(a.Errors) > 1 {
-					key += fmt.Sprintf(" (+%d errors)", len(a.Errors)-1)
-				}
-			}
-			st.statuses[key]++
-		}
-		s.mu.Unlock()
+		s.tallyAttack(a.name, status, resp, lat, err)
 	}
+}
+
+// tallyAttack counts one attack's answer: by HTTP status and first error code.
+func (s *soakRun) tallyAttack(name string, status int, resp []byte, lat time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.attack[name]
+	if st == nil {
+		st = &attackStats{statuses: map[string]int{}}
+		s.attack[name] = st
+	}
+	st.sent++
+	st.lat = append(st.lat, lat)
+	st.bytes += int64(len(resp))
+	if err != nil {
+		st.errs++
+		st.statuses["no answer"]++
+		return
+	}
+	var a struct {
+		Errors []struct {
+			Extensions struct{ Code string } `json:"extensions"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(resp, &a)
+	key := fmt.Sprintf("HTTP %d", status)
+	if len(a.Errors) > 0 {
+		key += " " + a.Errors[0].Extensions.Code
+		if len(a.Errors) > 1 {
+			key += fmt.Sprintf(" (+%d errors)", len(a.Errors)-1)
+		}
+	}
+	st.statuses[key]++
 }
 
 // sampleRSS reads the server's resident set every 500 ms; over the bound, attacks stop.
 func (s *soakRun) sampleRSS(ctx context.Context, t0 time.Time) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 500*time.Millisecond, func() {
 		rss, err := currentRSS(s.srv.pid())
 		if err != nil {
-			continue
+			return
 		}
 		s.mu.Lock()
 		s.rss = append(s.rss, rssSample{time.Since(t0), rss})
@@ -534,6 +554,20 @@ func (s *soakRun) sampleRSS(ctx context.Context, t0 time.Time) {
 		if rss > s.cfg.MaxRSS && !s.rssStop.Swap(true) {
 			s.log.printf("soak: server RSS %d MiB is over SOAK_MAX_RSS_MB (%d): attacks stopped", rss>>20, s.cfg.MaxRSS>>20)
 		}
+	})
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		f()
 	}
 }
 
@@ -599,36 +633,8 @@ func (s *soakRun) report(label string, tasksBefore, linksBefore, tasksAfter, lin
 	var rep soakReport
 	fmt.Fprintf(&b, "## Soak: %s\n\n%s, %d honest connections over %d users (%d tasks each), %d attackers; server %s\n\n",
 		time.Now().Format("2006-01-02 15:04"), s.cfg.Duration, s.cfg.Conns, s.cfg.Users, s.cfg.Tasks, s.cfg.Attackers, label)
-	b.WriteString("| phase | honest requests | req/s | errors | p50 ms | p99 ms | max ms | server CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
-	var p99 []time.Duration
-	errorsTotal := 0
-	for _, p := range s.phases {
-		d := p.end.Sub(p.start)
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %d |\n", p.name, len(p.lat), float64(len(p.lat))/d.Seconds(),
-			p.errors, ms(percentile(p.lat, 0.5)), ms(percentile(p.lat, 0.99)), ms(percentile(p.lat, 1)), p.cpu.Seconds(), p.maxRSS>>20)
-		p99 = append(p99, percentile(p.lat, 0.99))
-		errorsTotal += p.errors
-	}
-	for _, p := range s.phases {
-		if len(p.firstErrs) > 0 {
-			fmt.Fprintf(&b, "\nfirst errors %s: %s\n", p.name, strings.Join(p.firstErrs, "; "))
-		}
-	}
-	if len(s.attack) > 0 {
-		b.WriteString("\n| attack | sent | answers | p50 ms | max ms | bytes answered (mean) |\n|---|---|---|---|---|---|\n")
-		for _, a := range attacks {
-			st := s.attack[a.name]
-			if st == nil {
-				continue
-			}
-			var answers []string
-			for _, k := range slices.Sorted(maps.Keys(st.statuses)) {
-				answers = append(answers, fmt.Sprintf("%s ×%d", k, st.statuses[k]))
-			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %.0f | %d |\n", a.name, st.sent, strings.Join(answers, ", "),
-				ms(percentile(st.lat, 0.5)), ms(percentile(st.lat, 1)), st.bytes/int64(max(1, st.sent)))
-		}
-	}
+	p99, errorsTotal := s.formatPhases(&b)
+	s.formatAttacks(&b)
 	var peak int64
 	for _, r := range s.rss {
 		peak = max(peak, r.rss)
@@ -661,4 +667,43 @@ func (s *soakRun) report(label string, tasksBefore, linksBefore, tasksAfter, lin
 	crit(peak <= s.cfg.MaxRSS, "server RSS bounded: peak %d MiB ≤ %d MiB (SOAK_MAX_RSS_MB)", peak>>20, s.cfg.MaxRSS>>20)
 	rep.text = b.String()
 	return rep
+}
+
+// formatPhases is the honest traffic's table and first errors; it returns each phase's p99 and
+// the errors in all.
+func (s *soakRun) formatPhases(b *strings.Builder) (p99 []time.Duration, errorsTotal int) {
+	b.WriteString("| phase | honest requests | req/s | errors | p50 ms | p99 ms | max ms | server CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range s.phases {
+		d := p.end.Sub(p.start)
+		fmt.Fprintf(b, "| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %d |\n", p.name, len(p.lat), float64(len(p.lat))/d.Seconds(),
+			p.errors, ms(percentile(p.lat, 0.5)), ms(percentile(p.lat, 0.99)), ms(percentile(p.lat, 1)), p.cpu.Seconds(), p.maxRSS>>20)
+		p99 = append(p99, percentile(p.lat, 0.99))
+		errorsTotal += p.errors
+	}
+	for _, p := range s.phases {
+		if len(p.firstErrs) > 0 {
+			fmt.Fprintf(b, "\nfirst errors %s: %s\n", p.name, strings.Join(p.firstErrs, "; "))
+		}
+	}
+	return p99, errorsTotal
+}
+
+// formatAttacks is the attacks' table: what each was answered.
+func (s *soakRun) formatAttacks(b *strings.Builder) {
+	if len(s.attack) == 0 {
+		return
+	}
+	b.WriteString("\n| attack | sent | answers | p50 ms | max ms | bytes answered (mean) |\n|---|---|---|---|---|---|\n")
+	for _, a := range attacks {
+		st := s.attack[a.name]
+		if st == nil {
+			continue
+		}
+		var answers []string
+		for _, k := range slices.Sorted(maps.Keys(st.statuses)) {
+			answers = append(answers, fmt.Sprintf("%s ×%d", k, st.statuses[k]))
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %.0f | %.0f | %d |\n", a.name, st.sent, strings.Join(answers, ", "),
+			ms(percentile(st.lat, 0.5)), ms(percentile(st.lat, 1)), st.bytes/int64(max(1, st.sent)))
+	}
 }

@@ -157,23 +157,16 @@ func (f *floods) slowReaders(ctx context.Context, s *soakRun) {
 
 // sampleFDs counts the server's open files every 500 ms.
 func (f *floods) sampleFDs(ctx context.Context, s *soakRun) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 500*time.Millisecond, func() {
 		entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.srv.pid()))
 		if err != nil {
-			continue
+			return
 		}
 		phase := f.phaseFor()
 		f.mu.Lock()
 		f.peakFDs[phase] = max(f.peakFDs[phase], len(entries))
 		f.mu.Unlock()
-	}
+	})
 }
 
 // report is the floods' part of the soak's results.

@@ -111,23 +111,13 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 	warm := int(r.cfg.Warmup.Seconds() * liveRate)
 	window := int(r.cfg.Duration.Seconds() * liveRate)
 	tally := &liveTally{committed: make([]atomic.Int64, warm+window), arrived: make([]atomic.Int32, warm+window), first: warm}
-
 	t0 := time.Now()
 	conns, err := openSubscriptions(ctx, srv, users, layout, tally)
 	defer closeSockets(conns)
 	if err != nil {
 		return nil, err
 	}
-	want := liveUsers * liveSubsPerUser
-	row := &liveRow{Scenario: layout.name, Sockets: len(conns), Subscriptions: want, Users: liveUsers, OpenSeconds: time.Since(t0).Seconds(),
-		Feed: serverFeed(ctx, srv.base)}
-	r.log.printf("%s %s: %d subscriptions open on %d sockets in %.1fs", b.name, layout.name, want, len(conns), row.OpenSeconds)
-	rss, _ := procStatusBytes(srv.pid(), "VmRSS:")
-	row.RSSOpenMB = float64(rss) / (1 << 20)
-	heap, _ := scrapeMetric(ctx, srv.base, "go_memstats_heap_inuse_bytes")
-	stack, _ := scrapeMetric(ctx, srv.base, "go_memstats_stack_inuse_bytes")
-	row.HeapOpenMB, row.StackOpenMB = heap/(1<<20), stack/(1<<20)
-	r.log.printf("%s %s: open: RSS %.0f MB, heap in use %.0f MB, stacks %.0f MB", b.name, layout.name, row.RSSOpenMB, row.HeapOpenMB, row.StackOpenMB)
+	row := r.openRow(ctx, b, srv, layout, len(conns), time.Since(t0))
 
 	// The writer: another replica's data layer, committing at a fixed rate (open loop).
 	pool, err := db.Open(ctx, b.db.url, db.Options{})
@@ -139,53 +129,32 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 	// Like the server's own writers: no NOTIFY when live updates read the WAL (readyz names the feed).
 	store.LogicalFeed = row.Feed == "logical"
 	r.log.printf("%s %s: live feed %q", b.name, layout.name, row.Feed)
-	jobs := make(chan int, warm+window)
-	var late atomic.Bool // the window has closed: what has not started is not written
-	var writeErrs atomic.Int64
-	var firstWriteErr atomic.Value
-	var commitMu sync.Mutex
-	var commits []time.Duration
-	var writers sync.WaitGroup
-	for range liveWriters {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for seq := range jobs {
-				if late.Load() {
-					continue
-				}
-				u := users[seq%len(users)]
-				task := u.tasks[(seq/len(users))%len(u.tasks)]
-				title := "live " + strconv.Itoa(seq)
-				start := time.Now()
-				if _, err := store.UpdateTask(ctx, u.id, task, db.TaskPatch{Title: &title}); err != nil {
-					writeErrs.Add(1)
-					firstWriteErr.CompareAndSwap(nil, err)
-					continue
-				}
-				now := time.Now()
-				tally.committed[seq].Store(now.UnixNano())
-				if seq >= warm {
-					commitMu.Lock()
-					commits = append(commits, now.Sub(start))
-					commitMu.Unlock()
-				}
-			}
-		}()
+	w := startChangeWriters(ctx, store, users, tally, warm, warm+window)
+	u0, err := schedule(ctx, w, srv, b, warm, window, onWindow)
+	if err != nil {
+		return nil, err
 	}
+	u1 := sampleUsage(ctx, srv, b)
+	r.finishRow(ctx, row, srv, tally, warm, warm+window, u0, u1)
+	_, _, row.WriterP99, _ = quantilesMS(w.commits)
+	r.log.printf("%s %s: %d changes at %.0f/s, %d deliveries, %d lost, p50 %.2f p99 %.2f ms, RSS %.0f MB open, %.0f MB peak",
+		b.name, layout.name, row.Changes, row.Rate, row.Delivered, row.Lost, row.P50, row.P99, row.RSSOpenMB, row.RSSPeakMB)
+	j, _ := json.MarshalIndent(row, "", "  ")
+	_ = os.WriteFile(filepath.Join(b.out, layout.name+".json"), j, 0o644)
+	return row, nil
+}
 
-	var cpu0, cpu1, self0, self1, pg0, pg1 time.Duration
-	var busy0, total0 int64
-	var windowStart time.Time
+// schedule hands the writers warm+window changes at liveRate a second (open loop) and returns
+// the usage sampled when the window opened (after warm changes). The window is the schedule's:
+// changes the writers could not start by its end are not made, so a host that cannot keep the
+// rate shows a lower one instead of a longer run.
+func schedule(ctx context.Context, w *changeWriters, srv *serverProc, b *build, warm, window int, onWindow func()) (usage, error) {
+	var u0 usage
 	begin := time.Now()
 	for seq := range warm + window {
 		if seq == warm { // the window starts
 			_ = resetPeakRSS(srv.pid())
-			cpu0, _ = cpuTime(srv.pid())
-			self0, _ = cpuTime(os.Getpid())
-			pg0 = backendsCPU(ctx, b)
-			busy0, total0 = hostBusy()
-			windowStart = time.Now()
+			u0 = sampleUsage(ctx, srv, b)
 			if onWindow != nil {
 				onWindow()
 			}
@@ -193,55 +162,131 @@ func (r *runner) measureSubscribe(ctx context.Context, b *build, srv *serverProc
 		if d := time.Until(begin.Add(time.Duration(seq) * time.Second / liveRate)); d > 0 {
 			time.Sleep(d)
 		}
-		jobs <- seq
+		w.jobs <- seq
 	}
-	// The window is the schedule's: changes the writers could not start by its end are not
-	// made, so a host that cannot keep the rate shows a lower one instead of a longer run.
-	late.Store(true)
-	close(jobs)
-	writers.Wait()
-	windowEnd := time.Now()
-	cpu1, _ = cpuTime(srv.pid())
-	self1, _ = cpuTime(os.Getpid())
-	pg1 = backendsCPU(ctx, b)
-	secs := windowEnd.Sub(windowStart).Seconds()
-	row.ServerCores = (cpu1 - cpu0).Seconds() / secs
-	row.BenchCores = (self1 - self0).Seconds() / secs
-	row.PGCores = (pg1 - pg0).Seconds() / secs
-	busy1, total1 := hostBusy()
-	if n := writeErrs.Load(); n > 0 {
-		return nil, fmt.Errorf("%d writes failed; first: %v", n, firstWriteErr.Load())
-	}
-	// Deliveries still on their way: wait up to 10s for every one of them.
+	return u0, w.stop()
+}
+
+// openRow is a layout's row with what the server holds once its subscriptions are open.
+func (r *runner) openRow(ctx context.Context, b *build, srv *serverProc, layout liveLayout, sockets int, took time.Duration) *liveRow {
+	want := liveUsers * liveSubsPerUser
+	row := &liveRow{Scenario: layout.name, Sockets: sockets, Subscriptions: want, Users: liveUsers, OpenSeconds: took.Seconds(),
+		Feed: serverFeed(ctx, srv.base)}
+	r.log.printf("%s %s: %d subscriptions open on %d sockets in %.1fs", b.name, layout.name, want, sockets, row.OpenSeconds)
+	rss, _ := procStatusBytes(srv.pid(), "VmRSS:")
+	row.RSSOpenMB = float64(rss) / (1 << 20)
+	heap, _ := scrapeMetric(ctx, srv.base, "go_memstats_heap_inuse_bytes")
+	stack, _ := scrapeMetric(ctx, srv.base, "go_memstats_stack_inuse_bytes")
+	row.HeapOpenMB, row.StackOpenMB = heap/(1<<20), stack/(1<<20)
+	r.log.printf("%s %s: open: RSS %.0f MB, heap in use %.0f MB, stacks %.0f MB", b.name, layout.name, row.RSSOpenMB, row.HeapOpenMB, row.StackOpenMB)
+	return row
+}
+
+// finishRow waits (up to 10 s) for the deliveries still on their way, then fills in the row's
+// window figures: changes [from, to), deliveries, latencies, cores between u0 and u1.
+func (r *runner) finishRow(ctx context.Context, row *liveRow, srv *serverProc, tally *liveTally, from, to int, u0, u1 usage) {
+	secs := u1.at.Sub(u0.at).Seconds()
+	row.ServerCores = (u1.server - u0.server).Seconds() / secs
+	row.BenchCores = (u1.self - u0.self).Seconds() / secs
+	row.PGCores = (u1.pg - u0.pg).Seconds() / secs
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && tally.missing(warm, warm+window) > 0 {
+	for time.Now().Before(deadline) && tally.missing(from, to) > 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	peak, _ := peakRSS(srv.pid())
 	row.RSSPeakMB = float64(peak) / (1 << 20)
 	row.Goroutines, _ = scrapeMetric(ctx, srv.base, "go_goroutines")
-
-	row.Changes = tally.made(warm, warm+window)
+	row.Changes = tally.made(from, to)
 	row.Rate = float64(row.Changes) / secs
 	row.Expected = row.Changes * liveSubsPerUser
-	row.Lost = tally.missing(warm, warm+window)
+	row.Lost = tally.missing(from, to)
 	row.Delivered = row.Expected - row.Lost
 	row.Ended = int(tally.ended.Load())
-	row.CPUmsChange = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(max(1, row.Changes))
-	row.CPUmsDelivery = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(max(1, row.Delivered))
-	if total1 > total0 {
-		row.HostBusyPct = 100 * float64(busy1-busy0) / float64(total1-total0)
+	cpu := u1.server - u0.server
+	row.CPUmsChange = float64(cpu) / float64(time.Millisecond) / float64(max(1, row.Changes))
+	row.CPUmsDelivery = float64(cpu) / float64(time.Millisecond) / float64(max(1, row.Delivered))
+	if u1.total > u0.total {
+		row.HostBusyPct = 100 * float64(u1.busy-u0.busy) / float64(u1.total-u0.total)
 	}
 	tally.mu.Lock()
 	lat := slices.Clone(tally.latency)
 	tally.mu.Unlock()
 	row.P50, row.P90, row.P99, row.Max = quantilesMS(lat)
-	_, _, row.WriterP99, _ = quantilesMS(commits)
-	r.log.printf("%s %s: %d changes at %.0f/s, %d deliveries, %d lost, p50 %.2f p99 %.2f ms, RSS %.0f MB open, %.0f MB peak",
-		b.name, layout.name, row.Changes, row.Rate, row.Delivered, row.Lost, row.P50, row.P99, row.RSSOpenMB, row.RSSPeakMB)
-	j, _ := json.MarshalIndent(row, "", "  ")
-	_ = os.WriteFile(filepath.Join(b.out, layout.name+".json"), j, 0o644)
-	return row, nil
+}
+
+// usage is a sample of the CPU used so far by the server, the bench and the database's
+// backends, and of the host's busy and total ticks.
+type usage struct {
+	at               time.Time
+	server, self, pg time.Duration
+	busy, total      int64
+}
+
+func sampleUsage(ctx context.Context, srv *serverProc, b *build) usage {
+	u := usage{at: time.Now()}
+	u.server, _ = cpuTime(srv.pid())
+	u.self, _ = cpuTime(os.Getpid())
+	u.pg = backendsCPU(ctx, b)
+	u.busy, u.total = hostBusy()
+	return u
+}
+
+// changeWriters are the subscribe rows' writers: liveWriters goroutines committing the changes
+// numbered on jobs, each an UpdateTask of one user's task whose title carries its number.
+type changeWriters struct {
+	jobs     chan int
+	late     atomic.Bool // the window has closed: what has not started is not written
+	errs     atomic.Int64
+	firstErr atomic.Value
+	mu       sync.Mutex
+	commits  []time.Duration // commit latencies of the changes from warm on
+	wg       sync.WaitGroup
+}
+
+func startChangeWriters(ctx context.Context, store *db.Store, users []*liveUser, tally *liveTally, warm, n int) *changeWriters {
+	w := &changeWriters{jobs: make(chan int, n)}
+	for range liveWriters {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for seq := range w.jobs {
+				if !w.late.Load() {
+					w.write(ctx, store, users, tally, warm, seq)
+				}
+			}
+		}()
+	}
+	return w
+}
+
+func (w *changeWriters) write(ctx context.Context, store *db.Store, users []*liveUser, tally *liveTally, warm, seq int) {
+	u := users[seq%len(users)]
+	task := u.tasks[(seq/len(users))%len(u.tasks)]
+	title := "live " + strconv.Itoa(seq)
+	start := time.Now()
+	if _, err := store.UpdateTask(ctx, u.id, task, db.TaskPatch{Title: &title}); err != nil {
+		w.errs.Add(1)
+		w.firstErr.CompareAndSwap(nil, err)
+		return
+	}
+	now := time.Now()
+	tally.committed[seq].Store(now.UnixNano())
+	if seq >= warm {
+		w.mu.Lock()
+		w.commits = append(w.commits, now.Sub(start))
+		w.mu.Unlock()
+	}
+}
+
+// stop drops the changes not started yet, waits for those in flight and says whether any failed.
+func (w *changeWriters) stop() error {
+	w.late.Store(true)
+	close(w.jobs)
+	w.wg.Wait()
+	if n := w.errs.Load(); n > 0 {
+		return fmt.Errorf("%d writes failed; first: %v", n, w.firstErr.Load())
+	}
+	return nil
 }
 
 // backendsCPU is the CPU time so far of the PostgreSQL backends connected to the database (the
@@ -581,14 +626,14 @@ func judgeLive(row *liveRow) []target {
 // formatLive is the subscribe scenarios' table and their targets (issues 12 and 19).
 func formatLive(rows []*liveRow) string {
 	var b strings.Builder
-	b.WriteString("| scenario | feed | subscriptions (users) | sockets | changes/s | deliveries | events lost | delivery p50 ms | p90 ms | p99 ms | max ms | server RSS MB (open / peak) | heap / stacks MB (open) | server CPU ms/change | server CPU ms/delivered event | cores: server / PostgreSQL / bench | goroutines | writer commit p99 ms | host CPU busy |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, row := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %d | %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f | %.3f | %.2f / %.2f / %.2f | %.0f | %.2f | %.0f%% |\n",
+	b.WriteString(mdTable("| scenario | feed | subscriptions (users) | sockets | changes/s | deliveries | events lost | delivery p50 ms | p90 ms | p99 ms | max ms | server RSS MB (open / peak) | heap / stacks MB (open) | server CPU ms/change | server CPU ms/delivered event | cores: server / PostgreSQL / bench | goroutines | writer commit p99 ms | host CPU busy |\n"+
+		"|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", len(rows), func(i int) string {
+		row := rows[i]
+		return fmt.Sprintf("| %s | %s | %d (%d) | %d | %.0f | %d | %d | %.2f | %.2f | %.2f | %.1f | %.0f / %.0f | %.0f / %.0f | %.2f | %.3f | %.2f / %.2f / %.2f | %.0f | %.2f | %.0f%% |\n",
 			row.Scenario, row.Feed, row.Subscriptions, row.Users, row.Sockets, row.Rate, row.Delivered, row.Lost, row.P50, row.P90, row.P99, row.Max,
 			row.RSSOpenMB, row.RSSPeakMB, row.HeapOpenMB, row.StackOpenMB, row.CPUmsChange, row.CPUmsDelivery, row.ServerCores, row.PGCores, row.BenchCores,
 			row.Goroutines, row.WriterP99, row.HostBusyPct)
-	}
+	}))
 	for _, row := range rows {
 		fmt.Fprintf(&b, "\n%s (opened in %.1f s, %s feed), targets of issues 12 and 19 (server CPU per delivered event: %.3f ms, reported):\n\n",
 			row.Scenario, row.OpenSeconds, row.Feed, row.CPUmsDelivery)

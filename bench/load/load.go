@@ -133,9 +133,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Conns < 1 || o.Duration <= 0 || o.Next == nil {
 		return Result{}, errors.New("load: Conns, Duration and Next are required")
 	}
-	check := o.Check
-	if check == nil {
-		check = DefaultCheck
+	if o.Check == nil {
+		o.Check = DefaultCheck
 	}
 	client := NewClient(o.Conns)
 	defer client.CloseIdleConnections()
@@ -145,48 +144,16 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var timers sync.WaitGroup
 	if o.Window != nil {
 		timers.Add(1)
-		go func() {
-			defer timers.Done()
-			for _, edge := range []struct {
-				at   time.Time
-				open bool
-			}{{open, true}, {closeAt, false}} {
-				select {
-				case <-time.After(time.Until(edge.at)):
-					o.Window(edge.open)
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		go func() { defer timers.Done(); signalWindow(ctx, o.Window, open, closeAt) }()
 	}
-
 	var next atomic.Uint64
-	type sample struct {
-		lat time.Duration
-		err error
-	}
 	perConn := make([][]sample, o.Conns)
 	var wg sync.WaitGroup
 	for c := range o.Conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if !t0.Before(closeAt) {
-					return
-				}
-				r := o.Next(next.Add(1) - 1)
-				status, body, err := Do(ctx, client, o.URL, r)
-				if err == nil {
-					err = check(status, body)
-				}
-				t1 := time.Now()
-				if !t1.Before(open) && !t1.After(closeAt) {
-					perConn[c] = append(perConn[c], sample{t1.Sub(t0), err})
-				}
-			}
+			perConn[c] = connection(ctx, client, o, &next, open, closeAt)
 		}()
 	}
 	wg.Wait()
@@ -196,8 +163,56 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
+	return result(o.Duration, perConn), nil
+}
 
-	res := Result{Window: o.Duration}
+// sample is one request completed inside the window.
+type sample struct {
+	lat time.Duration
+	err error
+}
+
+// signalWindow calls window(true) at open and window(false) at closeAt, unless ctx ends first.
+func signalWindow(ctx context.Context, window func(open bool), open, closeAt time.Time) {
+	for _, edge := range []struct {
+		at   time.Time
+		open bool
+	}{{open, true}, {closeAt, false}} {
+		select {
+		case <-time.After(time.Until(edge.at)):
+			window(edge.open)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// connection is one closed-loop connection: it sends the next request as soon as the previous
+// one is answered, until closeAt, and keeps those completed inside [open, closeAt].
+func connection(ctx context.Context, client *http.Client, o Options, next *atomic.Uint64, open, closeAt time.Time) []sample {
+	var samples []sample
+	for ctx.Err() == nil {
+		t0 := time.Now()
+		if !t0.Before(closeAt) {
+			break
+		}
+		r := o.Next(next.Add(1) - 1)
+		status, body, err := Do(ctx, client, o.URL, r)
+		if err == nil {
+			err = o.Check(status, body)
+		}
+		t1 := time.Now()
+		if !t1.Before(open) && !t1.After(closeAt) {
+			samples = append(samples, sample{t1.Sub(t0), err})
+		}
+	}
+	return samples
+}
+
+// result gathers the connections' samples: sorted latencies, errors and the first five
+// distinct error messages.
+func result(window time.Duration, perConn [][]sample) Result {
+	res := Result{Window: window}
 	seen := map[string]bool{}
 	for _, samples := range perConn {
 		for _, s := range samples {
@@ -212,5 +227,5 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	slices.Sort(res.Latencies)
-	return res, nil
+	return res
 }

@@ -1,8 +1,10 @@
 package testkit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -29,74 +31,140 @@ type Postgres struct {
 
 	bindir, dir, data string
 	owner             *user.User // the user that runs the cluster when we are root
+	env               []string   // the binaries' environment; nil is os.Environ()
 }
 
-// StartPostgres creates and starts a cluster. Binaries are taken from TEST_PG_BINDIR, else the
-// newest /usr/lib/postgresql/*/bin (Debian's layout), else pg_config --bindir. Missing binaries
-// fail the test under CI and skip it elsewhere. initdb and pg_ctl refuse to run as root, so as root
-// they run as the postgres user (runuser), in a directory that user owns. settings are extra
+// ErrNoPostgres says no PostgreSQL server binaries (initdb, pg_ctl) were found.
+var ErrNoPostgres = errors.New("no PostgreSQL server binaries (initdb, pg_ctl) found")
+
+// ClusterOptions shape a private cluster made by NewPostgres.
+type ClusterOptions struct {
+	// Durable keeps PostgreSQL's durability defaults (fsync, synchronous_commit and
+	// full_page_writes on) and its sizes, for the bench's writers to pay for their commits as in
+	// production. Tests leave it off: no fsync, a small cluster.
+	Durable bool
+	// Settings are extra postgresql.conf lines (e.g. "wal_level = logical"), after the defaults.
+	Settings []string
+	// Env is the binaries' environment (LC_ALL=C is added); nil is os.Environ().
+	Env []string
+	// DirPrefix names the temporary directory (os.MkdirTemp's pattern); empty is "taskgraph-pg-".
+	DirPrefix string
+}
+
+// StartPostgres creates and starts a cluster (NewPostgres), stopped and removed when the test
+// ends. Missing binaries fail the test under CI and skip it elsewhere. settings are extra
 // postgresql.conf lines (e.g. "wal_level = logical").
 func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
-	bindir := postgresBindir()
-	if bindir == "" {
-		msg := "testkit: no PostgreSQL server binaries (initdb, pg_ctl) found; install postgresql or set TEST_PG_BINDIR"
+	p, err := NewPostgres(context.Background(), ClusterOptions{Settings: settings})
+	if errors.Is(err, ErrNoPostgres) {
+		msg := "testkit: " + err.Error()
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg + " (skipping; set CI=1 to make this a failure)")
 	}
-	dir, err := os.MkdirTemp("", "taskgraph-pg-")
 	if err != nil {
 		t.Fatalf("testkit: %v", err)
 	}
-	p := &Postgres{bindir: bindir, dir: dir, data: filepath.Join(dir, "data")}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	t.Cleanup(p.Close)
+	return p
+}
+
+// NewPostgres creates and starts a cluster; Close stops and removes it. Binaries are taken from
+// TEST_PG_BINDIR, else the newest /usr/lib/postgresql/*/bin (Debian's layout), else pg_config
+// --bindir; none is ErrNoPostgres. initdb and pg_ctl refuse to run as root, so as root they run
+// as the postgres user (runuser), in a directory that user owns.
+func NewPostgres(ctx context.Context, opts ClusterOptions) (*Postgres, error) {
+	bindir := postgresBindir()
+	if bindir == "" {
+		return nil, fmt.Errorf("%w; install postgresql or set TEST_PG_BINDIR", ErrNoPostgres)
+	}
+	prefix := cmp.Or(opts.DirPrefix, "taskgraph-pg-")
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{bindir: bindir, dir: dir, data: filepath.Join(dir, "data"), env: opts.Env}
+	if err := p.create(ctx, opts); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// create runs initdb, writes postgresql.conf and starts the cluster.
+func (p *Postgres) create(ctx context.Context, opts ClusterOptions) error {
 	if os.Geteuid() == 0 {
+		var err error
 		if p.owner, err = user.Lookup("postgres"); err != nil {
-			t.Fatalf("testkit: running as root and there is no postgres user to run initdb as: %v", err)
+			return fmt.Errorf("running as root and there is no postgres user to run initdb as: %w", err)
 		}
 		uid, _ := strconv.Atoi(p.owner.Uid)
 		gid, _ := strconv.Atoi(p.owner.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatalf("testkit: %v", err)
+		if err := os.Chown(p.dir, uid, gid); err != nil {
+			return err
 		}
 	}
-	if out, err := p.command("initdb", "-D", p.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+	if out, err := p.command(ctx, "initdb", "-D", p.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
 		"--no-locale", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("testkit: initdb: %v\n%s", err, out)
+		return fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	p.Port = freeLoopbackPort(t)
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return err
+	}
+	p.Port = port
 	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.Port)
-	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"+
-		"fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\nshared_buffers = 16MB\n",
-		p.Port, dir)
-	for _, line := range settings {
+	if err := p.appendConf(opts); err != nil {
+		return fmt.Errorf("postgresql.conf: %w", err)
+	}
+	return p.start(ctx)
+}
+
+// appendConf adds the address, the socket directory, the options' settings and (unless Durable)
+// the tests' speed settings to postgresql.conf.
+func (p *Postgres) appendConf(opts ClusterOptions) error {
+	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n", p.Port, p.dir)
+	if !opts.Durable {
+		conf += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\nshared_buffers = 16MB\n"
+	}
+	for _, line := range opts.Settings {
 		conf += line + "\n"
 	}
 	f, err := os.OpenFile(filepath.Join(p.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = f.WriteString(conf)
-		_ = f.Close()
-	}
 	if err != nil {
-		t.Fatalf("testkit: postgresql.conf: %v", err)
+		return err
 	}
-	p.Start(t)
-	t.Cleanup(func() {
-		_ = p.command("pg_ctl", "-D", p.data, "-m", "immediate", "-w", "-t", "30", "stop").Run()
-	})
-	return p
+	_, err = f.WriteString(conf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close stops the cluster (immediate: nothing in it is kept) and removes its directory.
+func (p *Postgres) Close() {
+	if _, err := os.Stat(filepath.Join(p.data, "postmaster.pid")); err == nil {
+		_ = p.command(context.Background(), "pg_ctl", "-D", p.data, "-m", "immediate", "-w", "-t", "30", "stop").Run()
+	}
+	_ = os.RemoveAll(p.dir)
 }
 
 // Start starts the (stopped) cluster and waits until it accepts connections.
 func (p *Postgres) Start(t testing.TB) {
 	t.Helper()
-	if out, err := p.command("pg_ctl", "-D", p.data, "-l", filepath.Join(p.dir, "server.log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
-		t.Fatalf("testkit: pg_ctl start: %v\n%s\n%s", err, out, log)
+	if err := p.start(context.Background()); err != nil {
+		t.Fatalf("testkit: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+func (p *Postgres) start(ctx context.Context) error {
+	if out, err := p.command(ctx, "pg_ctl", "-D", p.data, "-l", filepath.Join(p.dir, "server.log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
 		db, err := sql.Open("postgres", p.URL)
@@ -105,10 +173,10 @@ func (p *Postgres) Start(t testing.TB) {
 			_ = db.Close()
 		}
 		if err == nil {
-			return
+			return nil
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("testkit: the private PostgreSQL does not answer after start: %v", err)
+			return fmt.Errorf("the private PostgreSQL does not answer after start: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -117,22 +185,26 @@ func (p *Postgres) Start(t testing.TB) {
 // Stop shuts the cluster down (fast: open sessions are terminated) and waits until it is down.
 func (p *Postgres) Stop(t testing.TB) {
 	t.Helper()
-	if out, err := p.command("pg_ctl", "-D", p.data, "-m", "fast", "-w", "-t", "60", "stop").CombinedOutput(); err != nil {
+	if out, err := p.command(context.Background(), "pg_ctl", "-D", p.data, "-m", "fast", "-w", "-t", "60", "stop").CombinedOutput(); err != nil {
 		t.Fatalf("testkit: pg_ctl stop: %v\n%s", err, out)
 	}
 }
 
 // command runs a PostgreSQL binary, as the postgres user when we are root.
-func (p *Postgres) command(name string, args ...string) *exec.Cmd {
+func (p *Postgres) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	bin := filepath.Join(p.bindir, name)
 	var cmd *exec.Cmd
 	if p.owner != nil {
-		cmd = exec.Command("runuser", append([]string{"-u", p.owner.Username, "--", bin}, args...)...)
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", p.owner.Username, "--", bin}, args...)...)
 	} else {
-		cmd = exec.Command(bin, args...)
+		cmd = exec.CommandContext(ctx, bin, args...)
 	}
 	cmd.Dir = p.dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	env := p.env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(slices.Clip(env), "LC_ALL=C")
 	return cmd
 }
 
@@ -172,14 +244,13 @@ func versionOf(dir string) int {
 	return n
 }
 
-func freeLoopbackPort(t testing.TB) int {
-	t.Helper()
+func freeLoopbackPort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testkit: %v", err)
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // StartLogicalPostgres starts a private cluster with wal_level = logical, where live updates read
