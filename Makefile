@@ -1,19 +1,30 @@
-# The README's test command is `make test`: vet, gofmt, the Go tests (with the race detector)
-# against the local PostgreSQL, a check that the committed IDE build matches its source, then the
-# end-to-end suite (a real Better Auth, the schema as tools fetch it, the IDE in Debian's Chromium).
+# The README's test command is `make test`: vet, gofmt, a check that graph/ holds gqlgen's output
+# as generated, the Go tests (with the race detector) against the local PostgreSQL, a check that
+# the committed IDE build matches its source, then the end-to-end suite (a real Better Auth, the
+# schema as tools fetch it, the IDE in Debian's Chromium).
 GO ?= go
 GOFILES = $(shell find . -name '*.go' -not -path '*/node_modules/*')
 NODE_DIRS = examples/better-auth examples/urql-client examples/web e2e ide/web
 
-.PHONY: test vet fmt-check unit unit-pgbouncer fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak web web-build
+.PHONY: test vet fmt-check generate-check unit unit-pgbouncer fuzz ide ide-check e2e node-deps run dev build generate bench bench-go soak web web-build
 
-test: vet fmt-check unit unit-pgbouncer fuzz ide-check e2e
+test: vet fmt-check generate-check unit unit-pgbouncer fuzz ide-check e2e
 
 vet:
 	$(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# graph/'s gqlgen files are committed exactly as gqlgen writes them (nothing rewrites them):
+# `go generate ./graph` runs in a temporary copy of the tree, and any file it would change fails.
+generate-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -cf - | tar -xf - -C "$$tmp" && \
+	cp -r "$$tmp/graph" "$$tmp/graph.committed" && (cd "$$tmp" && $(GO) generate ./graph) && \
+	if diff -r "$$tmp/graph.committed" "$$tmp/graph" >/dev/null; then echo "graph/ is what go generate ./graph writes"; \
+	else diff -rq "$$tmp/graph.committed" "$$tmp/graph"; echo "gqlgen's output differs: run 'make generate' and commit it"; exit 1; fi
 
 unit:
 	$(GO) test -race -count=1 ./...

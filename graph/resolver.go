@@ -4,7 +4,6 @@
 package graph
 
 //go:generate go tool gqlgen generate
-//go:generate gofmt -w -r "graphql.MarshalSliceConcurrently(a, b, c, d, e) -> marshalListInOrder(a, b, c, d, e)" generated.go
 
 import (
 	"context"
