@@ -139,13 +139,13 @@ func countNodes(doc *ast.QueryDocument) int {
 			c.directives(v.Directives)
 		}
 		c.directives(op.Directives)
-		walkAll(op.SelectionSet, nil, false, c.selection)
+		walkOnce(op.SelectionSet, c.selection)
 	}
 	for _, f := range doc.Fragments {
 		c.n++
 		c.comments(f.Comment)
 		c.directives(f.Directives)
-		walkAll(f.SelectionSet, nil, false, c.selection)
+		walkOnce(f.SelectionSet, c.selection)
 	}
 	return c.n
 }

@@ -145,7 +145,7 @@ func idVariables(oc *graphql.OperationContext) map[string]bool {
 	}
 	uses := variableUses{} // variable → every use so far is an id
 	uses.directives(op.Directives)
-	walkAll(op.SelectionSet, nil, true, uses.selection) // validated: spreads are linked
+	walkOnce(op.SelectionSet, uses.selection)
 	for name, ok := range uses {
 		if !ok {
 			delete(uses, name)

@@ -73,10 +73,9 @@ func (deferRefusal) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	return nil
 }
 
-// usesDefer reports whether @defer is on an inline fragment or a fragment spread of set
-// (validated: its spreads are linked).
+// usesDefer reports whether @defer is on an inline fragment or a fragment spread of set.
 func usesDefer(set ast.SelectionSet) bool {
-	return !walkAll(set, nil, true, func(sel ast.Selection) step {
+	return !walkOnce(set, func(sel ast.Selection) step {
 		var directives ast.DirectiveList
 		switch s := sel.(type) {
 		case *ast.InlineFragment:

@@ -159,14 +159,14 @@ func measureDocument(doc *ast.QueryDocument) documentShape {
 	expand := selectionWalk[int]{enter: v.expanded, fragments: byName(doc)}
 	for _, f := range doc.Fragments {
 		v.directives += len(f.Directives)
-		walkAll(f.SelectionSet, nil, false, v.written)
+		walkOnce(f.SelectionSet, v.written)
 	}
 	for _, op := range doc.Operations {
 		v.directives += len(op.Directives)
 		for _, d := range op.VariableDefinitions {
 			v.directives += len(d.Directives)
 		}
-		walkAll(op.SelectionSet, nil, false, v.written)
+		walkOnce(op.SelectionSet, v.written)
 		expand.walk(op.SelectionSet, v.newPlace())
 	}
 	if v.selections <= MaxSelections && v.mergePairs <= MaxMergePairs { // the walk reached its end

@@ -153,7 +153,7 @@ func selects(ctx context.Context, name string) bool {
 // TaskConnection only Task has a tags field, and a needless "yes" merely reads the tags anyway.
 // Each fragment is walked once, so the walk is linear in the document.
 func mentions(set ast.SelectionSet, name string) bool {
-	return !walkAll(set, nil, true, func(sel ast.Selection) step {
+	return !walkOnce(set, func(sel ast.Selection) step {
 		if f, ok := sel.(*ast.Field); ok && f.Name == name {
 			return stopWalk
 		}

@@ -26,7 +26,7 @@ type selectionWalk[C any] struct {
 	// enter is told of each selection the walk reaches, in context at, and says what to do with
 	// what is below it: walk it (in context below), skip it, or end the walk.
 	enter func(sel ast.Selection, at C) (below C, next step)
-	// leave, if set, is told of a selection once what is below it has been walked.
+	// leave, if set, is told of a selection enter let the walk go below, once it has.
 	leave func(sel ast.Selection, at C)
 	// fragments are the document's fragments by name, for spreads validation has not linked
 	// (nil: only linked spreads are followed).
@@ -35,7 +35,6 @@ type selectionWalk[C any] struct {
 
 	open     map[string]bool // fragments being expanded
 	expanded map[string]bool // fragments expanded so far
-	stopped  bool
 }
 
 // step is what a walk does with what is below a selection.
@@ -56,46 +55,45 @@ func byName(doc *ast.QueryDocument) map[string]*ast.FragmentDefinition {
 	return m
 }
 
-// walk walks set in context at; it reports false once a visitor has ended the walk.
+// walk walks set in context at; it reports false if enter ended the walk.
 func (w *selectionWalk[C]) walk(set ast.SelectionSet, at C) bool {
 	for _, sel := range set {
 		below, next := w.enter(sel, at)
-		switch next {
-		case stopWalk:
-			w.stopped = true
+		switch {
+		case next == stopWalk:
 			return false
-		case skipBelow:
+		case next == skipBelow:
 			continue
-		}
-		switch s := sel.(type) {
-		case *ast.Field:
-			w.walk(s.SelectionSet, below)
-		case *ast.InlineFragment:
-			w.walk(s.SelectionSet, below)
-		case *ast.FragmentSpread:
-			w.expand(s, below)
-		}
-		if w.stopped {
+		case !w.below(sel, below):
 			return false
 		}
 		if w.leave != nil {
 			w.leave(sel, at)
 		}
 	}
-	return !w.stopped
+	return true
 }
 
-func (w *selectionWalk[C]) expand(s *ast.FragmentSpread, at C) {
-	f := w.fragment(s)
-	if f == nil || w.open[s.Name] || (w.once && w.expanded[s.Name]) {
-		return
+// below walks what is below sel in context at.
+func (w *selectionWalk[C]) below(sel ast.Selection, at C) bool {
+	switch s := sel.(type) {
+	case *ast.Field:
+		return w.walk(s.SelectionSet, at)
+	case *ast.InlineFragment:
+		return w.walk(s.SelectionSet, at)
+	case *ast.FragmentSpread:
+		f := w.fragment(s)
+		if f == nil || w.open[s.Name] || (w.once && w.expanded[s.Name]) {
+			return true
+		}
+		if w.open == nil {
+			w.open, w.expanded = map[string]bool{}, map[string]bool{}
+		}
+		w.open[s.Name], w.expanded[s.Name] = true, true
+		defer delete(w.open, s.Name)
+		return w.walk(f.SelectionSet, at)
 	}
-	if w.open == nil {
-		w.open, w.expanded = map[string]bool{}, map[string]bool{}
-	}
-	w.open[s.Name], w.expanded[s.Name] = true, true
-	w.walk(f.SelectionSet, at)
-	delete(w.open, s.Name)
+	return true
 }
 
 // fragment is the fragment s spreads, or nil if there is none.
@@ -106,15 +104,12 @@ func (w *selectionWalk[C]) fragment(s *ast.FragmentSpread) *ast.FragmentDefiniti
 	return w.fragments[s.Name]
 }
 
-// none is the context of a walk that needs none.
-type none = struct{}
-
-// walkAll walks set with enter, in no context, and reports false if enter ended the walk.
-func walkAll(set ast.SelectionSet, fragments map[string]*ast.FragmentDefinition, once bool, enter func(ast.Selection) step) bool {
-	w := selectionWalk[none]{
-		enter:     func(sel ast.Selection, _ none) (none, step) { return none{}, enter(sel) },
-		fragments: fragments,
-		once:      once,
+// walkOnce walks set with enter, in no context, each fragment expanded at its first spread where
+// validation linked it, and reports false if enter ended the walk.
+func walkOnce(set ast.SelectionSet, enter func(ast.Selection) step) bool {
+	w := selectionWalk[struct{}]{
+		enter: func(sel ast.Selection, _ struct{}) (struct{}, step) { return struct{}{}, enter(sel) },
+		once:  true,
 	}
-	return w.walk(set, none{})
+	return w.walk(set, struct{}{})
 }
