@@ -128,74 +128,79 @@ func documentBytes(query string, doc *ast.QueryDocument) int {
 // countNodes counts the operations, fragments, variables, selections, arguments, values,
 // directives and comments of doc.
 func countNodes(doc *ast.QueryDocument) int {
-	n := 0
-	comments := func(g *ast.CommentGroup) {
-		if g != nil {
-			n += len(g.List)
-		}
-	}
-	var value func(*ast.Value)
-	value = func(v *ast.Value) {
-		if v == nil {
-			return
-		}
-		n++
-		comments(v.Comment)
-		for _, c := range v.Children {
-			n++
-			value(c.Value)
-		}
-	}
-	arguments := func(args ast.ArgumentList) {
-		for _, a := range args {
-			n++
-			comments(a.Comment)
-			value(a.Value)
-		}
-	}
-	directives := func(ds ast.DirectiveList) {
-		for _, d := range ds {
-			n++
-			arguments(d.Arguments)
-		}
-	}
-	var set func(ast.SelectionSet)
-	set = func(s ast.SelectionSet) {
-		for _, sel := range s {
-			n++
-			switch s := sel.(type) {
-			case *ast.Field:
-				comments(s.Comment)
-				arguments(s.Arguments)
-				directives(s.Directives)
-				set(s.SelectionSet)
-			case *ast.InlineFragment:
-				comments(s.Comment)
-				directives(s.Directives)
-				set(s.SelectionSet)
-			case *ast.FragmentSpread:
-				comments(s.Comment)
-				directives(s.Directives)
-			}
-		}
-	}
+	var c nodeCounter
 	for _, op := range doc.Operations {
-		n++
-		comments(op.Comment)
+		c.n++
+		c.comments(op.Comment)
 		for _, v := range op.VariableDefinitions {
-			n++
-			comments(v.Comment)
-			value(v.DefaultValue)
-			directives(v.Directives)
+			c.n++
+			c.comments(v.Comment)
+			c.value(v.DefaultValue)
+			c.directives(v.Directives)
 		}
-		directives(op.Directives)
-		set(op.SelectionSet)
+		c.directives(op.Directives)
+		walkOnce(op.SelectionSet, c.selection)
 	}
 	for _, f := range doc.Fragments {
-		n++
-		comments(f.Comment)
-		directives(f.Directives)
-		set(f.SelectionSet)
+		c.n++
+		c.comments(f.Comment)
+		c.directives(f.Directives)
+		walkOnce(f.SelectionSet, c.selection)
 	}
-	return n
+	return c.n
+}
+
+// nodeCounter counts the nodes of a document as written: fragments are counted where they are
+// defined, not where they are spread.
+type nodeCounter struct{ n int }
+
+func (c *nodeCounter) selection(sel ast.Selection) step {
+	c.n++
+	switch s := sel.(type) {
+	case *ast.Field:
+		c.comments(s.Comment)
+		c.arguments(s.Arguments)
+		c.directives(s.Directives)
+	case *ast.InlineFragment:
+		c.comments(s.Comment)
+		c.directives(s.Directives)
+	case *ast.FragmentSpread:
+		c.comments(s.Comment)
+		c.directives(s.Directives)
+		return skipBelow
+	}
+	return walkBelow
+}
+
+func (c *nodeCounter) comments(g *ast.CommentGroup) {
+	if g != nil {
+		c.n += len(g.List)
+	}
+}
+
+func (c *nodeCounter) value(v *ast.Value) {
+	if v == nil {
+		return
+	}
+	c.n++
+	c.comments(v.Comment)
+	for _, child := range v.Children {
+		c.n++
+		c.value(child.Value)
+	}
+}
+
+func (c *nodeCounter) arguments(args ast.ArgumentList) {
+	for _, a := range args {
+		c.n++
+		c.comments(a.Comment)
+		c.value(a.Value)
+	}
+}
+
+func (c *nodeCounter) directives(ds ast.DirectiveList) {
+	for _, d := range ds {
+		c.n++
+		c.arguments(d.Arguments)
+	}
 }

@@ -143,59 +143,58 @@ func idVariables(oc *graphql.OperationContext) map[string]bool {
 	if !slices.ContainsFunc(op.VariableDefinitions, func(v *ast.VariableDefinition) bool { return v.Type.NamedType == "ID" }) {
 		return nil
 	}
-	only := map[string]bool{} // variable → every use so far is an id
-	var value func(v *ast.Value, asID bool)
-	value = func(v *ast.Value, asID bool) {
-		if v == nil {
-			return
-		}
-		if v.Kind == ast.Variable {
-			prev, seen := only[v.Raw]
-			only[v.Raw] = asID && (prev || !seen)
-			return
-		}
-		for _, c := range v.Children {
-			value(c.Value, false)
-		}
-	}
-	directives := func(ds ast.DirectiveList) {
-		for _, d := range ds {
-			for _, a := range d.Arguments {
-				value(a.Value, false)
-			}
-		}
-	}
-	walked := map[string]bool{}
-	var walk func(set ast.SelectionSet)
-	walk = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				directives(s.Directives)
-				root := s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Query" && (s.Name == "task" || s.Name == "tag")
-				for _, a := range s.Arguments {
-					value(a.Value, root && a.Name == "id")
-				}
-				walk(s.SelectionSet)
-			case *ast.InlineFragment:
-				directives(s.Directives)
-				walk(s.SelectionSet)
-			case *ast.FragmentSpread:
-				directives(s.Directives)
-				if f := oc.Doc.Fragments.ForName(s.Name); f != nil && !walked[s.Name] {
-					walked[s.Name] = true
-					directives(f.Directives)
-					walk(f.SelectionSet)
-				}
-			}
-		}
-	}
-	directives(op.Directives)
-	walk(op.SelectionSet)
-	for name, ok := range only {
+	uses := variableUses{} // variable → every use so far is an id
+	uses.directives(op.Directives)
+	walkOnce(op.SelectionSet, uses.selection)
+	for name, ok := range uses {
 		if !ok {
-			delete(only, name)
+			delete(uses, name)
 		}
 	}
-	return only
+	return uses
+}
+
+// variableUses records, for each variable used, whether every use so far is the id of Query.task
+// or Query.tag. A use marks the same whatever the order, and however often it is met.
+type variableUses map[string]bool
+
+func (u variableUses) selection(sel ast.Selection) step {
+	switch s := sel.(type) {
+	case *ast.Field:
+		u.directives(s.Directives)
+		root := s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Query" && (s.Name == "task" || s.Name == "tag")
+		for _, a := range s.Arguments {
+			u.value(a.Value, root && a.Name == "id")
+		}
+	case *ast.InlineFragment:
+		u.directives(s.Directives)
+	case *ast.FragmentSpread:
+		u.directives(s.Directives)
+		if s.Definition != nil {
+			u.directives(s.Definition.Directives)
+		}
+	}
+	return walkBelow
+}
+
+func (u variableUses) value(v *ast.Value, asID bool) {
+	if v == nil {
+		return
+	}
+	if v.Kind == ast.Variable {
+		prev, seen := u[v.Raw]
+		u[v.Raw] = asID && (prev || !seen)
+		return
+	}
+	for _, c := range v.Children {
+		u.value(c.Value, false)
+	}
+}
+
+func (u variableUses) directives(ds ast.DirectiveList) {
+	for _, d := range ds {
+		for _, a := range d.Arguments {
+			u.value(a.Value, false)
+		}
+	}
 }

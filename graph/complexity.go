@@ -116,19 +116,28 @@ func intArg(v any) (int, bool) {
 // cost is the complexity of op in doc (validated: fields carry their definitions), and the number
 // of selections the walk visited.
 func (s listSizes) cost(doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any) (cost, visits int) {
-	w := costWalker{sizes: s, fragments: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)), vars: vars, memo: map[fragmentAt]int{}}
-	for _, f := range doc.Fragments {
-		w.fragments[f.Name] = f
-	}
-	return w.set(op.SelectionSet, 0), w.visits
+	c := costVisitor{sizes: s, vars: vars, memo: map[fragmentAt]int{}, sums: []costSum{{}}}
+	w := selectionWalk[int]{enter: c.enter, leave: c.leave, fragments: byName(doc)}
+	w.walk(op.SelectionSet, 0)
+	return c.sums[0].sum, c.visits
 }
 
-type costWalker struct {
-	sizes     listSizes
-	fragments map[string]*ast.FragmentDefinition
-	vars      map[string]any
-	memo      map[fragmentAt]int
-	visits    int
+// costVisitor sums the cost of a selection set, walked with the page size it belongs to as its
+// context. Each field with selections and each fragment spread walked opens a sum, which leave
+// closes into the sum it was opened in; an inline fragment adds to that sum directly (the same
+// total: costs are not negative and saturate).
+type costVisitor struct {
+	sizes  listSizes
+	vars   map[string]any
+	memo   map[fragmentAt]int
+	sums   []costSum
+	visits int
+}
+
+// costSum is the cost of what has been walked so far below a field or a spread.
+type costSum struct {
+	sum   int
+	items int // a field's: the objects it returns; a spread's: 0
 }
 
 // fragmentAt is a fragment spread under a page size: its cost depends on nothing else.
@@ -137,40 +146,52 @@ type fragmentAt struct {
 	page int
 }
 
-func (w *costWalker) set(set ast.SelectionSet, page int) int {
-	total := 0
-	for _, sel := range set {
-		w.visits++
-		switch s := sel.(type) {
-		case *ast.Field:
-			total = addCost(total, w.field(s, page))
-		case *ast.InlineFragment:
-			total = addCost(total, w.set(s.SelectionSet, page))
-		case *ast.FragmentSpread:
-			key := fragmentAt{s.Name, page}
-			c, ok := w.memo[key]
-			if !ok {
-				w.memo[key] = 0 // a cycle (refused by validation) costs nothing more
-				if f := w.fragments[s.Name]; f != nil {
-					c = w.set(f.SelectionSet, page)
-				}
-				w.memo[key] = c
-			}
-			total = addCost(total, c)
+func (c *costVisitor) enter(sel ast.Selection, page int) (int, step) {
+	c.visits++
+	switch s := sel.(type) {
+	case *ast.Field:
+		return c.field(s, page)
+	case *ast.FragmentSpread:
+		if cost, ok := c.memo[fragmentAt{s.Name, page}]; ok {
+			c.add(cost)
+			return page, skipBelow
 		}
+		c.memo[fragmentAt{s.Name, page}] = 0 // a cycle (refused by validation) costs nothing more
+		c.sums = append(c.sums, costSum{})
 	}
-	return total
+	return page, walkBelow
 }
 
-func (w *costWalker) field(f *ast.Field, page int) int {
+// field opens the sum of f's selections, with the page size they belong to, unless f costs
+// nothing.
+func (c *costVisitor) field(f *ast.Field, page int) (int, step) {
 	if f.Definition == nil || f.ObjectDefinition == nil || f.Name == "__schema" || f.Name == "__type" {
-		return 0
+		return page, skipBelow
 	}
 	if len(f.SelectionSet) == 0 {
-		return 0 // a scalar or an enum
+		return page, skipBelow // a scalar or an enum
 	}
-	items, childPage := w.sizes.items(f.ObjectDefinition.Name, f.Name, f.Definition.Type.Elem != nil, f.ArgumentMap(w.vars), page)
-	return mulCost(items, addCost(1, w.set(f.SelectionSet, childPage)))
+	items, childPage := c.sizes.items(f.ObjectDefinition.Name, f.Name, f.Definition.Type.Elem != nil, f.ArgumentMap(c.vars), page)
+	c.sums = append(c.sums, costSum{items: items})
+	return childPage, walkBelow
+}
+
+func (c *costVisitor) leave(sel ast.Selection, page int) {
+	top := c.sums[len(c.sums)-1]
+	switch s := sel.(type) {
+	case *ast.Field:
+		c.sums = c.sums[:len(c.sums)-1]
+		c.add(mulCost(top.items, addCost(1, top.sum)))
+	case *ast.FragmentSpread:
+		c.sums = c.sums[:len(c.sums)-1]
+		c.memo[fragmentAt{s.Name, page}] = top.sum
+		c.add(top.sum)
+	}
+}
+
+func (c *costVisitor) add(cost int) {
+	top := &c.sums[len(c.sums)-1]
+	top.sum = addCost(top.sum, cost)
 }
 
 // Costs saturate instead of overflowing.

@@ -89,71 +89,64 @@ type shape struct {
 }
 
 func (l operationLimits) measure(set ast.SelectionSet) shape {
-	w := walker{limits: l}
-	w.data(set, 0)
-	return w.shape
+	d := depthVisitor{limits: l}
+	w := selectionWalk[depthAt]{enter: d.enter}
+	w.walk(set, depthAt{})
+	return d.shape
 }
 
-type walker struct {
+type depthVisitor struct {
 	limits operationLimits
 	shape
 }
 
-func (w *walker) passed() bool {
-	return w.visits > w.limits.maxSelections ||
-		(w.introspects && !w.limits.introspection) ||
-		w.depth > w.limits.maxDepth ||
-		w.introspectionDepth > w.limits.maxIntrospectionDepth ||
-		w.introspectionFields > w.limits.maxIntrospectionFields
+// depthAt is where a selection sits: its level (the fields above it), and whether it is under
+// __schema/__type.
+type depthAt struct {
+	level         int
+	introspection bool
 }
 
-// data walks a selection set whose fields sit at level+1; fragments add no level.
-func (w *walker) data(set ast.SelectionSet, level int) {
-	for _, sel := range set {
-		if w.passed() {
-			return
-		}
-		w.visits++
-		switch s := sel.(type) {
-		case *ast.Field:
-			switch s.Name {
-			case "__typename":
-			case "__schema", "__type":
-				w.introspects = true
-				w.introspection(ast.SelectionSet{s}, 0)
-			default:
-				w.depth = max(w.depth, level+1)
-				w.data(s.SelectionSet, level+1)
-			}
-		case *ast.InlineFragment:
-			w.data(s.SelectionSet, level)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				w.data(s.Definition.SelectionSet, level)
-			}
-		}
-	}
+func (d *depthVisitor) passed() bool {
+	return d.visits > d.limits.maxSelections ||
+		(d.introspects && !d.limits.introspection) ||
+		d.depth > d.limits.maxDepth ||
+		d.introspectionDepth > d.limits.maxIntrospectionDepth ||
+		d.introspectionFields > d.limits.maxIntrospectionFields
 }
 
-// introspection walks a selection set under __schema/__type, counting every field it meets, so
-// the walk ends after at most maxIntrospectionFields fields however fragments repeat.
-func (w *walker) introspection(set ast.SelectionSet, level int) {
-	for _, sel := range set {
-		if w.passed() {
-			return
-		}
-		w.visits++
-		switch s := sel.(type) {
-		case *ast.Field:
-			w.introspectionFields++
-			w.introspectionDepth = max(w.introspectionDepth, level+1)
-			w.introspection(s.SelectionSet, level+1)
-		case *ast.InlineFragment:
-			w.introspection(s.SelectionSet, level)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				w.introspection(s.Definition.SelectionSet, level)
-			}
-		}
+// enter counts sel where it sits; fragments add no level. Under __schema/__type every field
+// counts, so the walk ends after at most maxIntrospectionFields fields however fragments repeat.
+func (d *depthVisitor) enter(sel ast.Selection, at depthAt) (depthAt, step) {
+	if d.passed() {
+		return at, stopWalk
 	}
+	d.visits++
+	f, ok := sel.(*ast.Field)
+	switch {
+	case !ok:
+		return at, walkBelow
+	case at.introspection:
+		return d.introspectionField(at.level), walkBelow
+	case f.Name == "__typename":
+		return at, skipBelow
+	case f.Name == "__schema" || f.Name == "__type":
+		// The root of an introspection, visited again as its first field.
+		d.introspects = true
+		if d.passed() {
+			return at, stopWalk
+		}
+		d.visits++
+		return d.introspectionField(0), walkBelow
+	}
+	d.depth = max(d.depth, at.level+1)
+	return depthAt{level: at.level + 1}, walkBelow
+}
+
+// introspectionField counts a field under __schema/__type (or one of them) at level, and returns
+// where its selections sit.
+func (d *depthVisitor) introspectionField(level int) depthAt {
+	d.introspectionFields++
+	d.introspectionDepth = max(d.introspectionDepth, level+1)
+	return depthAt{level: level + 1, introspection: true}
 }

@@ -67,37 +67,27 @@ var _ interface {
 func (deferRefusal) ExtensionName() string                   { return "DeferRefusal" }
 func (deferRefusal) Validate(graphql.ExecutableSchema) error { return nil }
 func (deferRefusal) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation != nil && usesDefer(oc.Operation.SelectionSet, oc.Doc, map[string]bool{}) {
+	if oc.Operation != nil && usesDefer(oc.Operation.SelectionSet) {
 		return &gqlerror.Error{Message: errDefer, Extensions: map[string]any{"code": apierr.BadRequest}}
 	}
 	return nil
 }
 
-func usesDefer(set ast.SelectionSet, doc *ast.QueryDocument, seen map[string]bool) bool {
-	for _, sel := range set {
+// usesDefer reports whether @defer is on an inline fragment or a fragment spread of set.
+func usesDefer(set ast.SelectionSet) bool {
+	return !walkOnce(set, func(sel ast.Selection) step {
+		var directives ast.DirectiveList
 		switch s := sel.(type) {
-		case *ast.Field:
-			if usesDefer(s.SelectionSet, doc, seen) {
-				return true
-			}
 		case *ast.InlineFragment:
-			if s.Directives.ForName("defer") != nil || usesDefer(s.SelectionSet, doc, seen) {
-				return true
-			}
+			directives = s.Directives
 		case *ast.FragmentSpread:
-			if s.Directives.ForName("defer") != nil {
-				return true
-			}
-			if seen[s.Name] || doc == nil {
-				continue
-			}
-			seen[s.Name] = true
-			if f := doc.Fragments.ForName(s.Name); f != nil && usesDefer(f.SelectionSet, doc, seen) {
-				return true
-			}
+			directives = s.Directives
 		}
-	}
-	return false
+		if directives.ForName("defer") != nil {
+			return stopWalk
+		}
+		return walkBelow
+	})
 }
 
 // isBatch says whether a POST body is a JSON array: Apollo's BatchHttpLink, which this server

@@ -155,35 +155,29 @@ type documentShape struct {
 // refuses both). A fragment no operation spreads is named: its fields would be compared by
 // validation without being counted here.
 func measureDocument(doc *ast.QueryDocument) documentShape {
-	w := shapeWalker{
-		fragments: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
-		reached:   map[string]bool{},
-		active:    map[string]bool{},
-		places:    map[place]int{},
-		counts:    []int{0},
-	}
+	v := shapeVisitor{reached: map[string]bool{}, places: map[place]int{}, counts: []int{0}}
+	expand := selectionWalk[int]{enter: v.expanded, fragments: byName(doc)}
 	for _, f := range doc.Fragments {
-		w.fragments[f.Name] = f
-		w.directives += len(f.Directives)
-		w.written(f.SelectionSet)
+		v.directives += len(f.Directives)
+		walkOnce(f.SelectionSet, v.written)
 	}
 	for _, op := range doc.Operations {
-		w.directives += len(op.Directives)
-		for _, v := range op.VariableDefinitions {
-			w.directives += len(v.Directives)
+		v.directives += len(op.Directives)
+		for _, d := range op.VariableDefinitions {
+			v.directives += len(d.Directives)
 		}
-		w.written(op.SelectionSet)
-		w.expand(op.SelectionSet, w.newPlace())
+		walkOnce(op.SelectionSet, v.written)
+		expand.walk(op.SelectionSet, v.newPlace())
 	}
-	if w.selections <= MaxSelections && w.mergePairs <= MaxMergePairs { // the walk reached its end
+	if v.selections <= MaxSelections && v.mergePairs <= MaxMergePairs { // the walk reached its end
 		for _, f := range doc.Fragments {
-			if !w.reached[f.Name] {
-				w.unused = f.Name
+			if !v.reached[f.Name] {
+				v.unused = f.Name
 				break
 			}
 		}
 	}
-	return w.documentShape
+	return v.documentShape
 }
 
 // place is where a field's value lands in the response: the place of its parent and its
@@ -193,68 +187,55 @@ type place struct {
 	key    string
 }
 
-type shapeWalker struct {
+type shapeVisitor struct {
 	documentShape
-	fragments map[string]*ast.FragmentDefinition
-	reached   map[string]bool // fragments spread somewhere
-	active    map[string]bool // fragments being expanded (a cycle is not followed)
-	places    map[place]int   // place → its id, for the fields below it
-	counts    []int           // place id → fields merged there so far
+	reached map[string]bool // fragments spread somewhere
+	places  map[place]int   // place → its id, for the fields below it
+	counts  []int           // place id → fields merged there so far
 }
 
-func (w *shapeWalker) newPlace() int {
-	w.counts = append(w.counts, 0)
-	return len(w.counts) - 1
+func (v *shapeVisitor) newPlace() int {
+	v.counts = append(v.counts, 0)
+	return len(v.counts) - 1
 }
 
-// written counts the aliases and directives of set as written, fragments not expanded.
-func (w *shapeWalker) written(set ast.SelectionSet) {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Alias != s.Name {
-				w.aliases++
-			}
-			w.directives += len(s.Directives)
-			w.written(s.SelectionSet)
-		case *ast.InlineFragment:
-			w.directives += len(s.Directives)
-			w.written(s.SelectionSet)
-		case *ast.FragmentSpread:
-			w.directives += len(s.Directives)
+// written counts the aliases and directives of a selection as written, fragments not expanded.
+func (v *shapeVisitor) written(sel ast.Selection) step {
+	switch s := sel.(type) {
+	case *ast.Field:
+		if s.Alias != s.Name {
+			v.aliases++
 		}
+		v.directives += len(s.Directives)
+	case *ast.InlineFragment:
+		v.directives += len(s.Directives)
+	case *ast.FragmentSpread:
+		v.directives += len(s.Directives)
+		return skipBelow
 	}
+	return walkBelow
 }
 
-// expand visits set, whose fields land below the place parent, with fragments expanded.
-func (w *shapeWalker) expand(set ast.SelectionSet, parent int) {
-	for _, sel := range set {
-		if w.selections > MaxSelections || w.mergePairs > MaxMergePairs {
-			return // refused either way
-		}
-		w.selections++
-		switch s := sel.(type) {
-		case *ast.Field:
-			p := place{parent: parent, key: s.Alias}
-			id, seen := w.places[p]
-			if !seen {
-				id = w.newPlace()
-				w.places[p] = id
-			}
-			w.mergePairs += w.counts[id] // this field is compared with each one already there
-			w.counts[id]++
-			w.expand(s.SelectionSet, id)
-		case *ast.InlineFragment:
-			w.expand(s.SelectionSet, parent)
-		case *ast.FragmentSpread:
-			f := w.fragments[s.Name]
-			if f == nil || w.active[s.Name] {
-				continue
-			}
-			w.reached[s.Name] = true
-			w.active[s.Name] = true
-			w.expand(f.SelectionSet, parent)
-			delete(w.active, s.Name)
-		}
+// expanded counts a selection reached with fragments expanded, whose fields land below the place
+// parent.
+func (v *shapeVisitor) expanded(sel ast.Selection, parent int) (int, step) {
+	if v.selections > MaxSelections || v.mergePairs > MaxMergePairs {
+		return parent, stopWalk // refused either way
 	}
+	v.selections++
+	switch s := sel.(type) {
+	case *ast.Field:
+		p := place{parent: parent, key: s.Alias}
+		id, seen := v.places[p]
+		if !seen {
+			id = v.newPlace()
+			v.places[p] = id
+		}
+		v.mergePairs += v.counts[id] // this field is compared with each one already there
+		v.counts[id]++
+		return id, walkBelow
+	case *ast.FragmentSpread:
+		v.reached[s.Name] = true
+	}
+	return parent, walkBelow
 }

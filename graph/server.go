@@ -97,27 +97,48 @@ func NewServer(store *db.Store, opts Options) *handler.Server {
 	return srv
 }
 
-// newServer is NewServer, and its query cache for the tests.
+// newServer is NewServer, and its query cache for the tests. The order of the steps is the order
+// requests meet them.
 func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	opts.defaults()
-	log := opts.Logger
 	cfg := Config{Resolvers: &Resolver{store: store, live: opts.Live, maxTagsPerTask: opts.MaxTagsPerTask, maxTagsPerUser: opts.MaxTagsPerUser}}
 	cfg.Directives.Auth = authDirective
 
 	es := NewExecutableSchema(cfg)
 	srv := handler.New(compiledSchema{es})
-	for _, t := range opts.Transports {
+	addTransports(srv, opts.Transports)
+	cache := newSplitCache(QueryCacheEntries, opts.QueryCacheBytes) // signed-in and anonymous budgets
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
+	useDocumentChecks(srv, cache, &opts)
+	useOperationLimits(srv, opts)
+	useOperationMiddlewares(srv, store, es.(*executableSchema), opts)
+	srv.AroundResponses(capErrors)
+	srv.SetErrorPresenter(presenter(opts.Logger))
+	srv.SetRecoverFunc(recoverer(opts.Logger))
+	useSubscriptions(srv)
+	if !opts.RenderPerSubscriber { // last: its response middleware is the innermost
+		useSharedRender(srv, opts.CountRender)
+	}
+	return srv, cache
+}
+
+func addTransports(srv *handler.Server, transports []graphql.Transport) {
+	for _, t := range transports {
 		srv.AddTransport(checkedBody{t})
 	}
 	srv.AddTransport(multipartRefusal{}) // incremental delivery asked for: refused at once (incremental.go)
 	srv.AddTransport(getTransport{})
-	srv.AddTransport(postTransport{})                               // also writes the data as generated (directwrite.go)
-	srv.AddTransport(unsupported{})                                 // the last transport: it answers what those above do not serve
-	cache := newSplitCache(QueryCacheEntries, opts.QueryCacheBytes) // signed-in and anonymous budgets
-	srv.SetQueryCache(cache)
-	srv.SetParserTokenLimit(MaxDocumentTokens + 1) // documentLimits refuses more first
-	if opts.Trusted != nil {                       // first: an untrusted document is refused before it is measured
-		opts.Trusted.logger = log
+	srv.AddTransport(postTransport{}) // also writes the data as generated (directwrite.go)
+	srv.AddTransport(unsupported{})   // the last transport: it answers what those above do not serve
+}
+
+// useDocumentChecks adds what looks at a document before it is validated: trusted documents, the
+// document limits, automatic persisted queries and introspection (which trusted documents, when
+// enforced, turn off).
+func useDocumentChecks(srv *handler.Server, cache *splitCache, opts *Options) {
+	if opts.Trusted != nil { // first: an untrusted document is refused before it is measured
+		opts.Trusted.logger = opts.Logger
 		srv.Use(trustedParams{opts.Trusted})
 		if opts.Trusted.Enforced() {
 			opts.Introspection = false
@@ -131,6 +152,10 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	} else {
 		srv.SetDisableSuggestion(true) // "did you mean" would reveal the schema piecemeal
 	}
+}
+
+// useOperationLimits adds the limits on a validated operation.
+func useOperationLimits(srv *handler.Server, opts Options) {
 	// Before the complexity limit, so that a disabled introspection is named as such.
 	srv.Use(operationLimits{
 		introspection:          opts.Introspection,
@@ -141,6 +166,10 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	})
 	srv.Use(complexityLimit{limit: opts.ComplexityLimit, sizes: listSizes{tagsPerTask: opts.MaxTagsPerTask, tagsPerUser: opts.MaxTagsPerUser}})
 	srv.Use(deferRefusal{}) // incremental.go
+}
+
+// useOperationMiddlewares adds what runs around each operation, outermost first.
+func useOperationMiddlewares(srv *handler.Server, store *db.Store, es *executableSchema, opts Options) {
 	if opts.Tracer != nil {
 		srv.Use(operationSpans{opts.Tracer})
 	}
@@ -150,14 +179,6 @@ func newServer(store *db.Store, opts Options) (*handler.Server, *splitCache) {
 	srv.AroundOperations(withDeadline(opts.RequestTimeout))
 	srv.AroundOperations(withResponseBudget(opts.MaxResponseBytes))
 	if !opts.ResolversOnly { // inside the deadline and the budget
-		srv.AroundOperations(compiledReads{store: store, es: es.(*executableSchema), maxTags: opts.MaxTagsPerUser, plans: newPlanCache(), log: log, count: opts.CountOperation}.middleware)
+		srv.AroundOperations(compiledReads{store: store, es: es, maxTags: opts.MaxTagsPerUser, plans: newPlanCache(), log: opts.Logger, count: opts.CountOperation}.middleware)
 	}
-	srv.AroundResponses(capErrors)
-	srv.SetErrorPresenter(presenter(log))
-	srv.SetRecoverFunc(recoverer(log))
-	useSubscriptions(srv)
-	if !opts.RenderPerSubscriber { // last: its response middleware is the innermost
-		useSharedRender(srv, opts.CountRender)
-	}
-	return srv, cache
 }

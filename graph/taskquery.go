@@ -153,28 +153,10 @@ func selects(ctx context.Context, name string) bool {
 // TaskConnection only Task has a tags field, and a needless "yes" merely reads the tags anyway.
 // Each fragment is walked once, so the walk is linear in the document.
 func mentions(set ast.SelectionSet, name string) bool {
-	return mentionsIn(set, name, map[string]bool{})
-}
-
-func mentionsIn(set ast.SelectionSet, name string, walked map[string]bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Name == name || mentionsIn(s.SelectionSet, name, walked) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if mentionsIn(s.SelectionSet, name, walked) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if s.Definition != nil && !walked[s.Name] {
-				walked[s.Name] = true
-				if mentionsIn(s.Definition.SelectionSet, name, walked) {
-					return true
-				}
-			}
+	return !walkOnce(set, func(sel ast.Selection) step {
+		if f, ok := sel.(*ast.Field); ok && f.Name == name {
+			return stopWalk
 		}
-	}
-	return false
+		return walkBelow
+	})
 }
