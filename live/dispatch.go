@@ -266,69 +266,62 @@ func (h *Hub) handle(us *userState, items []item) {
 			it.barrier.Done()
 			i++
 		case it.join != nil:
-			s := it.join
-			if n := h.deliverEntries(s.user, it.replay, func(*entry) []*Subscription { return []*Subscription{s} }); n > 0 && h.hooks.Replayed != nil {
-				h.hooks.Replayed(n)
-			}
-			h.mu.Lock()
-			s.joined = true
-			h.mu.Unlock()
+			h.join(it.join, it.replay)
 			i++
 		default:
 			j := i
 			for j < len(items) && items[j].e != nil {
 				j++
 			}
-			entries := make([]*entry, 0, j-i)
-			for _, it := range items[i:j] {
-				entries = append(entries, it.e)
-			}
-			h.mu.Lock()
-			var tasks, tags []*Subscription
-			for s := range us.subs {
-				if s.joined {
-					if s.topic == TaskEvents {
-						tasks = append(tasks, s)
-					} else {
-						tags = append(tags, s)
-					}
-				}
-			}
-			h.mu.Unlock()
-			h.deliverEntries(us.id, entries, func(e *entry) []*Subscription {
-				if topicOf(e.note.Kind) == TaskEvents {
-					return tasks
-				}
-				return tags
-			})
+			h.deliverChanges(us, items[i:j])
 			i = j
 		}
 	}
+}
+
+// join gives s its replay from the window, after which the worker delivers the user's changes
+// to it.
+func (h *Hub) join(s *Subscription, replay []*entry) {
+	if n := h.deliverEntries(s.user, replay, func(*entry) []*Subscription { return []*Subscription{s} }); n > 0 && h.hooks.Replayed != nil {
+		h.hooks.Replayed(n)
+	}
+	h.mu.Lock()
+	s.joined = true
+	h.mu.Unlock()
+}
+
+// deliverChanges delivers consecutive changes (items with an entry) to the user's subscriptions
+// that have joined.
+func (h *Hub) deliverChanges(us *userState, items []item) {
+	entries := make([]*entry, 0, len(items))
+	for _, it := range items {
+		entries = append(entries, it.e)
+	}
+	h.mu.Lock()
+	var tasks, tags []*Subscription
+	for s := range us.subs {
+		if s.joined {
+			if s.topic == TaskEvents {
+				tasks = append(tasks, s)
+			} else {
+				tags = append(tags, s)
+			}
+		}
+	}
+	h.mu.Unlock()
+	h.deliverEntries(us.id, entries, func(e *entry) []*Subscription {
+		if topicOf(e.note.Kind) == TaskEvents {
+			return tasks
+		}
+		return tags
+	})
 }
 
 // deliverEntries loads the rows of user's entries once (one statement per kind; none for the
 // tags the logical feed decoded) and gives each event, in order, to the subscriptions subsOf
 // names that start before it; it returns how many events it gave.
 func (h *Hub) deliverEntries(user uuid.UUID, entries []*entry, subsOf func(*entry) []*Subscription) int {
-	var taskIDs, tagIDs []uuid.UUID
-	var xids []uint32
-	for _, e := range entries {
-		if e.note.Op == db.OpDeleted || len(subsOf(e)) == 0 {
-			continue
-		}
-		// Visible first, read or not: a subscriber that refetches on an event finds its change.
-		if e.xid != 0 {
-			xids = append(xids, e.xid)
-		}
-		for _, id := range e.note.IDs {
-			switch _, decoded := e.note.Tags[id]; {
-			case e.note.Kind == db.KindTask:
-				taskIDs = append(taskIDs, id)
-			case !decoded: // decoded: its row came from the WAL
-				tagIDs = append(tagIDs, id)
-			}
-		}
-	}
+	xids, taskIDs, tagIDs := toLoad(entries, subsOf)
 	tasks, tags, err := h.load(user, xids, taskIDs, tagIDs)
 	if err != nil {
 		if h.ctx.Err() == nil {
@@ -349,32 +342,69 @@ func (h *Hub) deliverEntries(user uuid.UUID, entries []*entry, subsOf func(*entr
 			continue
 		}
 		for _, ev := range eventsOf(e, tasks, tags) {
-			behind = behind[:0]
-			for _, s := range subs {
-				if !s.from.less(ev.pos) {
-					continue
-				}
-				n++
-				if !s.offer(ev) {
-					behind = append(behind, s)
-				}
-			}
-			// Readers that are behind wait together, SlowReader at most, not one after another.
-			switch len(behind) {
-			case 0:
-			case 1:
-				behind[0].deliver(ev)
-			default:
-				var wg sync.WaitGroup
-				for _, s := range behind {
-					wg.Add(1)
-					go func() { defer wg.Done(); s.deliver(ev) }()
-				}
-				wg.Wait()
-			}
+			var given int
+			given, behind = offerAll(ev, subs, behind[:0])
+			n += given
+			deliverBehind(ev, behind)
 		}
 	}
 	return n
+}
+
+// toLoad lists what the entries that have subscribers need read: the transactions that must be
+// visible first, and the ids of the rows to load.
+func toLoad(entries []*entry, subsOf func(*entry) []*Subscription) (xids []uint32, taskIDs, tagIDs []uuid.UUID) {
+	for _, e := range entries {
+		if e.note.Op == db.OpDeleted || len(subsOf(e)) == 0 {
+			continue
+		}
+		// Visible first, read or not: a subscriber that refetches on an event finds its change.
+		if e.xid != 0 {
+			xids = append(xids, e.xid)
+		}
+		for _, id := range e.note.IDs {
+			switch _, decoded := e.note.Tags[id]; {
+			case e.note.Kind == db.KindTask:
+				taskIDs = append(taskIDs, id)
+			case !decoded: // decoded: its row came from the WAL
+				tagIDs = append(tagIDs, id)
+			}
+		}
+	}
+	return xids, taskIDs, tagIDs
+}
+
+// offerAll offers ev to the subscriptions that start before it; it returns how many it was
+// given to and, appended to behind, those without room for it now.
+func offerAll(ev *Event, subs, behind []*Subscription) (int, []*Subscription) {
+	n := 0
+	for _, s := range subs {
+		if !s.from.less(ev.pos) {
+			continue
+		}
+		n++
+		if !s.offer(ev) {
+			behind = append(behind, s)
+		}
+	}
+	return n, behind
+}
+
+// deliverBehind waits for the readers that are behind to take ev: together, SlowReader at most,
+// not one after another.
+func deliverBehind(ev *Event, behind []*Subscription) {
+	switch len(behind) {
+	case 0:
+	case 1:
+		behind[0].deliver(ev)
+	default:
+		var wg sync.WaitGroup
+		for _, s := range behind {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.deliver(ev) }()
+		}
+		wg.Wait()
+	}
 }
 
 // load reads the user's tasks and tags by id, under row-level security as that user.
