@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"sync"
 	"time"
 
@@ -71,11 +70,8 @@ func (h *Hub) register(s *Subscription, known bool) (lost bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	us := h.users[s.user]
-	switch {
-	case h.open >= h.cfg.Max:
-		return false, fmt.Errorf("%w: this server has %d open, its limit (SUBSCRIPTIONS_MAX); try again later", ErrTooManySubscriptions, h.cfg.Max)
-	case us != nil && len(us.subs) >= h.cfg.PerUser:
-		return false, fmt.Errorf("%w: you have %d open, the limit per user (SUBSCRIPTIONS_PER_USER); close one first", ErrTooManySubscriptions, h.cfg.PerUser)
+	if err := h.overLimit(us); err != nil {
+		return false, err
 	}
 	if us == nil {
 		us = &userState{id: s.user, subs: map[*Subscription]struct{}{}}
@@ -90,10 +86,21 @@ func (h *Hub) register(s *Subscription, known bool) (lost bool, err error) {
 	case !known:
 		return true, nil
 	}
+	replay, ok := h.replayFor(s)
+	if !ok {
+		return true, nil
+	}
+	h.enqueue(us, item{join: s, replay: replay})
+	return false, nil
+}
+
+// replayFor is what the window holds of s's changes after s.from; false when the window cannot
+// resume s (a cursor of another connection, or older than the window). h.mu is held.
+func (h *Hub) replayFor(s *Subscription) ([]*entry, bool) {
 	h.evict(time.Now())
 	w := &h.window
 	if s.from.epoch != h.feed.epoch || s.from.less(w.from) {
-		return true, nil
+		return nil, false
 	}
 	var replay []*entry
 	for _, e := range w.entries {
@@ -101,8 +108,7 @@ func (h *Hub) register(s *Subscription, known bool) (lost bool, err error) {
 			replay = append(replay, e)
 		}
 	}
-	h.enqueue(us, item{join: s, replay: replay})
-	return false, nil
+	return replay, true
 }
 
 // forget drops a user's state once nothing refers to it. h.mu is held.

@@ -296,17 +296,19 @@ func (h *Hub) subscribe(ctx context.Context, topic Topic, from *position, sk sin
 	return s, nil
 }
 
+// checkLimits fails with ErrTooManySubscriptions when user may not open another subscription.
 func (h *Hub) checkLimits(user uuid.UUID) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := 0
-	if us := h.users[user]; us != nil {
-		n = len(us.subs)
-	}
+	return h.overLimit(h.users[user])
+}
+
+// overLimit is checkLimits for a user's state (nil: none yet). h.mu is held.
+func (h *Hub) overLimit(us *userState) error {
 	switch {
 	case h.open >= h.cfg.Max:
 		return fmt.Errorf("%w: this server has %d open, its limit (SUBSCRIPTIONS_MAX); try again later", ErrTooManySubscriptions, h.cfg.Max)
-	case n >= h.cfg.PerUser:
+	case us != nil && len(us.subs) >= h.cfg.PerUser:
 		return fmt.Errorf("%w: you have %d open, the limit per user (SUBSCRIPTIONS_PER_USER); close one first", ErrTooManySubscriptions, h.cfg.PerUser)
 	}
 	return nil
