@@ -25,7 +25,6 @@ import (
 const (
 	minReconnect = 100 * time.Millisecond
 	maxReconnect = 5 * time.Second
-	loadTimeout  = 10 * time.Second
 )
 
 // errSilent: the feed's connection stopped answering.
