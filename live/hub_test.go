@@ -94,6 +94,23 @@ func (e *env) user(name string) (uuid.UUID, context.Context) {
 	return u.UUID, ctx
 }
 
+// holdHubPool leaves the hub's pool one session and holds it: the workers' loads wait until
+// release is called.
+func (e *env) holdHubPool(t *testing.T) (release func()) {
+	t.Helper()
+	e.hubDB.SetMaxOpenConns(1)
+	lock, err := e.hubDB.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Close() })
+	return func() {
+		if err := lock.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // sub is a subscription and the channel of its events, as a transport reads them.
 type sub struct {
 	*live.Subscription
@@ -312,21 +329,14 @@ func TestWorkerQueueOverflowEndsWithEventsLost(t *testing.T) {
 
 	// Block the worker's loads: the hub's pool has one session, held here, while changes pile up.
 	ctx := context.Background()
-	e.hubDB.SetMaxOpenConns(1)
-	lock, err := e.hubDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
+	release := e.holdHubPool(t)
 	for i := range 10 {
 		if _, err := e.store.CreateTask(ctx, a, db.NewTask{Title: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ended(t, sub, live.ErrEventsLost)
-	if err := lock.Close(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := e.hub.Sync(ctx); err != nil { // the overflowed notifications are behind us
 		t.Fatal(err)
 	}
