@@ -97,10 +97,7 @@ func TestTokenCacheHonoursTheTokensLifetime(t *testing.T) {
 // does a key published again under the same kid with other key material.
 func TestTokenCacheForgetsTokensOfRemovedKeys(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
-	cfg := iss.Config()
-	cfg.JWKSRefresh = 20 * time.Millisecond
-	v := testkit.StartVerifier(t, cfg, nil, auth.Hooks{})
-	testkit.WaitKeysLoaded(t, v)
+	v := refreshingVerifier(t, iss)
 	ctx := context.Background()
 	u := testUser()
 	old := iss.Key()

@@ -353,12 +353,19 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-func TestBackgroundRefreshReplacesKeys(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
+// refreshingVerifier verifies iss's tokens, refreshing the JWKS every 20ms; its keys are loaded.
+func refreshingVerifier(t *testing.T, iss *testkit.Issuer) *auth.Verifier {
+	t.Helper()
 	cfg := iss.Config()
 	cfg.JWKSRefresh = 20 * time.Millisecond
 	v := testkit.StartVerifier(t, cfg, nil, auth.Hooks{})
 	testkit.WaitKeysLoaded(t, v)
+	return v
+}
+
+func TestBackgroundRefreshReplacesKeys(t *testing.T) {
+	iss := testkit.NewIssuer(t, "EdDSA")
+	v := refreshingVerifier(t, iss)
 	u := testUser()
 	oldToken := iss.TokenFor(t, u)
 	if _, err := v.Verify(context.Background(), oldToken); err != nil {

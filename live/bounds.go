@@ -168,14 +168,8 @@ func (s *session) authenticatedWith(values []string) {
 // has left the JWKS): a WebSocket closes with 4403 unknown_key, an event stream's subscriptions
 // end with ErrKeyRemoved. The server calls it after each JWKS refresh; it returns how many ended.
 func (h *Hub) EndUnpublished(published func(token string) bool) int {
-	h.mu.Lock()
-	sessions := make([]*session, 0, len(h.sessions))
-	for s := range h.sessions {
-		sessions = append(sessions, s)
-	}
-	h.mu.Unlock()
 	n := 0
-	for _, s := range sessions {
+	for _, s := range h.liveSessions() {
 		s.mu.Lock()
 		token := s.token
 		s.mu.Unlock()

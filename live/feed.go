@@ -28,21 +28,6 @@ const (
 // SwitchHint is what an operator changes to leave the NOTIFY fallback.
 const SwitchHint = "set wal_level = logical in postgresql.conf and restart PostgreSQL (and give the DATABASE_LISTEN_URL user REPLICATION): live updates then read the WAL and writers' transactions send no NOTIFY"
 
-// FeedStatus is the feed as /readyz and the start-up log show it.
-type FeedStatus struct {
-	Kind   FeedKind
-	Reason string // why this kind was chosen
-	Up     bool   // connected and hearing changes
-	Err    string // why it is down
-}
-
-// Feed returns the feed's status.
-func (h *Hub) Feed() FeedStatus {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return FeedStatus{Kind: h.feed.kind, Reason: h.feed.reason, Up: h.feed.up, Err: h.feed.err}
-}
-
 // Start connects the change feed to listenURL (a direct connection, not through a
 // transaction-mode pooler) and starts the workers. With Config.Feed FeedAuto it reads the WAL
 // when wal_level is logical, the publication exists and the user may replicate, else it falls

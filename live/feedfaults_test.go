@@ -158,14 +158,21 @@ func hears(t *testing.T, e *env, ctx context.Context, wr *writer) {
 	t.Fatalf("no subscription heard the writes within 30s; feed %+v", e.hub.Feed())
 }
 
-// The replication connection is killed, and the slot dropped as an operator would (terminate
-// the WAL sender, drop the slot): subscribers are told, the feed makes a new slot and hears again.
-func TestLogicalFeedConnectionKilledAndSlotDropped(t *testing.T) {
-	e, pg := newLogicalEnv(t, live.Config{}, nil)
+// writerHeard starts a writer for user a and a subscription of a's that has heard it.
+func writerHeard(t *testing.T, e *env) (context.Context, *writer, *watcher) {
+	t.Helper()
 	a, actx := e.user("a")
 	wr := startWriter(t, e, a)
 	w := watch(e.subscribe(actx, live.TaskEvents))
 	w.hearsPast(t, 0)
+	return actx, wr, w
+}
+
+// The replication connection is killed, and the slot dropped as an operator would (terminate
+// the WAL sender, drop the slot): subscribers are told, the feed makes a new slot and hears again.
+func TestLogicalFeedConnectionKilledAndSlotDropped(t *testing.T) {
+	e, pg := newLogicalEnv(t, live.Config{}, nil)
+	actx, wr, w := writerHeard(t, e)
 	// An active slot cannot be dropped: its WAL sender goes first, then the slot if still there.
 	count(t, superuser(t, pg, e.url, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL`))
 	count(t, superuser(t, pg, e.url, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active`))
@@ -180,10 +187,7 @@ func TestLogicalFeedConnectionKilledAndSlotDropped(t *testing.T) {
 // it comes back by itself.
 func TestLogicalFeedPostgresRestarted(t *testing.T) {
 	e, pg := newLogicalEnv(t, live.Config{}, nil)
-	a, actx := e.user("a")
-	wr := startWriter(t, e, a)
-	w := watch(e.subscribe(actx, live.TaskEvents))
-	w.hearsPast(t, 0)
+	actx, wr, w := writerHeard(t, e)
 	pg.Stop(t)
 	w.endedLost(t, 10*time.Second)
 	if f := e.hub.Feed(); f.Up || f.Err == "" {
@@ -197,10 +201,7 @@ func TestLogicalFeedPostgresRestarted(t *testing.T) {
 // back once the publication is there again.
 func TestLogicalFeedPublicationMissing(t *testing.T) {
 	e, _ := newLogicalEnv(t, live.Config{}, nil)
-	a, actx := e.user("a")
-	wr := startWriter(t, e, a)
-	w := watch(e.subscribe(actx, live.TaskEvents))
-	w.hearsPast(t, 0)
+	actx, wr, w := writerHeard(t, e)
 	if _, err := e.x.Exec(`DROP PUBLICATION ` + db.Publication); err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +89,37 @@ func (e *env) user(name string) (uuid.UUID, context.Context) {
 		e.t.Fatal(err)
 	}
 	return u.UUID, ctx
+}
+
+// holdHubPool leaves the hub's pool one session and holds it: the workers' loads wait until
+// release is called.
+func (e *env) holdHubPool(t *testing.T) (release func()) {
+	t.Helper()
+	e.hubDB.SetMaxOpenConns(1)
+	lock, err := e.hubDB.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Close() })
+	return func() {
+		if err := lock.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hearsNewTask checks that a new subscription of user a hears the task a creates next (title),
+// failing with when otherwise.
+func (e *env) hearsNewTask(actx context.Context, a uuid.UUID, title, when string) {
+	e.t.Helper()
+	s := e.subscribe(actx, live.TaskEvents)
+	task, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: title})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ev := next(e.t, s); ev.ID != task.ID {
+		e.t.Fatalf("%s: %+v", when, ev)
+	}
 }
 
 // sub is a subscription and the channel of its events, as a transport reads them.
@@ -200,75 +228,20 @@ func TestRowsAreLoadedOncePerUser(t *testing.T) {
 	_ = b
 }
 
-// proxy forwards TCP to PostgreSQL and can be cut: its connections dropped and new ones refused.
-type proxy struct {
-	ln     net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				c.Close()
-				continue
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // While the listener cannot reconnect, open subscriptions have ended with ErrEventsLost; one
 // opened meanwhile waits, and ends with ErrEventsLost once the listener is back (what was
 // committed in between was not heard); after that, subscriptions hear changes again.
 func TestSubscriptionOpenedWhileTheListenerIsDown(t *testing.T) {
-	var p *proxy
+	var p *testkit.TCPProxy
 	e := newEnv(t, live.Config{}, func(dbURL string) string {
-		u, err := url.Parse(dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p = newProxy(t, u.Host)
-		return replaceHost(t, dbURL, p.ln.Addr().String())
+		p = testkit.NewTCPProxy(t, hostOf(t, dbURL))
+		return p.URL(t, dbURL)
 	})
 	a, actx := e.user("a")
 	before := e.subscribe(actx, live.TaskEvents)
 
-	p.down.Store(true)
-	p.cut()
+	p.SetDown(true)
+	p.Cut()
 	ended(t, before, live.ErrEventsLost)
 	during := e.subscribe(actx, live.TaskEvents)
 	if _, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: "unheard"}); err != nil {
@@ -280,27 +253,10 @@ func TestSubscriptionOpenedWhileTheListenerIsDown(t *testing.T) {
 		t.Fatalf("an event while the listener was down: %+v", ev)
 	default:
 	}
-	p.down.Store(false)
+	p.SetDown(false)
 	ended(t, during, live.ErrEventsLost)
 
-	after := e.subscribe(actx, live.TaskEvents)
-	task, err := e.store.CreateTask(context.Background(), a, db.NewTask{Title: "heard"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, after); ev.ID != task.ID {
-		t.Fatalf("after the reconnect: %+v", ev)
-	}
-}
-
-func replaceHost(t *testing.T, dbURL, host string) string {
-	t.Helper()
-	u, err := urlParse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = host
-	return u.String()
+	e.hearsNewTask(actx, a, "heard", "after the reconnect")
 }
 
 // When a user's changes pile up beyond Queue (the worker's loads blocked), that user's
@@ -312,32 +268,18 @@ func TestWorkerQueueOverflowEndsWithEventsLost(t *testing.T) {
 
 	// Block the worker's loads: the hub's pool has one session, held here, while changes pile up.
 	ctx := context.Background()
-	e.hubDB.SetMaxOpenConns(1)
-	lock, err := e.hubDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
+	release := e.holdHubPool(t)
 	for i := range 10 {
 		if _, err := e.store.CreateTask(ctx, a, db.NewTask{Title: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ended(t, sub, live.ErrEventsLost)
-	if err := lock.Close(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := e.hub.Sync(ctx); err != nil { // the overflowed notifications are behind us
 		t.Fatal(err)
 	}
-	again := e.subscribe(actx, live.TaskEvents)
-	task, err := e.store.CreateTask(ctx, a, db.NewTask{Title: "later"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev := next(t, again); ev.ID != task.ID {
-		t.Fatalf("after the overflow: %+v", ev)
-	}
+	e.hearsNewTask(actx, a, "later", "after the overflow")
 }
 
 // The limits, and a closed subscription freeing its place.

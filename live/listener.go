@@ -25,7 +25,6 @@ import (
 const (
 	minReconnect = 100 * time.Millisecond
 	maxReconnect = 5 * time.Second
-	loadTimeout  = 10 * time.Second
 )
 
 // errSilent: the feed's connection stopped answering.
@@ -111,71 +110,87 @@ func (h *Hub) listen(ctx context.Context, listenURL string) (*pq.Listener, *gene
 func (h *Hub) watchNotify(listenURL string, l *pq.Listener, gen *generation) {
 	defer h.wg.Done()
 	every := h.cfg.FeedTimeout / 3
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-		}
+	h.tick(every, func() bool {
 		answered := make(chan struct{})
 		go func() { _ = l.Ping(); close(answered) }() // an error: pq reconnects by itself
 		select {
 		case <-h.ctx.Done():
-			return
+			return false
 		case <-answered:
-			continue
+			return true
 		case <-time.After(h.cfg.FeedTimeout - every):
 		}
 		h.log.Warn("live: the NOTIFY listener's connection went silent; replacing it", "timeout", h.cfg.FeedTimeout)
 		gen.cancel()
 		go func(old *pq.Listener) { _ = old.Close() }(l) // waits for the stuck ping: never waited for
 		h.feedDown(errSilent)
-		for backoff := minReconnect; ; backoff = min(2*backoff, maxReconnect) {
-			ctx, cancel := context.WithTimeout(h.ctx, h.cfg.FeedTimeout)
-			nl, ngen, err := h.listen(ctx, listenURL)
-			cancel()
-			if err == nil {
-				h.mu.Lock()
-				stopped := h.stopped
-				if !stopped {
-					h.listener = nl
-				}
-				h.mu.Unlock()
-				if stopped {
-					ngen.cancel()
-					go func() { _ = nl.Close() }()
-					return
-				}
-				l, gen = nl, ngen
-				h.feedUp(newEpoch(), position{})
-				break
-			}
-			h.log.Warn("live: the NOTIFY listener cannot reconnect yet", "err", err)
-			select {
-			case <-h.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
+		var ok bool
+		l, gen, ok = h.relisten(listenURL)
+		return ok
+	})
+}
+
+// relisten connects a new listener in place of a silent one, backing off between attempts; false
+// when the hub stops first.
+func (h *Hub) relisten(listenURL string) (*pq.Listener, *generation, bool) {
+	for backoff := minReconnect; ; backoff = min(2*backoff, maxReconnect) {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.FeedTimeout)
+		l, gen, err := h.listen(ctx, listenURL)
+		cancel()
+		if err == nil {
+			return l, gen, h.adopt(l, gen)
+		}
+		h.log.Warn("live: the NOTIFY listener cannot reconnect yet", "err", err)
+		select {
+		case <-h.ctx.Done():
+			return nil, nil, false
+		case <-time.After(backoff):
 		}
 	}
+}
+
+// adopt makes l the current listener and the feed up on a new epoch; false when the hub has
+// stopped meanwhile (l is then closed, never waited for).
+func (h *Hub) adopt(l *pq.Listener, gen *generation) bool {
+	h.mu.Lock()
+	stopped := h.stopped
+	if !stopped {
+		h.listener = l
+	}
+	h.mu.Unlock()
+	if stopped {
+		gen.cancel()
+		go func() { _ = l.Close() }()
+		return false
+	}
+	h.feedUp(newEpoch(), position{})
+	return true
 }
 
 // keepAlive pings every socket each KeepAlive (session.ping).
 func (h *Hub) keepAlive() {
 	defer h.wg.Done()
-	t := time.NewTicker(h.cfg.KeepAlive)
+	h.tick(h.cfg.KeepAlive, func() bool {
+		for _, s := range h.liveSessions() {
+			if s.kind == wsSession {
+				s.ping(h.cfg.WriteTimeout)
+			}
+		}
+		return true
+	})
+}
+
+// tick calls f every d until the hub closes or f returns false.
+func (h *Hub) tick(d time.Duration, f func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-t.C:
-			for _, s := range h.liveSessions() {
-				if s.kind == wsSession {
-					s.ping(h.cfg.WriteTimeout)
-				}
+			if !f() {
+				return
 			}
 		}
 	}

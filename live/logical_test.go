@@ -241,11 +241,7 @@ func TestLogicalFeedTagEventsNeedNoRead(t *testing.T) {
 
 	// The worker waits for the hub's pool (one session, held here) while the tag is created,
 	// recolored, renamed and deleted: by the time it could read, there is nothing left to read.
-	e.hubDB.SetMaxOpenConns(1)
-	lock, err := e.hubDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := e.holdHubPool(t)
 	red, blue := "#ff0000", "blue"
 	created, err := e.store.CreateTag(ctx, a, db.NewTag{Name: "red", Color: &red})
 	if err != nil {
@@ -258,9 +254,7 @@ func TestLogicalFeedTagEventsNeedNoRead(t *testing.T) {
 	if err := e.store.DeleteTag(ctx, a, created.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := lock.Close(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for _, want := range []struct {
 		op  db.ChangeOp
 		tag *db.Tag

@@ -42,9 +42,15 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	}
 }
 
+// liveSessions is the open sessions at this moment.
 func (h *Hub) liveSessions() []*session {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.sessionList()
+}
+
+// sessionList is the open sessions. h.mu is held.
+func (h *Hub) sessionList() []*session {
 	out := make([]*session, 0, len(h.sessions))
 	for s := range h.sessions {
 		out = append(out, s)
@@ -77,10 +83,7 @@ func (h *Hub) socketOps() int {
 			}
 		}
 	}
-	sessions := make([]*session, 0, len(h.sessions))
-	for s := range h.sessions {
-		sessions = append(sessions, s)
-	}
+	sessions := h.sessionList()
 	h.mu.Unlock()
 	n := 0
 	for _, s := range sessions {

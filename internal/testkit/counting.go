@@ -9,6 +9,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/taskgraph/taskgraph/internal/pqconn"
 )
 
 // CountingDB opens url through a driver that counts every statement sent to PostgreSQL
@@ -44,18 +46,8 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &countingConn{pqConn: conn.(pqConn), n: c.n}, nil
 }
 
-// pqConn is what lib/pq's connection implements beyond driver.Conn.
-type pqConn interface {
-	driver.Conn
-	driver.QueryerContext
-	driver.ExecerContext
-	driver.ConnPrepareContext
-	driver.ConnBeginTx
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-	driver.NamedValueChecker
-}
+// pqConn is lib/pq's connection, as the wrapper embeds it.
+type pqConn = pqconn.Conn
 
 type countingConn struct {
 	pqConn

@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/taskgraph/taskgraph/internal/pqconn"
 )
 
 // Connector wraps a lib/pq connector so that every round trip (a query, an exec, a prepare) is
@@ -38,18 +40,8 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &tracedConn{pqConn: pc, tracer: c.tracer}, nil
 }
 
-// pqConn is what lib/pq's connection implements beyond driver.Conn.
-type pqConn interface {
-	driver.Conn
-	driver.QueryerContext
-	driver.ExecerContext
-	driver.ConnPrepareContext
-	driver.ConnBeginTx
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-	driver.NamedValueChecker
-}
+// pqConn is lib/pq's connection, as the wrapper embeds it.
+type pqConn = pqconn.Conn
 
 type tracedConn struct {
 	pqConn
