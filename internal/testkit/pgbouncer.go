@@ -3,7 +3,6 @@ package testkit
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net"
 	"net/url"
 	"os"
@@ -42,16 +41,7 @@ func StartPgBouncer(t testing.TB, opts PgBouncerOptions) *PgBouncer {
 		users[u] = pw
 	}
 	p, err := pgbouncer.Start(pgbouncer.Options{Server: server.String(), Users: users, PoolSize: opts.PoolSize, Mode: opts.Mode})
-	if errors.Is(err, pgbouncer.ErrNotInstalled) {
-		msg := "testkit: " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (skipping; set CI=1 to make this a failure)")
-	}
-	if err != nil {
-		t.Fatalf("testkit: %v", err)
-	}
+	skipIfMissing(t, err, pgbouncer.ErrNotInstalled)
 	t.Cleanup(p.Stop)
 	return &PgBouncer{p}
 }

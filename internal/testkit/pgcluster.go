@@ -57,16 +57,7 @@ type ClusterOptions struct {
 func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
 	p, err := NewPostgres(context.Background(), ClusterOptions{Settings: settings})
-	if errors.Is(err, ErrNoPostgres) {
-		msg := "testkit: " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (skipping; set CI=1 to make this a failure)")
-	}
-	if err != nil {
-		t.Fatalf("testkit: %v", err)
-	}
+	skipIfMissing(t, err, ErrNoPostgres)
 	t.Cleanup(p.Close)
 	return p
 }
