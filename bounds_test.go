@@ -200,7 +200,7 @@ func TestBoundKeepAliveFlood(t *testing.T) {
 		held = append(held, c)
 	}
 	e.honestMe(token, 4)
-	waitFor(t, "the address within its cap", 5*time.Second, func() bool { return e.ln.Open() <= perIP+4 })
+	testkit.WaitFor(t, "the address within its cap", 5*time.Second, func() bool { return e.ln.Open() <= perIP+4 })
 	// The first connections were closed by the server: their next read ends.
 	_ = held[0].SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := held[0].Read(make([]byte, 1)); err == nil || isTimeout(err) {
@@ -269,14 +269,14 @@ func TestBoundActiveConnectionsOverTheCap(t *testing.T) {
 }
 
 // wsFrom opens a graphql-transport-ws socket from 127.0.0.1 (the helpers' client).
-func (e *boundsEnv) socket(token string) *wsClient {
+func (e *boundsEnv) socket(token string) *testkit.WSClient {
 	e.t.Helper()
-	ws, _, err := dialWS(e.t, e.base, nil)
+	ws, _, err := testkit.DialWS(e.t, e.base, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if token != "" {
-		ws.connect(token)
+		ws.Connect(token)
 	}
 	return ws
 }
@@ -291,31 +291,31 @@ func TestBoundSocketsPerUser(t *testing.T) {
 	e := newBoundsEnv(t, connlimit.Config{}, live.Config{SocketsPerUser: perUser})
 	u, heavy := e.user("heavy")
 	_, honest := e.user("honest")
-	var socks []*wsClient
+	var socks []*testkit.WSClient
 	for range perUser - 1 {
 		socks = append(socks, e.socket(heavy))
 	}
-	sse := openSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
-	if sse.resp.StatusCode != http.StatusOK {
-		t.Fatalf("a stream within the cap: HTTP %d", sse.resp.StatusCode)
+	sse := testkit.OpenSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
+	if sse.Resp.StatusCode != http.StatusOK {
+		t.Fatalf("a stream within the cap: HTTP %d", sse.Resp.StatusCode)
 	}
-	waitFor(t, "the stream counted", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser })
+	testkit.WaitFor(t, "the stream counted", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser })
 	over := e.socket("")
-	over.init(map[string]any{"Authorization": "Bearer " + heavy})
-	if ce := over.waitClose(5 * time.Second); ce.Code != 4429 || ce.Reason != "too_many_sockets" {
+	over.Init(map[string]any{"Authorization": "Bearer " + heavy})
+	if ce := over.WaitClose(5 * time.Second); ce.Code != 4429 || ce.Reason != "too_many_sockets" {
 		t.Fatalf("the socket over SOCKETS_PER_USER closed with %d %q, want 4429 too_many_sockets", ce.Code, ce.Reason)
 	}
-	overSSE := openSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
+	overSSE := testkit.OpenSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
 	var a answer
-	_ = json.NewDecoder(overSSE.resp.Body).Decode(&a)
-	if overSSE.resp.StatusCode != http.StatusTooManyRequests || a.code() != "TOO_MANY_SOCKETS" || overSSE.resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the stream over SOCKETS_PER_USER: HTTP %d %q Retry-After %q", overSSE.resp.StatusCode, a.code(), overSSE.resp.Header.Get("Retry-After"))
+	_ = json.NewDecoder(overSSE.Resp.Body).Decode(&a)
+	if overSSE.Resp.StatusCode != http.StatusTooManyRequests || a.Code() != "TOO_MANY_SOCKETS" || overSSE.Resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the stream over SOCKETS_PER_USER: HTTP %d %q Retry-After %q", overSSE.Resp.StatusCode, a.Code(), overSSE.Resp.Header.Get("Retry-After"))
 	}
 	e.honestMe(honest, 4)
 	e.socket(honest) // another user's socket is not counted against heavy's
 
-	_ = socks[0].c.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "the closed socket's place freed", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser-1 })
+	_ = socks[0].Conn().Close(websocket.StatusNormalClosure, "")
+	testkit.WaitFor(t, "the closed socket's place freed", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser-1 })
 	e.socket(heavy)
 }
 
@@ -346,17 +346,17 @@ func TestBoundBytesBeforeInit(t *testing.T) {
 		}
 	}
 	ws := e.socket("")
-	ws.init(map[string]any{"Authorization": "Bearer " + honest, "pad": strings.Repeat("p", live.PreInitReadLimit)})
-	if ce := ws.waitClose(5 * time.Second); ce.Code != websocket.StatusMessageTooBig {
+	ws.Init(map[string]any{"Authorization": "Bearer " + honest, "pad": strings.Repeat("p", live.PreInitReadLimit)})
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != websocket.StatusMessageTooBig {
 		t.Fatalf("a connection_init over %d bytes closed with %d, want 1009", live.PreInitReadLimit, ce.Code)
 	}
 	// Once authenticated, a message of 60 KB is read (and answered).
 	ok := e.socket(honest)
 	payload, _ := json.Marshal(map[string]any{"query": "# " + strings.Repeat("c", 60_000) + "\n{ me { id } }"})
-	if err := ok.send(wsMessage{ID: "q", Type: "subscribe", Payload: payload}); err != nil {
+	if err := ok.Send(testkit.WSMessage{ID: "q", Type: "subscribe", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
-	if m := ok.next("q", 5*time.Second); m.Type != "next" {
+	if m := ok.Next("q", 5*time.Second); m.Type != "next" {
 		t.Fatalf("a 60 KB message after connection_init: %+v", m)
 	}
 }
@@ -369,31 +369,31 @@ func TestBoundDuplicateSubscriptionID(t *testing.T) {
 	e := newBoundsEnv(t, connlimit.Config{}, live.Config{PerUser: 3})
 	_, tok := e.user("alice")
 	ws := e.socket(tok)
-	ws.subscribe("a", `subscription { taskEvents { kind id } }`)
-	waitFor(t, "one subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+	ws.Subscribe("a", `subscription { taskEvents { kind id } }`)
+	testkit.WaitFor(t, "one subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
 	for range 19 {
-		_ = ws.send(wsMessage{ID: "a", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { taskEvents { kind id } }"}`)})
+		_ = ws.Send(testkit.WSMessage{ID: "a", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { taskEvents { kind id } }"}`)})
 	}
-	if ce := ws.waitClose(5 * time.Second); ce.Code != 4409 || !strings.Contains(ce.Reason, "already exists") {
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != 4409 || !strings.Contains(ce.Reason, "already exists") {
 		t.Fatalf("a duplicate subscribe id closed the socket with %d %q, want 4409", ce.Code, ce.Reason)
 	}
-	waitFor(t, "no subscription left", 5*time.Second, func() bool { return e.a.live.Open() == 0 })
+	testkit.WaitFor(t, "no subscription left", 5*time.Second, func() bool { return e.a.live.Open() == 0 })
 
 	ws = e.socket(tok)
 	for round := range 5 { // complete and subscribe again, the same id, more times than PerUser
-		ws.subscribe("b", `subscription { taskEvents { kind id } }`)
-		waitFor(t, "the subscription open", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
-		if err := ws.send(wsMessage{ID: "b", Type: "complete"}); err != nil {
+		ws.Subscribe("b", `subscription { taskEvents { kind id } }`)
+		testkit.WaitFor(t, "the subscription open", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+		if err := ws.Send(testkit.WSMessage{ID: "b", Type: "complete"}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, fmt.Sprintf("round %d: the completed id's place freed", round), 5*time.Second, func() bool { return e.a.live.Open() == 0 })
+		testkit.WaitFor(t, fmt.Sprintf("round %d: the completed id's place freed", round), 5*time.Second, func() bool { return e.a.live.Open() == 0 })
 	}
 	// The id, reused once more, is answered under its own name, and not ended by a late
 	// complete of an earlier operation that had it.
-	if err := ws.send(wsMessage{ID: "b", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ me { id } }"}`)}); err != nil {
+	if err := ws.Send(testkit.WSMessage{ID: "b", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ me { id } }"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if m := ws.next("b", 5*time.Second); m.Type != "next" {
+	if m := ws.Next("b", 5*time.Second); m.Type != "next" {
 		t.Fatalf("a query under the reused id: %+v", m)
 	}
 }
@@ -493,7 +493,7 @@ func TestBoundOperationsPerUser(t *testing.T) {
 			resp.Body.Close()
 			mu.Lock()
 			statuses[resp.StatusCode]++
-			codes[a.code()]++
+			codes[a.Code()]++
 			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
 				codes["no Retry-After"]++
 			}
@@ -527,30 +527,30 @@ func TestBoundKeyRemovedEndsConnections(t *testing.T) {
 	e := newBoundsEnvAuth(t, connlimit.Config{}, live.Config{}, func(c *auth.Config) { c.JWKSRefresh = 200 * time.Millisecond })
 	_, oldTok := e.user("alice")
 	ws := e.socket(oldTok)
-	ws.subscribe("t", `subscription { taskEvents { kind id } }`)
-	sse := openSSE(t, e.base, oldTok, `subscription { taskEvents { kind id } }`)
-	waitFor(t, "two subscriptions", 5*time.Second, func() bool { return e.a.live.Open() == 2 })
+	ws.Subscribe("t", `subscription { taskEvents { kind id } }`)
+	sse := testkit.OpenSSE(t, e.base, oldTok, `subscription { taskEvents { kind id } }`)
+	testkit.WaitFor(t, "two subscriptions", 5*time.Second, func() bool { return e.a.live.Open() == 2 })
 
 	e.iss.Rotate(t) // the old key is no longer published
 	bob, _ := e.user("bob")
 	newTok := e.iss.TokenFor(t, bob)
 	kept := e.socket(newTok)
-	kept.subscribe("k", `subscription { taskEvents { kind id } }`)
+	kept.Subscribe("k", `subscription { taskEvents { kind id } }`)
 
-	if ce := ws.waitClose(5 * time.Second); ce.Code != 4403 || ce.Reason != "unknown_key" {
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != 4403 || ce.Reason != "unknown_key" {
 		t.Fatalf("the socket signed by the removed key closed with %d %q, want 4403 unknown_key", ce.Code, ce.Reason)
 	}
-	var events []sseEvent
-	for ev := range sse.events {
+	var events []testkit.SSEEvent
+	for ev := range sse.Events() {
 		events = append(events, ev)
 	}
 	if n := len(events); n < 2 || events[n-1].Event != "complete" || !strings.Contains(events[n-2].Data, "UNAUTHENTICATED") {
 		t.Fatalf("the stream's events: %+v, want a final UNAUTHENTICATED error, then complete", events)
 	}
-	waitFor(t, "only the new key's subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+	testkit.WaitFor(t, "only the new key's subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
 	select {
-	case <-kept.done:
-		t.Fatalf("the socket signed by the new key closed: %d %q", kept.closeErr.Code, kept.closeErr.Reason)
+	case <-kept.Done:
+		t.Fatalf("the socket signed by the new key closed: %d %q", kept.CloseErr.Code, kept.CloseErr.Reason)
 	default:
 	}
 }
@@ -585,12 +585,12 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	write := func(m wsMessage) error {
+	write := func(m testkit.WSMessage) error {
 		b, _ := json.Marshal(m)
 		return c.Write(ctx, websocket.MessageText, b)
 	}
 	payload, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + heavyTok})
-	_ = write(wsMessage{Type: "connection_init", Payload: payload})
+	_ = write(testkit.WSMessage{Type: "connection_init", Payload: payload})
 	if _, data, err := c.Read(ctx); err != nil || !strings.Contains(string(data), "connection_ack") {
 		t.Fatalf("connection_init: %s %v", data, err)
 	}
@@ -600,7 +600,7 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 	go func() {
 		for i := range 200 {
 			wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
-			b, _ := json.Marshal(wsMessage{ID: fmt.Sprint(i), Type: "subscribe", Payload: q})
+			b, _ := json.Marshal(testkit.WSMessage{ID: fmt.Sprint(i), Type: "subscribe", Payload: q})
 			err := c.Write(wctx, websocket.MessageText, b)
 			wcancel()
 			if err != nil {
@@ -611,7 +611,7 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	e.honestMe(honest, 4)
-	waitFor(t, "the socket dropped", 20*time.Second, func() bool {
+	testkit.WaitFor(t, "the socket dropped", 20*time.Second, func() bool {
 		return e.a.live.Sessions() == 0
 	})
 	ran := (statements.Load() - before) / 3 // a read is three statements: its opening, the page, COMMIT
@@ -671,11 +671,11 @@ func TestBoundSSEQueryKeepsTheWriteDeadline(t *testing.T) {
 		t.Fatalf("an unread JSON answer was kept past the write timeout: %d bytes read later", n)
 	}
 
-	sse := openSSE(t, srv.URL, tok, `subscription { taskEvents { kind id } }`)
-	waitFor(t, "the subscription", 5*time.Second, func() bool { return a.live.Open() == 1 })
+	sse := testkit.OpenSSE(t, srv.URL, tok, `subscription { taskEvents { kind id } }`)
+	testkit.WaitFor(t, "the subscription", 5*time.Second, func() bool { return a.live.Open() == 1 })
 	time.Sleep(writeTimeout + time.Second)
-	mutateOK(t, srv.URL, tok, `mutation { createTask(input: {title: "late"}) { id } }`, nil, "createTask")
-	if ev := sse.next(5 * time.Second); !strings.Contains(ev.Data, "CREATED") {
+	testkit.MutateOK(t, srv.URL, tok, `mutation { createTask(input: {title: "late"}) { id } }`, nil, "createTask")
+	if ev := sse.Next(5 * time.Second); !strings.Contains(ev.Data, "CREATED") {
 		t.Fatalf("the stream after the write timeout: %+v", ev)
 	}
 }

@@ -96,7 +96,7 @@ type answer struct {
 	} `json:"errors"`
 }
 
-func (a answer) code() string {
+func (a answer) Code() string {
 	if len(a.Errors) == 0 {
 		return ""
 	}
@@ -156,7 +156,7 @@ func (l *load) done() int64 { return l.ok.Load() + l.failed.Load() }
 func (l *load) until(t *testing.T, n int64) {
 	t.Helper()
 	target := l.done() + n
-	waitFor(t, fmt.Sprintf("%d more requests", n), 60*time.Second, func() bool { return l.done() >= target })
+	testkit.WaitFor(t, fmt.Sprintf("%d more requests", n), 60*time.Second, func() bool { return l.done() >= target })
 }
 
 func (l *load) finish() (ok, failed int64, errs []string) {
@@ -167,7 +167,7 @@ func (l *load) finish() (ok, failed int64, errs []string) {
 
 func (f *faultEnv) metric(series string) int {
 	var n int
-	_, _ = fmt.Sscan(metricValue(scrape(f.t, f.srv.URL), series), &n)
+	_, _ = fmt.Sscan(testkit.MetricValue(testkit.Scrape(f.t, f.srv.URL), series), &n)
 	return n
 }
 
@@ -192,7 +192,7 @@ func TestFaultJWKSStopsAfterStart(t *testing.T) {
 		before := f.metric(failures)
 		phase.fault()
 		// The refresh backs off after failures (500 ms, then doubling): wait for three more.
-		waitFor(t, phase.name+": three failed refreshes", 60*time.Second, func() bool { return f.metric(failures) >= before+3 })
+		testkit.WaitFor(t, phase.name+": three failed refreshes", 60*time.Second, func() bool { return f.metric(failures) >= before+3 })
 		l.until(t, 50)
 		resp, err := http.Get(f.srv.URL + "/readyz")
 		if err != nil {
@@ -228,7 +228,7 @@ func TestFaultJWKSSlow(t *testing.T) {
 
 	release := iss.Stall()
 	defer release()
-	waitFor(t, "a JWKS fetch hanging", 30*time.Second, func() bool { return iss.Stalled() > 0 })
+	testkit.WaitFor(t, "a JWKS fetch hanging", 30*time.Second, func() bool { return iss.Stalled() > 0 })
 	l := startLoad(6, func(_, _ int) error { return honest(post(gql, token, meQuery, nil)) })
 	l.until(t, 50)
 
@@ -290,7 +290,7 @@ func TestFaultRotationUnderLoad(t *testing.T) {
 	fetches := iss.Fetches()
 	newKey := iss.AddKey(t) // published beside the old one; new tokens are signed with it
 	newToken.Store(iss.TokenFor(t, f.user))
-	waitFor(t, "requests with the new key", 60*time.Second, func() bool { return withNew.Load() >= 100 })
+	testkit.WaitFor(t, "requests with the new key", 60*time.Second, func() bool { return withNew.Load() >= 100 })
 	if iss.Fetches() == fetches {
 		t.Fatal("the new kid passed without a JWKS fetch")
 	}
@@ -351,8 +351,8 @@ func cleanFailure(status int, body []byte) error {
 		return fmt.Errorf("HTTP %d, not a GraphQL answer: %.300s", status, body)
 	}
 	switch {
-	case status == http.StatusServiceUnavailable && a.code() == "DATABASE_UNAVAILABLE":
-	case status == http.StatusOK && a.code() == "INTERNAL_SERVER_ERROR" && a.Errors[0].Message == "internal server error":
+	case status == http.StatusServiceUnavailable && a.Code() == "DATABASE_UNAVAILABLE":
+	case status == http.StatusOK && a.Code() == "INTERNAL_SERVER_ERROR" && a.Errors[0].Message == "internal server error":
 	default:
 		return fmt.Errorf("neither DATABASE_UNAVAILABLE (503) nor the documented internal error: HTTP %d %.300s", status, body)
 	}
@@ -576,7 +576,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 
 	for round := range 2 {
 		pg.Stop(t)
-		waitFor(t, "readyz 503 with PostgreSQL down", 30*time.Second, func() bool {
+		testkit.WaitFor(t, "readyz 503 with PostgreSQL down", 30*time.Second, func() bool {
 			status, body := ready()
 			return status == http.StatusServiceUnavailable && body["database"] == "unreachable" && body["jwks"] == "ok"
 		})
@@ -592,7 +592,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 			resp.Body.Close()
 			var a answer
 			_ = json.Unmarshal(body, &a)
-			if err := cleanFailure(resp.StatusCode, body); err != nil || a.code() != "DATABASE_UNAVAILABLE" || resp.Header.Get("Retry-After") == "" {
+			if err := cleanFailure(resp.StatusCode, body); err != nil || a.Code() != "DATABASE_UNAVAILABLE" || resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("a request with PostgreSQL down: HTTP %d, Retry-After %q, %.300s (%v)", resp.StatusCode, resp.Header.Get("Retry-After"), body, err)
 			}
 		}
@@ -600,7 +600,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 			t.Fatalf("ERROR lines while the database was down: %v", lines)
 		}
 		pg.Start(t)
-		waitFor(t, "readyz 200 with PostgreSQL back", 30*time.Second, func() bool {
+		testkit.WaitFor(t, "readyz 200 with PostgreSQL back", 30*time.Second, func() bool {
 			status, _ := ready()
 			return status == http.StatusOK
 		})
@@ -655,7 +655,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			if l := servingLine(sc.Text()); l != nil {
+			if l := testkit.ServingLine(sc.Text()); l != nil {
 				addrCh <- l["addr"].(string)
 			}
 		}
@@ -668,7 +668,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		t.Fatalf("server did not start: %s", logs.String())
 	}
 	gql := "http://" + addr + "/graphql"
-	waitReady(t, "http://"+addr)
+	testkit.WaitReady(t, "http://"+addr)
 
 	// Three requests in flight: headers and half the body sent.
 	type slowReq struct {
@@ -720,12 +720,12 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "100 acknowledged createTask", 60*time.Second, func() bool { return acked.Load() >= 100 })
+	testkit.WaitFor(t, "100 acknowledged createTask", 60*time.Second, func() bool { return acked.Load() >= 100 })
 	atSignal := acked.Load()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
+	testkit.WaitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
 	for _, s := range slow {
 		fmt.Fprint(s.conn, s.body[len(s.body)/2:])
 		_ = s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))

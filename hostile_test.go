@@ -77,7 +77,7 @@ func newHostileServer(t *testing.T) *hostileServer {
 	return h
 }
 
-func (h *hostileServer) send(t *testing.T, c hostile) (int, []byte) {
+func (h *hostileServer) Send(t *testing.T, c hostile) (int, []byte) {
 	t.Helper()
 	var req *http.Request
 	if c.get {
@@ -115,7 +115,7 @@ func (h *hostileServer) send(t *testing.T, c hostile) (int, []byte) {
 // ascending) with its sort value replaced by v: a forged cursor that passes the binding check.
 func (h *hostileServer) cursorWith(t *testing.T, order, v string) string {
 	t.Helper()
-	_, b := h.send(t, hostile{signedIn: true, body: gql(`query($o: TaskSortField!) { tasks(first: 1, orderBy: {field: $o, direction: ASC}) { edges { cursor } } }`, map[string]any{"o": order})})
+	_, b := h.Send(t, hostile{signedIn: true, body: gql(`query($o: TaskSortField!) { tasks(first: 1, orderBy: {field: $o, direction: ASC}) { edges { cursor } } }`, map[string]any{"o": order})})
 	var out struct {
 		Data struct {
 			Tasks struct{ Edges []struct{ Cursor string } }
@@ -157,7 +157,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		`mutation { createTask(input: {title: "seed", dueAt: "2030-01-01T00:00:00Z"}) { id } }`,
 		`mutation { createTag(input: {name: "seed"}) { id } }`,
 	} {
-		if status, b := h.send(t, hostile{signedIn: true, body: gql(seed, nil)}); status != 200 || bytes.Contains(b, []byte("errors")) {
+		if status, b := h.Send(t, hostile{signedIn: true, body: gql(seed, nil)}); status != 200 || bytes.Contains(b, []byte("errors")) {
 			t.Fatalf("seed: %d %s", status, b)
 		}
 	}
@@ -285,7 +285,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 	}
 	for _, c := range corpus {
 		before := len(errorLines(h.logs.String()))
-		status, b := h.send(t, c)
+		status, b := h.Send(t, c)
 		var out struct {
 			Data   json.RawMessage
 			Errors []struct {

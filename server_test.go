@@ -91,62 +91,6 @@ func TestDevRefusesProductionAndNonLoopback(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// servingLine returns the fields of the JSON log's "serving" line (the address serve took) found
-// in logs, one line or many; nil when it is not there yet.
-func servingLine(logs string) map[string]any {
-	for _, line := range strings.Split(logs, "\n") {
-		var l map[string]any
-		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == "serving" {
-			return l
-		}
-	}
-	return nil
-}
-
-// waitReady waits until base's /readyz answers 200.
-func waitReady(t *testing.T, base string) {
-	t.Helper()
-	waitFor(t, "readyz", 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-func postGraphQL(t *testing.T, url, token, query string) (int, map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"query": query})
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("POST %s: decoding the answer: %v", url, err)
-	}
-	return resp.StatusCode, out
-}
-
 // startDev runs the dev command with vars until stop is called (or the test ends) and returns
 // the token and GraphQL URL its banner printed, and the banner itself.
 func startDev(t *testing.T, vars map[string]string) (token, gqlURL, banner string, stop func()) {
@@ -176,7 +120,7 @@ func startDev(t *testing.T, vars map[string]string) (token, gqlURL, banner strin
 
 	tokenRE := regexp.MustCompile(`Authorization: Bearer ([A-Za-z0-9_.-]+)`)
 	urlRE := regexp.MustCompile(`GraphQL:\s+(http://\S+/graphql)`)
-	waitFor(t, "the dev banner", 30*time.Second, func() bool {
+	testkit.WaitFor(t, "the dev banner", 30*time.Second, func() bool {
 		select {
 		case code := <-done:
 			t.Fatalf("dev exited %d: %s", code, stderr.String())
@@ -196,8 +140,8 @@ func TestDevAnswersWithThePrintedToken(t *testing.T) {
 
 	var status int
 	var out map[string]any
-	waitFor(t, "a successful query", 10*time.Second, func() bool {
-		status, out = postGraphQL(t, gqlURL, token, `{ me { email } tasks { totalCount } }`)
+	testkit.WaitFor(t, "a successful query", 10*time.Second, func() bool {
+		status, out = testkit.PostGraphQL(t, gqlURL, token, `{ me { email } tasks { totalCount } }`)
 		return status == http.StatusOK && out["errors"] == nil
 	})
 	data := out["data"].(map[string]any)
@@ -279,27 +223,6 @@ func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.
 	return a
 }
 
-func scrape(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-// metricValue finds a sample line such as `name{labels} 3`.
-func metricValue(exposition, series string) string {
-	for _, line := range strings.Split(exposition, "\n") {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			return rest
-		}
-	}
-	return ""
-}
-
 // TestDevKeySurvivesARestart: a token printed by one dev start still works after dev is
 // restarted on the same address (the key is kept in DEV_KEY_FILE), and the banner names the
 // BETTER_AUTH_URL the diagnostics commands need.
@@ -330,8 +253,8 @@ func TestDevKeySurvivesARestart(t *testing.T) {
 	}
 	var status int
 	var out map[string]any
-	waitFor(t, "the first start's token to work", 10*time.Second, func() bool {
-		status, out = postGraphQL(t, gqlURL, first, `{ me { email } }`)
+	testkit.WaitFor(t, "the first start's token to work", 10*time.Second, func() bool {
+		status, out = testkit.PostGraphQL(t, gqlURL, first, `{ me { email } }`)
 		return status == http.StatusOK && out["errors"] == nil
 	})
 	if got := out["data"].(map[string]any)["me"].(map[string]any)["email"]; got != devUserEmail {
@@ -362,23 +285,23 @@ func TestMetricsMoveAfterRequests(t *testing.T) {
 
 	okSeries := `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`
 	failSeries := `taskgraph_auth_failures_total{reason="malformed_token"}`
-	before := scrape(t, srv.URL)
-	if metricValue(before, okSeries) != "" || metricValue(before, failSeries) != "" {
+	before := testkit.Scrape(t, srv.URL)
+	if testkit.MetricValue(before, okSeries) != "" || testkit.MetricValue(before, failSeries) != "" {
 		t.Fatalf("counters present before any request:\n%s", before)
 	}
 
-	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `query Me { me { email } }`); status != 200 || out["errors"] != nil {
+	if status, out := testkit.PostGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `query Me { me { email } }`); status != 200 || out["errors"] != nil {
 		t.Fatalf("query Me: %d %v", status, out)
 	}
 	// A mutation goes through the resolvers (issue 18's executors).
-	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `mutation { deleteTag(id: "`+uuid.NewString()+`") }`); status != 200 || out["errors"] == nil {
+	if status, out := testkit.PostGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `mutation { deleteTag(id: "`+uuid.NewString()+`") }`); status != 200 || out["errors"] == nil {
 		t.Fatalf("deleteTag: %d %v", status, out)
 	}
-	if status, _ := postGraphQL(t, srv.URL+"/graphql", "not-a-jwt", `query Me { me { email } }`); status != http.StatusUnauthorized {
+	if status, _ := testkit.PostGraphQL(t, srv.URL+"/graphql", "not-a-jwt", `query Me { me { email } }`); status != http.StatusUnauthorized {
 		t.Fatalf("bad token: status %d, want 401", status)
 	}
 
-	after := scrape(t, srv.URL)
+	after := testkit.Scrape(t, srv.URL)
 	for series, want := range map[string]string{
 		okSeries:   "1",
 		failSeries: "1",
@@ -388,7 +311,7 @@ func TestMetricsMoveAfterRequests(t *testing.T) {
 		`taskgraph_operations_total{executor="compiled"}`:                                 "1",
 		`taskgraph_operations_total{executor="resolvers"}`:                                "1",
 	} {
-		if got := metricValue(after, series); got != want {
+		if got := testkit.MetricValue(after, series); got != want {
 			t.Errorf("%s = %q, want %q", series, got, want)
 		}
 	}
@@ -420,12 +343,12 @@ func TestReadyzFollowsTheJWKS(t *testing.T) {
 	}
 	// A request with a token meets the same outage as a 503 AUTH_UNAVAILABLE, not a 401.
 	u := auth.User{UUID: testkit.CreateUser(t, a.db, "r", "r@example.com", "R"), ID: "r", Email: "r@example.com"}
-	if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `{ me { email } }`); status != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(out), "AUTH_UNAVAILABLE") {
+	if status, out := testkit.PostGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), `{ me { email } }`); status != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(out), "AUTH_UNAVAILABLE") {
 		t.Fatalf("query with the JWKS down: %d %v", status, out)
 	}
 
 	iss.SetDown(false)
-	waitFor(t, "readyz 200 once the JWKS is up", 30*time.Second, func() bool {
+	testkit.WaitFor(t, "readyz 200 once the JWKS is up", 30*time.Second, func() bool {
 		status, _ := ready()
 		return status == http.StatusOK
 	})
@@ -454,10 +377,10 @@ func TestServeWarnsWhenTheJWKSCannotBeFetched(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "a WARN naming the JWKS URL", 20*time.Second, func() bool { return lines("WARN") > 0 })
+	testkit.WaitFor(t, "a WARN naming the JWKS URL", 20*time.Second, func() bool { return lines("WARN") > 0 })
 	time.Sleep(1500 * time.Millisecond) // retries happen meanwhile (backoff from 500 ms)
 	iss.SetDown(false)
-	waitFor(t, "an INFO once the JWKS is fetched", 40*time.Second, func() bool { return lines("INFO") > 0 })
+	testkit.WaitFor(t, "an INFO once the JWKS is fetched", 40*time.Second, func() bool { return lines("INFO") > 0 })
 	if n := lines("WARN"); n != 1 {
 		t.Errorf("%d WARN lines for one outage, want 1:\n%s", n, stderr.String())
 	}
@@ -548,7 +471,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			if l := servingLine(sc.Text()); l != nil {
+			if l := testkit.ServingLine(sc.Text()); l != nil {
 				addrCh <- l["addr"].(string)
 			}
 		}
@@ -560,7 +483,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		t.Fatalf("server did not start: %s", logs.String())
 	}
 	base := "http://" + addr
-	waitReady(t, base)
+	testkit.WaitReady(t, base)
 
 	// The anonymous query needs no user row: { __typename } answers without @auth.
 	body := `{"query":"{ __typename }"}`
@@ -575,10 +498,10 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
+	testkit.WaitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
 	// New connections are refused while the in-flight request is still open (the log line comes
 	// just before the listener closes, so give it a moment).
-	waitFor(t, "the listener to close after SIGTERM", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the listener to close after SIGTERM", 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -628,7 +551,7 @@ func TestServeHasNoDevelopmentSurface(t *testing.T) {
 			t.Errorf("GET %s: status %d, want 404", path, resp.StatusCode)
 		}
 	}
-	status, out := postGraphQL(t, srv.URL+"/graphql", "", `{ __schema { types { name } } }`)
+	status, out := testkit.PostGraphQL(t, srv.URL+"/graphql", "", `{ __schema { types { name } } }`)
 	if errs, _ := out["errors"].([]any); status != http.StatusOK || len(errs) == 0 ||
 		errs[0].(map[string]any)["extensions"].(map[string]any)["code"] != "INTROSPECTION_DISABLED" {
 		t.Errorf("introspection in serve: %d %v", status, out)
