@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -109,4 +113,45 @@ func TestDoctorOnDevsDatabase(t *testing.T) {
 	if failed := doctor(context.Background(), &out, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": base}), ""); failed != 1 {
 		t.Errorf("%d checks failed with a Better Auth database lacking jwks, want 1:\n%s", failed, out.String())
 	}
+}
+
+// startDev runs the dev command with vars until stop is called (or the test ends) and returns
+// the token and GraphQL URL its banner printed, and the banner itself.
+func startDev(t *testing.T, vars map[string]string) (token, gqlURL, banner string, stop func()) {
+	t.Helper()
+	if vars["DEV_KEY_FILE"] == "" {
+		vars["DEV_KEY_FILE"] = filepath.Join(t.TempDir(), "dev-key.pem")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr testkit.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"dev"}, env(vars), &stdout, &stderr) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("dev exited %d after cancel: %s", code, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("dev did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+
+	tokenRE := regexp.MustCompile(`Authorization: Bearer ([A-Za-z0-9_.-]+)`)
+	urlRE := regexp.MustCompile(`GraphQL:\s+(http://\S+/graphql)`)
+	testkit.WaitFor(t, "the dev banner", 30*time.Second, func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("dev exited %d: %s", code, stderr.String())
+		default:
+		}
+		return tokenRE.MatchString(stdout.String()) && urlRE.MatchString(stdout.String())
+	})
+	banner = stdout.String()
+	return tokenRE.FindStringSubmatch(banner)[1], urlRE.FindStringSubmatch(banner)[1], banner, stop
 }

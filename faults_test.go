@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"sync"
@@ -777,3 +778,17 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	t.Logf("SIGTERM after %d acknowledged requests: %d acknowledged in all (%d after the signal, 3 of them the half-sent ones), %d unanswered and unwritten; exit 0",
 		atSignal, okCount, okCount-int(atSignal), unanswered)
 }
+
+// buildBinary builds the server once for the tests that run it as a process.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "taskgraph-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "taskgraph")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
