@@ -88,6 +88,11 @@ func (p *Process) Exited() <-chan struct{} { return p.exited }
 func (p *Process) Wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
+	case <-p.exited: // already (timeout 0 reads the code of a process that has exited)
+		return p.exitCode
+	default:
+	}
+	select {
 	case <-p.exited:
 		return p.exitCode
 	case <-time.After(timeout):
