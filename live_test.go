@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
@@ -28,10 +24,10 @@ type liveEnv struct {
 	srv *httptest.Server
 }
 
-func newLiveEnv(t *testing.T, cfg live.Config, authCfg func(*auth.Config)) *liveEnv {
+func newLiveEnv(t *testing.T, cfg live.Config) *liveEnv {
 	t.Helper()
 	iss := testkit.NewIssuer(t, "EdDSA")
-	a := newLiveApp(t, iss, cfg, authCfg)
+	a := newLiveApp(t, iss, cfg)
 	testkit.WaitKeysLoaded(t, a.verifier)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
@@ -68,45 +64,15 @@ func (e *liveEnv) mutate(token, query string, vars map[string]any, field string)
 
 const wait = 10 * time.Second
 
-// insertTaggedTasks writes n tasks carrying a new tag for user straight in SQL (no events), each
-// with a description of descLen characters, and returns the tag's id.
-func insertTaggedTasks(t *testing.T, x *sqlx.DB, user uuid.UUID, n, descLen int) string {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := x.BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user.String()); err != nil {
-		t.Fatal(err)
-	}
-	var tag string
-	if err := tx.GetContext(ctx, &tag, `INSERT INTO tags (user_uuid, name, created_at) VALUES ($1, 'bulk', now()) RETURNING id`, user); err != nil {
-		t.Fatal(err)
-	}
-	const q = `WITH t AS (
-			INSERT INTO tasks (user_uuid, title, description, created_at, updated_at)
-			SELECT $1, 'bulk ' || i, repeat('x', $3), now(), now() FROM generate_series(1, $2) i RETURNING id)
-		INSERT INTO task_tags (user_uuid, task_id, tag_id) SELECT $1, id, $4 FROM t`
-	if _, err := tx.ExecContext(ctx, q, user, n, descLen, tag); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return tag
-}
-
 // TestLiveSlowConsumerIsDisconnected: a client that stops reading fills its socket, then its
 // bounded buffer, and is disconnected; the same user's reading client gets every event; the
 // dropped events are counted and nothing stays open.
 func TestLiveSlowConsumerIsDisconnected(t *testing.T) {
 	t.Parallel()
-	e := newLiveEnv(t, live.Config{Buffer: 8}, nil)
+	e := newLiveEnv(t, live.Config{Buffer: 8})
 	u, tok := e.user("alice")
 	const n = 800 // 10 KB each: more than the sockets' buffers hold
-	tag := insertTaggedTasks(t, e.a.db, u.UUID, n, 10000)
+	tag := testkit.InsertTaggedTasks(t, e.a.db, db.AppRole, u.UUID, n, 10000)
 
 	stuck := testkit.DialStuck(t, e.srv.URL, tok) // subscribes, then never reads
 	good := e.socket(tok)
@@ -142,7 +108,7 @@ func TestLiveSlowConsumerIsDisconnected(t *testing.T) {
 // not answer its pings is dropped.
 func TestLiveKeepAlive(t *testing.T) {
 	t.Parallel()
-	e := newLiveEnv(t, live.Config{KeepAlive: 200 * time.Millisecond}, nil)
+	e := newLiveEnv(t, live.Config{KeepAlive: 200 * time.Millisecond})
 	_, tok := e.user("alice")
 	ws := e.socket(tok)
 	ws.Subscribe("t", testkit.TaskEventsQuery)
@@ -167,7 +133,7 @@ func TestLiveKeepAlive(t *testing.T) {
 // short streams with a 1 ms keep-alive hit that moment.
 func TestLiveSSEEndsWithoutLateWrites(t *testing.T) {
 	t.Parallel()
-	e := newLiveEnv(t, live.Config{KeepAlive: time.Millisecond}, nil)
+	e := newLiveEnv(t, live.Config{KeepAlive: time.Millisecond})
 	_, tok := e.user("alice")
 	for range 200 {
 		s := testkit.OpenSSE(t, e.srv.URL, tok, testkit.TaskEventsQuery)

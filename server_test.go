@@ -10,7 +10,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 	"github.com/taskgraph/taskgraph/live"
@@ -80,34 +79,19 @@ func TestDevRefusesProductionAndNonLoopback(t *testing.T) {
 // testOperations are the tests' METRICS_OPERATIONS.
 var testOperations = []string{"Me", "MyTasks"}
 
-// newTestApp builds the serve handler in-process against a fresh database and a real issuer.
-func newTestApp(t *testing.T, iss *testkit.Issuer) (*app, *testkit.Issuer) {
+// newLiveApp builds the serve handler in-process against a fresh database, trusting a real
+// issuer, with the live hub's settings: its listener is connected to the test database and
+// closed when the test ends. The verifier looks users up by sub, and writers send NOTIFY only
+// when the hub runs the NOTIFY fallback, as serve's do.
+func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config) *app {
 	t.Helper()
-	return newLiveApp(t, iss, live.Config{}, nil), iss
-}
-
-// newLiveApp is newTestApp with the live hub's settings (and authCfg, if set, changing the
-// verifier's): its listener is connected to the test database and closed when the test ends.
-// The verifier looks users up by sub, as serve's does.
-func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
-	t.Helper()
-	return newLiveAppOn(t, testkit.NewDBURL(t), iss, liveCfg, authCfg)
-}
-
-// newLiveAppOn is newLiveApp on the database at dbURL; writers send NOTIFY only when the hub
-// runs the NOTIFY fallback, as serve's do.
-func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.Config, authCfg func(*auth.Config)) *app {
-	t.Helper()
+	dbURL := testkit.NewDBURL(t)
 	dbx, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dbx.Close() })
 	m := newMetrics(dbx.DB)
-	cfg := iss.Config()
-	if authCfg != nil {
-		authCfg(&cfg)
-	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &app{
 		logger:  logger,
@@ -118,7 +102,7 @@ func newLiveAppOn(t *testing.T, dbURL string, iss *testkit.Issuer, liveCfg live.
 			MetricsPublic: true, MetricsOperations: testOperations},
 	}
 	m.countOperations(testOperations)
-	a.verifier = testkit.StartVerifier(t, cfg, db.NewStore(dbx), a.keys.hooks(m.authHooks()))
+	a.verifier = testkit.StartVerifier(t, iss.Config(), db.NewStore(dbx), a.keys.hooks(m.authHooks()))
 	a.live = live.NewHub(db.NewStore(dbx), liveCfg, m.liveHooks(), logger)
 	if err := a.live.Start(context.Background(), dbURL); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/pgwire"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 	"github.com/taskgraph/taskgraph/live"
@@ -465,7 +466,7 @@ func TestBoundOperationsPerUser(t *testing.T) {
 	e := newBoundsEnv(t, map[string]string{"OPERATIONS_PER_USER": fmt.Sprint(perUser)})
 	heavy, heavyTok := e.user("heavy")
 	_, honest := e.user("honest")
-	insertTaggedTasks(t, e.db, heavy.UUID, 300, 2000)
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, heavy.UUID, 300, 2000)
 	e.honestMe(honest, 1)
 	page := `{ tasks(first: 100) { edges { node { id title description tags { id name } } } } }`
 	var wg sync.WaitGroup
@@ -596,7 +597,7 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 	e.base = e.srv.Base
 	heavy, heavyTok := e.user("heavy")
 	_, honest := e.user("honest")
-	insertTaggedTasks(t, e.db, heavy.UUID, 300, 5000)
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, heavy.UUID, 300, 5000)
 	e.honestMe(honest, 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -656,7 +657,7 @@ func TestBoundSSEQueryKeepsTheWriteDeadline(t *testing.T) {
 	const writeTimeout = 60 * time.Second // serveHTTP's WriteTimeout (httpserver.go)
 	e := newBoundsEnv(t, nil)
 	u, tok := e.user("reader")
-	insertTaggedTasks(t, e.db, u.UUID, 100, 10_000) // 7 aliases of the page: about 7 MB
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, u.UUID, 100, 10_000) // 7 aliases of the page: about 7 MB
 
 	unread := func(accept string) int {
 		c, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))

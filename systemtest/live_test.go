@@ -1,7 +1,6 @@
 package systemtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -594,36 +592,6 @@ func TestLiveLimits(t *testing.T) {
 	}
 }
 
-// insertTaggedTasks writes n tasks carrying a new tag for user straight in SQL (no events), each
-// with a description of descLen characters, and returns the tag's id.
-func insertTaggedTasks(t *testing.T, x *sqlx.DB, user uuid.UUID, n, descLen int) string {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := x.BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user.String()); err != nil {
-		t.Fatal(err)
-	}
-	var tag string
-	if err := tx.GetContext(ctx, &tag, `INSERT INTO tags (user_uuid, name, created_at) VALUES ($1, 'bulk', now()) RETURNING id`, user); err != nil {
-		t.Fatal(err)
-	}
-	const q = `WITH t AS (
-			INSERT INTO tasks (user_uuid, title, description, created_at, updated_at)
-			SELECT $1, 'bulk ' || i, repeat('x', $3), now(), now() FROM generate_series(1, $2) i RETURNING id)
-		INSERT INTO task_tags (user_uuid, task_id, tag_id) SELECT $1, id, $4 FROM t`
-	if _, err := tx.ExecContext(ctx, q, user, n, descLen, tag); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return tag
-}
-
 // TestLiveListenerKilled: the listener's connection is killed with pg_terminate_backend: every
 // open subscription, on both transports, gets EVENTS_LOST and completes; the listener reconnects
 // by itself; new subscriptions hear new changes.
@@ -674,7 +642,7 @@ func TestLiveShutdownDeliversThenCloses(t *testing.T) {
 	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
 	tok := iss.TokenFor(t, u)
 	const n = 300
-	tag := insertTaggedTasks(t, x, u.UUID, n, 100)
+	tag := testkit.InsertTaggedTasks(t, x, db.AppRole, u.UUID, n, 100)
 
 	ws, _, err := testkit.DialWS(t, base, nil)
 	if err != nil {
