@@ -505,16 +505,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 	f := newFaultEnv(t, iss, pg.URL, nil) // serve migrates the new cluster's database
 	token := iss.TokenFor(t, f.user)
 	gql := f.srv.Base + "/graphql"
-	ready := func() (int, map[string]string) {
-		resp, err := http.Get(f.srv.Base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
-	}
+	ready := func() (int, map[string]string) { return readyz(t, f.srv.Base) }
 	if status, body := ready(); status != http.StatusOK {
 		t.Fatalf("readyz before the fault: %d %v", status, body)
 	}

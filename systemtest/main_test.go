@@ -1,7 +1,9 @@
 package systemtest
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"testing"
 
@@ -67,4 +69,17 @@ func serveProcess(t *testing.T, vars map[string]string) (string, *testkit.SyncBu
 	t.Helper()
 	s := testkit.StartServe(t, bin, vars)
 	return s.Base, s.Stderr
+}
+
+// readyz is base's GET /readyz: its status and body.
+func readyz(t *testing.T, base string) (int, map[string]string) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
 }

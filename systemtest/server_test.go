@@ -204,16 +204,7 @@ func TestReadyzFollowsTheJWKS(t *testing.T) {
 	dbURL := testkit.NewDBURL(t)
 	srv := testkit.StartServing(t, bin, serveVars(iss, dbURL, liveVars))
 
-	ready := func() (int, map[string]string) {
-		resp, err := http.Get(srv.Base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
-	}
+	ready := func() (int, map[string]string) { return readyz(t, srv.Base) }
 	status, body := ready()
 	if status != http.StatusServiceUnavailable || body["jwks"] == "ok" || body["database"] != "ok" {
 		t.Fatalf("readyz with the JWKS down: %d %v, want 503 naming the JWKS", status, body)
