@@ -34,7 +34,7 @@ unit:
 # The data suites again with the server's pool going through a real PgBouncer in transaction
 # pooling mode (4 server connections per test database; needs Debian's pgbouncer): every query
 # and mutation, the isolation and cursor cases, the sub lookup, live updates with a direct
-# listener. The three-replica test (replicas_test.go) runs through PgBouncer in `unit` already.
+# listener. The three-replica test (systemtest/replicas_test.go) runs through PgBouncer in `unit` already.
 PGBOUNCER_SUITES = ./db ./graph ./live
 unit-pgbouncer:
 	TEST_POOLER=pgbouncer $(GO) test -race -count=1 $(PGBOUNCER_SUITES)

@@ -36,10 +36,6 @@ func devCORSOrigins(list string) []string {
 	return devOrigins
 }
 
-// environment reads the configuration (README.md, Configuration). Every command reads the
-// environment through it; tests pass a map instead of os.Getenv.
-type environment func(string) string
-
 // serverConfig is how the server runs: serve reads all of it from the environment; dev reads
 // little, fixes the rest and sets Auth once its address is bound.
 type serverConfig struct {
@@ -111,84 +107,11 @@ func (e environment) limits() (limits, error) {
 	return l, nil
 }
 
-func (e environment) or(key, def string) string {
-	if v := e(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func (e environment) bool(key string) (bool, error) {
-	v := e(key)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s: %q is not true or false", key, v)
-	}
-	return b, nil
-}
-
-func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
-
-// sessionURL is DATABASE_LISTEN_URL, by default DATABASE_URL: the connection that must be a
-// PostgreSQL session of its own (the listener's LISTEN, the migrations' advisory lock).
-func (e environment) sessionURL() string { return e.or("DATABASE_LISTEN_URL", e.databaseURL()) }
-
-// positive reads a positive integer, def when unset.
-func (e environment) positive(key string, def int) (int, error) {
-	v := e(key)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s: %q is not a positive integer", key, v)
-	}
-	return n, nil
-}
-
 // database reads the pool's settings: DATABASE_MAX_CONNS, a positive number of sessions
 // (default db.DefaultMaxConns()).
 func (e environment) database() (db.Options, error) {
 	n, err := e.positive("DATABASE_MAX_CONNS", db.DefaultMaxConns())
 	return db.Options{MaxConns: n}, err
-}
-
-// live reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct connection, not a
-// transaction-mode pooler), SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX into c.
-func (e environment) live(c *serverConfig) error {
-	c.ListenURL = e.sessionURL()
-	var err error
-	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
-		return err
-	}
-	if c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
-		return err
-	}
-	if c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser); err != nil {
-		return err
-	}
-	return e.liveFeed(&c.Live)
-}
-
-// liveFeed reads LIVE_FEED (auto, logical or notify; default auto), LIVE_FEED_TIMEOUT (how long
-// the feed's connection may stay silent, default 30s) and LIVE_RESUME_WINDOW (how far back
-// taskEvents(after:) and tagEvents(after:) resume, default 60s; at most 10,000 changes).
-func (e environment) liveFeed(c *live.Config) error {
-	switch f := live.FeedKind(e.or("LIVE_FEED", string(live.FeedAuto))); f {
-	case live.FeedAuto, live.FeedLogical, live.FeedNotify:
-		c.Feed = f
-	default:
-		return fmt.Errorf("LIVE_FEED: %q is not auto, logical or notify", f)
-	}
-	var err error
-	if c.FeedTimeout, err = e.duration("LIVE_FEED_TIMEOUT", 30*time.Second); err != nil {
-		return err
-	}
-	c.ResumeWindow, err = e.duration("LIVE_RESUME_WINDOW", 60*time.Second)
-	return err
 }
 
 // auth reads BETTER_AUTH_URL and the AUTH_* variables (auth.ConfigFromEnv).
@@ -210,34 +133,7 @@ func (e environment) serve() (serverConfig, error) {
 		CORSOrigins: corsOrigins(e("CORS_ORIGINS"), authCfg),
 		MetricsAddr: e("METRICS_ADDR"),
 	}
-	if c.DB, err = e.database(); err != nil {
-		return c, err
-	}
-	if c.Conns, err = e.connections(c.DB.MaxConns); err != nil {
-		return c, err
-	}
-	if c.MetricsPublic, err = e.bool("METRICS_PUBLIC"); err != nil {
-		return c, err
-	}
-	if c.MetricsOperations, err = metricsOperations(e("METRICS_OPERATIONS")); err != nil {
-		return c, err
-	}
-	if c.Introspection, err = e.bool("GRAPHQL_INTROSPECTION"); err != nil {
-		return c, err
-	}
-	if c.Playground, err = e.bool("GRAPHQL_PLAYGROUND"); err != nil {
-		return c, err
-	}
-	if c.ResolversOnly, err = e.bool("GRAPHQL_RESOLVERS_ONLY"); err != nil {
-		return c, err
-	}
-	if c.Limits, err = e.limits(); err != nil {
-		return c, err
-	}
-	if c.Limits.OperationsPerUser, err = e.positive("OPERATIONS_PER_USER", defaultOperationsPerUser(c.DB.MaxConns)); err != nil {
-		return c, err
-	}
-	if c.Trusted, err = e.trusted(); err != nil {
+	if err := e.serveSettings(&c); err != nil {
 		return c, err
 	}
 	c.Tracing = tracing.ConfigFromEnv(e)
@@ -245,6 +141,30 @@ func (e environment) serve() (serverConfig, error) {
 		c.Introspection = false // only the manifest's documents run; the schema stays unpublished
 	}
 	return c, e.live(&c)
+}
+
+// serveSettings reads the rest of serve's settings into c, in this order; the first error stops.
+func (e environment) serveSettings(c *serverConfig) error {
+	for _, step := range []func() error{
+		func() (err error) { c.DB, err = e.database(); return err },
+		func() (err error) { c.Conns, err = e.connections(c.DB.MaxConns); return err },
+		e.boolInto("METRICS_PUBLIC", &c.MetricsPublic),
+		func() (err error) { c.MetricsOperations, err = metricsOperations(e("METRICS_OPERATIONS")); return err },
+		e.boolInto("GRAPHQL_INTROSPECTION", &c.Introspection),
+		e.boolInto("GRAPHQL_PLAYGROUND", &c.Playground),
+		e.boolInto("GRAPHQL_RESOLVERS_ONLY", &c.ResolversOnly),
+		func() (err error) { c.Limits, err = e.limits(); return err },
+		func() (err error) {
+			c.Limits.OperationsPerUser, err = e.positive("OPERATIONS_PER_USER", defaultOperationsPerUser(c.DB.MaxConns))
+			return err
+		},
+		func() (err error) { c.Trusted, err = e.trusted(); return err },
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // trusted loads TRUSTED_DOCUMENTS in TRUSTED_DOCUMENTS_MODE (enforce by default); nil when unset.
@@ -338,17 +258,4 @@ func metricsOperations(list string) ([]string, error) {
 		return nil, fmt.Errorf("METRICS_OPERATIONS: %d names, at most %d", len(names), maxOperationLabels)
 	}
 	return names, nil
-}
-
-// duration reads a positive Go duration of at most an hour, def when unset.
-func (e environment) duration(key string, def time.Duration) (time.Duration, error) {
-	v := e(key)
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 || d > time.Hour {
-		return 0, fmt.Errorf("%s: %q is not a Go duration between 0 and 1h (e.g. 30s)", key, v)
-	}
-	return d, nil
 }

@@ -12,30 +12,10 @@ import (
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
-// betterAuthTables creates what Better Auth's own migrations create besides "user" (the parts
-// doctor looks at).
-func betterAuthTables(t *testing.T, dbURL string, withJWKS bool) {
-	t.Helper()
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	stmts := []string{`CREATE TABLE session (id text PRIMARY KEY, token text NOT NULL UNIQUE, "userId" text NOT NULL REFERENCES "user"(id), "expiresAt" timestamptz NOT NULL)`}
-	if withJWKS {
-		stmts = append(stmts, `CREATE TABLE jwks (id text PRIMARY KEY, "publicKey" text NOT NULL, "privateKey" text NOT NULL, "createdAt" timestamptz NOT NULL)`)
-	}
-	for _, q := range stmts {
-		if _, err := x.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestDoctorFindsAMissingJWKSTable(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	betterAuthTables(t, dbURL, false)
+	testkit.BetterAuthTables(t, dbURL, false)
 
 	var out bytes.Buffer
 	failed := doctor(context.Background(), &out, env(map[string]string{
@@ -57,7 +37,7 @@ func TestDoctorFindsAMissingJWKSTable(t *testing.T) {
 func TestDoctorOnAHealthyDeployment(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	betterAuthTables(t, dbURL, true)
+	testkit.BetterAuthTables(t, dbURL, true)
 	x, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -89,24 +69,5 @@ func TestDoctorOnAHealthyDeployment(t *testing.T) {
 	vars["AUTH_AUDIENCE"] = "https://elsewhere.example"
 	if failed := doctor(context.Background(), &out, env(vars), ""); failed != 1 || !strings.Contains(out.String(), "FAIL  audience") {
 		t.Errorf("wrong AUTH_AUDIENCE: %d failed:\n%s", failed, out.String())
-	}
-}
-
-// TestDoctorOnDevsDatabase: doctor pointed at a running `dev` (its database and its issuer) says
-// what it is and passes, instead of failing on the Better Auth tables dev does not create.
-func TestDoctorOnDevsDatabase(t *testing.T) {
-	dbURL := testkit.NewDBURL(t)
-	token, gqlURL, _, _ := startDev(t, map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL})
-	base := strings.TrimSuffix(gqlURL, "/graphql")
-	var out bytes.Buffer
-	failed := doctor(context.Background(), &out, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": base}), token)
-	if failed != 0 || !strings.Contains(out.String(), "taskgraph dev`'s database") {
-		t.Errorf("%d checks failed against dev, want 0 and dev named:\n%s", failed, out.String())
-	}
-	// The same database once Better Auth's tables exist is no longer taken for dev's.
-	betterAuthTables(t, dbURL, false)
-	out.Reset()
-	if failed := doctor(context.Background(), &out, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": base}), ""); failed != 1 {
-		t.Errorf("%d checks failed with a Better Auth database lacking jwks, want 1:\n%s", failed, out.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -34,4 +35,24 @@ func (a *app) watchKeys(ctx context.Context) {
 		}
 	}
 	a.keys.after.Store(&f)
+}
+
+// warnJWKS adds to hooks a WARN naming the JWKS URL when a fetch fails after a success or at start
+// (the server starts anyway and refuses tokens until keys arrive), and an INFO when keys arrive
+// again: one line per change of state, not per retry.
+func warnJWKS(hooks auth.Hooks, logger *slog.Logger, url string) auth.Hooks {
+	count := hooks.JWKSFetch
+	var failing atomic.Bool
+	hooks.JWKSFetch = func(err error) {
+		if count != nil {
+			count(err)
+		}
+		switch {
+		case err != nil && !failing.Swap(true):
+			logger.Warn("the JWKS cannot be fetched; tokens signed with keys not yet loaded are refused until it can", "jwks", url, "error", err.Error())
+		case err == nil && failing.Swap(false):
+			logger.Info("the JWKS is fetched again", "jwks", url)
+		}
+	}
+	return hooks
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/graph"
 	"github.com/taskgraph/taskgraph/internal/testkit"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 func TestLimitsFromTheEnvironment(t *testing.T) {
@@ -46,7 +47,7 @@ func TestLimitsFromTheEnvironment(t *testing.T) {
 // operation is not logged at all, and neither is echoed whole in the answer.
 func TestRequestLogCutsClientValues(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
-	a, _ := newTestApp(t, iss)
+	a := newLiveApp(t, iss, live.Config{})
 	var logs testkit.SyncBuffer
 	a.logger = slog.New(contextHandler{slog.NewJSONHandler(&logs, nil)})
 	testkit.WaitKeysLoaded(t, a.verifier)

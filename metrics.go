@@ -52,54 +52,9 @@ func (m *metrics) countOperations(names []string) {
 }
 
 func newMetrics(pool *sql.DB) *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "taskgraph_graphql_requests_total",
-			Help: "GraphQL requests by operation name (signed-in requests only; unauthenticated for the rest, unknown when refused before GraphQL) and outcome (ok, error, unauthenticated, unavailable, bad_request).",
-		}, []string{"operation", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "taskgraph_http_request_duration_seconds",
-			Help:    "HTTP request latency by route.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route"}),
-		authFailure: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "taskgraph_auth_failures_total",
-			Help: "Refused bearer tokens by reason.",
-		}, []string{"reason"}),
-		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "taskgraph_jwks_fetches_total",
-			Help: "JWKS fetches by result (ok, error).",
-		}, []string{"result"}),
-		executors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "taskgraph_operations_total",
-			Help: "GraphQL operations by the executor that served them: compiled (one SQL statement builds the response) or resolvers (gqlgen).",
-		}, []string{"executor"}),
-		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "taskgraph_subscriptions_open",
-			Help: "Open GraphQL subscriptions (WebSocket and SSE).",
-		}),
-		eventsDelivered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "taskgraph_subscription_events_delivered_total",
-			Help: "Change events queued for subscribers.",
-		}),
-		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "taskgraph_subscription_events_dropped_total",
-			Help: "Change events not delivered: their subscriber was too slow (and was disconnected), or its worker's queue was full.",
-		}),
-		eventsRendered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "taskgraph_subscription_events_rendered_total",
-			Help: "Change events executed into a response: once per event and document shape that a user's subscribers share (delivered / rendered is the sharing).",
-		}),
-		listenerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "taskgraph_events_listener_reconnects_total",
-			Help: "Times the LISTEN connection (DATABASE_LISTEN_URL) was lost and re-established.",
-		}),
-		untrustedDocuments: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "taskgraph_untrusted_documents_total",
-			Help: "Documents not in TRUSTED_DOCUMENTS' manifest: refused (enforce) or run (log).",
-		}),
-	}
+	m := &metrics{registry: prometheus.NewRegistry()}
+	m.requestCollectors()
+	m.liveCollectors()
 	m.registry.MustRegister(m.requests, m.duration, m.authFailure, m.jwksFetches, m.executors,
 		m.subscriptions, m.eventsDelivered, m.eventsDropped, m.eventsRendered, m.listenerReconnects, m.untrustedDocuments,
 		collectors.NewGoCollector(),
@@ -107,6 +62,59 @@ func newMetrics(pool *sql.DB) *metrics {
 		collectors.NewDBStatsCollector(pool, "taskgraph"),
 	)
 	return m
+}
+
+// requestCollectors are the requests', the operations' and the tokens' collectors.
+func (m *metrics) requestCollectors() {
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "taskgraph_graphql_requests_total",
+		Help: "GraphQL requests by operation name (signed-in requests only; unauthenticated for the rest, unknown when refused before GraphQL) and outcome (ok, error, unauthenticated, unavailable, bad_request).",
+	}, []string{"operation", "outcome"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "taskgraph_http_request_duration_seconds",
+		Help:    "HTTP request latency by route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route"})
+	m.authFailure = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "taskgraph_auth_failures_total",
+		Help: "Refused bearer tokens by reason.",
+	}, []string{"reason"})
+	m.jwksFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "taskgraph_jwks_fetches_total",
+		Help: "JWKS fetches by result (ok, error).",
+	}, []string{"result"})
+	m.executors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "taskgraph_operations_total",
+		Help: "GraphQL operations by the executor that served them: compiled (one SQL statement builds the response) or resolvers (gqlgen).",
+	}, []string{"executor"})
+}
+
+// liveCollectors are the subscriptions' collectors, and the trusted documents' count.
+func (m *metrics) liveCollectors() {
+	m.subscriptions = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "taskgraph_subscriptions_open",
+		Help: "Open GraphQL subscriptions (WebSocket and SSE).",
+	})
+	m.eventsDelivered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "taskgraph_subscription_events_delivered_total",
+		Help: "Change events queued for subscribers.",
+	})
+	m.eventsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "taskgraph_subscription_events_dropped_total",
+		Help: "Change events not delivered: their subscriber was too slow (and was disconnected), or its worker's queue was full.",
+	})
+	m.eventsRendered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "taskgraph_subscription_events_rendered_total",
+		Help: "Change events executed into a response: once per event and document shape that a user's subscribers share (delivered / rendered is the sharing).",
+	})
+	m.listenerReconnects = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "taskgraph_events_listener_reconnects_total",
+		Help: "Times the LISTEN connection (DATABASE_LISTEN_URL) was lost and re-established.",
+	})
+	m.untrustedDocuments = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "taskgraph_untrusted_documents_total",
+		Help: "Documents not in TRUSTED_DOCUMENTS' manifest: refused (enforce) or run (log).",
+	})
 }
 
 func (m *metrics) handler() http.Handler {

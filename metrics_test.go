@@ -1,14 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
 	"testing"
-
-	"github.com/taskgraph/taskgraph/auth"
-	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
 func TestRouteLabelIsThePatternWithoutItsMethod(t *testing.T) {
@@ -22,102 +15,5 @@ func TestRouteLabelIsThePatternWithoutItsMethod(t *testing.T) {
 		if got := routeLabel(pattern); got != want {
 			t.Errorf("routeLabel(%q) = %q, want %q", pattern, got, want)
 		}
-	}
-}
-
-// operationLabels returns the operation label values of the requests counter in an exposition.
-func operationLabels(exposition string) map[string]bool {
-	re := regexp.MustCompile(`taskgraph_graphql_requests_total\{operation="([^"]*)"`)
-	out := map[string]bool{}
-	for _, m := range re.FindAllStringSubmatch(exposition, -1) {
-		out[m[1]] = true
-	}
-	return out
-}
-
-// Requests without a token are counted under one label whatever they name, so that they cannot
-// fill the label cap: after 205 anonymous operation names, a signed-in user's is still its own.
-func TestAnonymousOperationNamesCannotFillTheLabelCap(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	a, _ := newTestApp(t, iss)
-	testkit.WaitKeysLoaded(t, a.verifier)
-	u := auth.User{ID: "labels", Email: "l@example.com", Name: "L"}
-	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
-	srv := httptest.NewServer(a.handler())
-	defer srv.Close()
-
-	for i := range maxOperationLabels + 5 {
-		if status, _ := postGraphQL(t, srv.URL+"/graphql", "", fmt.Sprintf("query Probe%d { __typename }", i)); status != http.StatusOK {
-			t.Fatalf("anonymous request %d: status %d", i, status)
-		}
-	}
-	for _, name := range []string{"Me", "MyTasks"} {
-		if status, out := postGraphQL(t, srv.URL+"/graphql", iss.TokenFor(t, u), "query "+name+" { me { email } }"); status != http.StatusOK || out["errors"] != nil {
-			t.Fatalf("%s: %d %v", name, status, out)
-		}
-	}
-	exposition := scrape(t, srv.URL)
-	labels := operationLabels(exposition)
-	if len(labels) != 3 || !labels["unauthenticated"] || !labels["Me"] || !labels["MyTasks"] {
-		t.Errorf("operation labels %v, want unauthenticated, Me and MyTasks", labels)
-	}
-	if got := metricValue(exposition, `taskgraph_graphql_requests_total{operation="unauthenticated",outcome="ok"}`); got != fmt.Sprint(maxOperationLabels+5) {
-		t.Errorf("anonymous requests counted %q, want %d", got, maxOperationLabels+5)
-	}
-}
-
-// With METRICS_ADDR, /metrics is served on that listener only, and counts the API's requests.
-func TestMetricsOnTheirOwnListener(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	vars := map[string]string{"DATABASE_URL": testkit.NewDBURL(t), "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL(), "METRICS_ADDR": "127.0.0.1:0"}
-	base, logs := serveInProcessLogs(t, vars)
-	metricsAddr, _ := servingLine(logs.String())["metrics_addr"].(string)
-	if metricsAddr == "" || "http://"+metricsAddr == base {
-		t.Fatalf("the serving line names no metrics address of its own: %s", logs.String())
-	}
-	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET /metrics on the API's address: %v %v, want 404", resp, err)
-	}
-	if status, _ := postGraphQL(t, base+"/graphql", "", `query Hello { __typename }`); status != http.StatusOK {
-		t.Fatalf("API: %d", status)
-	}
-	exposition := scrape(t, "http://"+metricsAddr)
-	if got := metricValue(exposition, `taskgraph_graphql_requests_total{operation="unauthenticated",outcome="ok"}`); got != "1" {
-		t.Errorf("the metrics listener counted %q API requests, want 1:\n%.500s", got, exposition)
-	}
-	if resp, err := http.Get("http://" + metricsAddr + "/graphql"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("the metrics listener serves more than /metrics: %v %v", resp, err)
-	}
-}
-
-// In serve, /metrics is off the API's address unless METRICS_PUBLIC=true; a signed-in user's
-// operation names become labels only when METRICS_OPERATIONS lists them (issue 20: one user's
-// 300 names filled the label cap and pushed real operations into "other").
-func TestMetricsPrivateByDefaultAndLabelsBounded(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	dbURL := testkit.NewDBURL(t)
-	base, _ := serveInProcessLogs(t, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()})
-	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET /metrics in serve without METRICS_PUBLIC: %v %v, want 404", resp, err)
-	}
-
-	a, _ := newTestApp(t, iss) // METRICS_PUBLIC, METRICS_OPERATIONS=Me,MyTasks
-	testkit.WaitKeysLoaded(t, a.verifier)
-	u := auth.User{ID: "chooser", Email: "c@example.com", Name: "C"}
-	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
-	srv := httptest.NewServer(a.handler())
-	defer srv.Close()
-	tok := iss.TokenFor(t, u)
-	for i := range 300 {
-		if status, _ := postGraphQL(t, srv.URL+"/graphql", tok, fmt.Sprintf("query Chosen%d { me { id } }", i)); status != http.StatusOK {
-			t.Fatalf("request %d: %d", i, status)
-		}
-	}
-	if status, _ := postGraphQL(t, srv.URL+"/graphql", tok, "query Me { me { id } }"); status != http.StatusOK {
-		t.Fatal(status)
-	}
-	labels := operationLabels(scrape(t, srv.URL))
-	if len(labels) != 2 || !labels["Me"] || !labels["other"] {
-		t.Fatalf("operation labels %v, want Me and other", labels)
 	}
 }

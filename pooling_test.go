@@ -46,7 +46,7 @@ func TestDoctorDetectsATransactionPooler(t *testing.T) {
 	t.Parallel()
 	iss := testkit.NewIssuer(t, "EdDSA")
 	direct := testkit.NewDBURL(t)
-	betterAuthTables(t, direct, true)
+	testkit.BetterAuthTables(t, direct, true)
 	pooled := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{}).URL(t, direct)
 
 	var out bytes.Buffer

@@ -91,3 +91,83 @@ func onlyOne(pids []int) bool {
 	}
 	return true
 }
+
+// A transaction-mode pooler (PgBouncer's pool_mode = transaction) in front of DATABASE_URL is
+// fine for requests: nothing is prepared by name and everything a transaction sets is SET LOCAL.
+// What needs a PostgreSQL session of its own (the listener's LISTEN, the migrations' advisory
+// lock) goes through DATABASE_LISTEN_URL, which serve refuses behind such a pooler and doctor
+// checks. The checks below are the server's start-up's; their messages name the variables.
+
+// SessionVariable names the variable sessionURL came from, for messages.
+func SessionVariable(databaseURL, sessionURL string) string {
+	if sessionURL == databaseURL {
+		return "DATABASE_URL"
+	}
+	return "DATABASE_LISTEN_URL"
+}
+
+// RequirePooling is the start-up check: sessionURL has sessions of its own, and databaseURL,
+// which may go through a transaction pooler, can open transactions.
+func RequirePooling(ctx context.Context, databaseURL, sessionURL string) error {
+	if err := requireSessions(ctx, databaseURL, sessionURL); err != nil || sessionURL == databaseURL {
+		return err // requireSessions has tried databaseURL's transactions too
+	}
+	if _, err := DetectPooling(ctx, databaseURL); err != nil {
+		return poolingError("DATABASE_URL", err)
+	}
+	return nil
+}
+
+// OwnSessions tells whether databaseURL's connections are PostgreSQL sessions of their own (no
+// transaction pooler), so that Store.ReadJSON may keep statements prepared on them. When it is
+// sessionURL, RequirePooling has already made sure of it.
+func OwnSessions(ctx context.Context, databaseURL, sessionURL string) (bool, error) {
+	if databaseURL == sessionURL {
+		return true, nil
+	}
+	p, err := DetectPooling(ctx, databaseURL)
+	if err != nil {
+		return false, poolingError("DATABASE_URL", err)
+	}
+	return !p.SharesSessions, nil
+}
+
+// requireSessions refuses a sessionURL behind a pooler that shares PostgreSQL sessions between
+// clients (DetectPooling), saying which setting fixes it.
+func requireSessions(ctx context.Context, databaseURL, sessionURL string) error {
+	name := SessionVariable(databaseURL, sessionURL)
+	p, err := DetectPooling(ctx, sessionURL)
+	if err != nil {
+		return poolingError(name, err)
+	}
+	if p.SharesSessions {
+		return fmt.Errorf("%s goes through a pooler that shares PostgreSQL sessions between clients (%s; "+
+			"e.g. PgBouncer with pool_mode = transaction): live updates (LISTEN) and the migrations' lock "+
+			"need a session of their own: %s (README.md, Scaling out)", name, p.Describe(), SessionFix(name))
+	}
+	return nil
+}
+
+// poolingError is a DetectPooling failure as a message naming the variable and the fix.
+func poolingError(name string, err error) error {
+	if errors.Is(err, ErrNoTransactions) {
+		return fmt.Errorf("%s: %w; every request is a transaction: with PgBouncer, set pool_mode = transaction (README.md, Scaling out)", name, err)
+	}
+	return fmt.Errorf("%s: cannot connect: %w", name, err)
+}
+
+// SessionFix is what to set when the URL named name shares sessions.
+func SessionFix(name string) string {
+	if name == "DATABASE_LISTEN_URL" {
+		return "set DATABASE_LISTEN_URL to a direct connection to the database (not through the pooler)"
+	}
+	return "set DATABASE_LISTEN_URL to a direct connection to the same database (not through the pooler); DATABASE_URL may stay on the pooler"
+}
+
+// Describe says what gave a pooler away.
+func (p Pooling) Describe() string {
+	if p.Backends[0][0] == p.Backends[1][0] {
+		return fmt.Sprintf("two connections open at once were served by the same PostgreSQL backend, %d", p.Backends[0][0])
+	}
+	return fmt.Sprintf("a connection was served by PostgreSQL backends %v and another by %v in turn", p.Backends[0], p.Backends[1])
+}

@@ -17,7 +17,14 @@ import (
 //	if rt := proxy.Snapshot().RoundTrips; rt > 3 { t.Fatalf(...) }
 func NewProxiedDBURL(t testing.TB) (string, *pgwire.Proxy) {
 	t.Helper()
-	direct := NewDBURL(t)
+	return ProxyDBURL(t, NewDBURL(t))
+}
+
+// ProxyDBURL is a URL that reaches the database at direct through a new recording pgwire.Proxy
+// (closed when the test ends): a server given it for DATABASE_URL, and direct for
+// DATABASE_LISTEN_URL, has its pool's statements recorded.
+func ProxyDBURL(t testing.TB, direct string) (string, *pgwire.Proxy) {
+	t.Helper()
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatalf("testkit: %v", err)

@@ -1,13 +1,12 @@
-package main
+package systemtest
 
-// Issue 20's attacks, each scaled down to seconds, through the serve handler and serveHTTP on a
-// real listener with its caps: each test asserts the bound and that a second, honest user is
-// answered meanwhile, within honestWithin.
+// Issue 20's attacks, each scaled down to seconds, against serve with its caps set through the
+// environment: each test asserts the bound and that a second, honest user is answered
+// meanwhile, within honestWithin.
 
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"sync"
@@ -24,11 +22,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/jmoiron/sqlx"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
-	"github.com/taskgraph/taskgraph/internal/connlimit"
+	"github.com/taskgraph/taskgraph/internal/pgwire"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 	"github.com/taskgraph/taskgraph/live"
 )
@@ -39,54 +35,17 @@ import (
 // "starved" (before the bounds the same request waited 2.4–10 s, or timed out).
 const honestWithin = 2 * time.Second
 
-// boundsEnv is the serve stack behind serveHTTP on a capped listener on 127.0.0.1. Attackers
-// dial from other loopback addresses (127.0.0.2, ...), the honest user from 127.0.0.1.
+// boundsEnv is serve on 127.0.0.1 with the settings a test gives. Attackers dial from other
+// loopback addresses (127.0.0.2, ...), the honest user from 127.0.0.1.
 type boundsEnv struct {
-	t    *testing.T
-	a    *app
-	iss  *testkit.Issuer
-	ln   *connlimit.Listener
+	*liveEnv
 	base string
 }
 
-func newBoundsEnv(t *testing.T, conns connlimit.Config, liveCfg live.Config) *boundsEnv {
+func newBoundsEnv(t *testing.T, vars map[string]string) *boundsEnv {
 	t.Helper()
-	return newBoundsEnvAuth(t, conns, liveCfg, nil)
-}
-
-func newBoundsEnvAuth(t *testing.T, conns connlimit.Config, liveCfg live.Config, authCfg func(*auth.Config)) *boundsEnv {
-	t.Helper()
-	iss := testkit.NewIssuer(t, "EdDSA")
-	a := newLiveApp(t, iss, liveCfg, authCfg)
-	a.cfg.Conns = conns
-	testkit.WaitKeysLoaded(t, a.verifier)
-	return serveBounds(t, a, iss)
-}
-
-// restart serves e's app, with its configuration as changed since, on a new listener.
-func (e *boundsEnv) restart() *boundsEnv { return serveBounds(e.t, e.a, e.iss) }
-
-func serveBounds(t *testing.T, a *app, iss *testkit.Issuer) *boundsEnv {
-	t.Helper()
-	conns := a.cfg.Conns
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := connlimit.Wrap(raw, conns)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	h := a.handler()
-	go func() { done <- serveHTTP(ctx, ln, h, a.logger, a.drain) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &boundsEnv{t: t, a: a, iss: iss, ln: ln, base: "http://" + raw.Addr().String()}
-}
-
-func (e *boundsEnv) user(name string) (auth.User, string) {
-	e.t.Helper()
-	u := auth.User{ID: "sub-" + name, Email: name + "@example.com", Name: name}
-	u.UUID = testkit.CreateUser(e.t, e.a.db, u.ID, u.Email, u.Name)
-	return u, e.iss.TokenFor(e.t, u)
+	e := newLiveEnv(t, vars)
+	return &boundsEnv{liveEnv: e, base: e.srv.Base}
 }
 
 // dialerFrom dials from the loopback address ip.
@@ -125,7 +84,7 @@ func (e *boundsEnv) honestMe(token string, n int) {
 		if err != nil {
 			e.t.Fatalf("honest request %d: %v", i, err)
 		}
-		var a answer
+		var a testkit.Result
 		err = json.NewDecoder(resp.Body).Decode(&a)
 		resp.Body.Close()
 		took := time.Since(start)
@@ -170,7 +129,7 @@ func keepAlive(base, ip string) (net.Conn, int, error) {
 func TestBoundKeepAliveFlood(t *testing.T) {
 	t.Parallel()
 	const perIP = 20
-	e := newBoundsEnv(t, connlimit.Config{Max: 200, PerIP: perIP}, live.Config{})
+	e := newBoundsEnv(t, map[string]string{"MAX_CONNECTIONS": "200", "MAX_CONNECTIONS_PER_IP": fmt.Sprint(perIP)})
 	_, token := e.user("honest")
 	e.honestMe(token, 1)
 	var held []net.Conn
@@ -188,9 +147,8 @@ func TestBoundKeepAliveFlood(t *testing.T) {
 			t.Fatalf("keep-alive connection %d: HTTP %d, want 200 (idle ones make room)", i, status)
 		}
 		held = append(held, c)
-		if open := e.ln.Open(); open > perIP+4 { // the honest client's few aside
-			t.Fatalf("the server holds %d connections after %d from one address, more than its cap %d", open, i+1, perIP)
-		}
+		testkit.WaitFor(t, fmt.Sprintf("at most %d of %d connections from one address open", perIP, i+1), 5*time.Second,
+			func() bool { return openConns(held) <= perIP })
 	}
 	for range 100 { // connections that never send a request
 		c, err := dialerFrom("127.0.0.2").Dial("tcp", strings.TrimPrefix(e.base, "http://"))
@@ -200,7 +158,7 @@ func TestBoundKeepAliveFlood(t *testing.T) {
 		held = append(held, c)
 	}
 	e.honestMe(token, 4)
-	waitFor(t, "the address within its cap", 5*time.Second, func() bool { return e.ln.Open() <= perIP+4 })
+	testkit.WaitFor(t, "the address within its cap", 5*time.Second, func() bool { return openConns(held) <= perIP })
 	// The first connections were closed by the server: their next read ends.
 	_ = held[0].SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := held[0].Read(make([]byte, 1)); err == nil || isTimeout(err) {
@@ -213,6 +171,25 @@ func isTimeout(err error) bool {
 	return err != nil && errors.As(err, &ne) && ne.Timeout()
 }
 
+// openConns counts the connections of conns the server has not closed: a read that is not
+// answered within a moment (what the server wrote before closing one is read and skipped).
+func openConns(conns []net.Conn) int {
+	n := 0
+	buf := make([]byte, 4096)
+	for _, c := range conns {
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if _, err := c.Read(buf); err != nil {
+				if isTimeout(err) {
+					n++
+				}
+				break
+			}
+		}
+	}
+	return n
+}
+
 // TestBoundActiveConnectionsOverTheCap: sockets (hijacked, never idle) from one address up to
 // its cap, then more: each one over the cap is answered 503 with Retry-After and
 // TOO_MANY_CONNECTIONS at once; the honest user, from another address, is answered meanwhile.
@@ -220,33 +197,56 @@ func isTimeout(err error) bool {
 func TestBoundActiveConnectionsOverTheCap(t *testing.T) {
 	t.Parallel()
 	const perIP, max = 10, 25
-	e := newBoundsEnv(t, connlimit.Config{Max: max, PerIP: perIP}, live.Config{InitTimeout: time.Minute})
+	e := newBoundsEnv(t, map[string]string{"MAX_CONNECTIONS": fmt.Sprint(max), "MAX_CONNECTIONS_PER_IP": fmt.Sprint(perIP), "SOCKETS_PER_USER": "100"})
 	_, token := e.user("honest")
-	dial := func(ip string) (*websocket.Conn, *http.Response, time.Duration, error) {
+	_, attacker := e.user("attacker")
+	var alive, refusals atomic.Int64 // the attacker's sockets the server holds; its 503s
+	dial := func(ip string) (*http.Response, time.Duration, error) {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.base, "http")+"/graphql", &websocket.DialOptions{
 			Subprotocols: []string{"graphql-transport-ws"}, HTTPClient: clientFrom(ip)})
-		if c != nil {
-			t.Cleanup(func() { _ = c.CloseNow() })
+		took := time.Since(start)
+		if err != nil {
+			return resp, took, err
 		}
-		return c, resp, time.Since(start), err
+		t.Cleanup(func() { _ = c.CloseNow() })
+		// Signed in, so that the connection_init timeout leaves it open; it reads (and so
+		// answers pings) until the server closes it.
+		b, _ := json.Marshal(testkit.WSMessage{Type: "connection_init", Payload: json.RawMessage(`{"Authorization":"Bearer ` + attacker + `"}`)})
+		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+			return resp, took, err
+		}
+		if _, ack, err := c.Read(ctx); err != nil || !strings.Contains(string(ack), "connection_ack") {
+			return resp, took, fmt.Errorf("connection_init: %s %v", ack, err)
+		}
+		alive.Add(1)
+		go func() {
+			defer alive.Add(-1)
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		return resp, took, nil
 	}
 	for i := range perIP {
-		if _, _, _, err := dial("127.0.0.2"); err != nil {
+		if _, _, err := dial("127.0.0.2"); err != nil {
 			t.Fatalf("socket %d within the cap: %v", i, err)
 		}
 	}
 	refused := func(ip string) {
 		t.Helper()
-		_, resp, took, err := dial(ip)
+		resp, took, err := dial(ip)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("a socket from %s over the cap: %v %+v, want HTTP 503", ip, err, resp)
 		}
 		if resp.Header.Get("Retry-After") == "" || took > honestWithin {
 			t.Fatalf("503 without Retry-After (%q) or slow (%s)", resp.Header.Get("Retry-After"), took)
 		}
+		refusals.Add(1)
 	}
 	for range 5 {
 		refused("127.0.0.2")
@@ -254,29 +254,29 @@ func TestBoundActiveConnectionsOverTheCap(t *testing.T) {
 	e.honestMe(token, 4)
 	for _, ip := range []string{"127.0.0.3", "127.0.0.4"} {
 		for range perIP {
-			if _, _, _, err := dial(ip); err != nil && e.ln.Open() < max {
+			if _, _, err := dial(ip); err != nil && alive.Load() < max {
 				t.Fatal(err)
 			}
 		}
 	}
 	refused("127.0.0.5")
-	if open := e.ln.Open(); open > max {
+	if open := alive.Load(); open > max {
 		t.Fatalf("%d connections held, over MAX_CONNECTIONS %d", open, max)
 	}
-	if e.ln.Refused.Load() == 0 {
+	if refusals.Load() == 0 {
 		t.Fatal("no refusal counted")
 	}
 }
 
 // wsFrom opens a graphql-transport-ws socket from 127.0.0.1 (the helpers' client).
-func (e *boundsEnv) socket(token string) *wsClient {
+func (e *boundsEnv) socket(token string) *testkit.WSClient {
 	e.t.Helper()
-	ws, _, err := dialWS(e.t, e.base, nil)
+	ws, _, err := testkit.DialWS(e.t, e.base, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if token != "" {
-		ws.connect(token)
+		ws.Connect(token)
 	}
 	return ws
 }
@@ -288,35 +288,43 @@ func (e *boundsEnv) socket(token string) *wsClient {
 func TestBoundSocketsPerUser(t *testing.T) {
 	t.Parallel()
 	const perUser = 3
-	e := newBoundsEnv(t, connlimit.Config{}, live.Config{SocketsPerUser: perUser})
-	u, heavy := e.user("heavy")
+	e := newBoundsEnv(t, map[string]string{"SOCKETS_PER_USER": fmt.Sprint(perUser)})
+	_, heavy := e.user("heavy")
 	_, honest := e.user("honest")
-	var socks []*wsClient
+	var socks []*testkit.WSClient
 	for range perUser - 1 {
 		socks = append(socks, e.socket(heavy))
 	}
-	sse := openSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
-	if sse.resp.StatusCode != http.StatusOK {
-		t.Fatalf("a stream within the cap: HTTP %d", sse.resp.StatusCode)
+	sse := testkit.OpenSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
+	if sse.Resp.StatusCode != http.StatusOK {
+		t.Fatalf("a stream within the cap: HTTP %d", sse.Resp.StatusCode)
 	}
-	waitFor(t, "the stream counted", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser })
+	e.waitOpen(1) // the stream counted: its subscription is open
 	over := e.socket("")
-	over.init(map[string]any{"Authorization": "Bearer " + heavy})
-	if ce := over.waitClose(5 * time.Second); ce.Code != 4429 || ce.Reason != "too_many_sockets" {
+	over.Init(map[string]any{"Authorization": "Bearer " + heavy})
+	if ce := over.WaitClose(5 * time.Second); ce.Code != 4429 || ce.Reason != "too_many_sockets" {
 		t.Fatalf("the socket over SOCKETS_PER_USER closed with %d %q, want 4429 too_many_sockets", ce.Code, ce.Reason)
 	}
-	overSSE := openSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
-	var a answer
-	_ = json.NewDecoder(overSSE.resp.Body).Decode(&a)
-	if overSSE.resp.StatusCode != http.StatusTooManyRequests || a.code() != "TOO_MANY_SOCKETS" || overSSE.resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the stream over SOCKETS_PER_USER: HTTP %d %q Retry-After %q", overSSE.resp.StatusCode, a.code(), overSSE.resp.Header.Get("Retry-After"))
+	overSSE := testkit.OpenSSE(t, e.base, heavy, `subscription { taskEvents { kind id } }`)
+	var a testkit.Result
+	_ = json.NewDecoder(overSSE.Resp.Body).Decode(&a)
+	if overSSE.Resp.StatusCode != http.StatusTooManyRequests || a.Code() != "TOO_MANY_SOCKETS" || overSSE.Resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the stream over SOCKETS_PER_USER: HTTP %d %q Retry-After %q", overSSE.Resp.StatusCode, a.Code(), overSSE.Resp.Header.Get("Retry-After"))
 	}
 	e.honestMe(honest, 4)
 	e.socket(honest) // another user's socket is not counted against heavy's
 
-	_ = socks[0].c.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "the closed socket's place freed", 5*time.Second, func() bool { return e.a.live.SocketsOf(u.UUID) == perUser-1 })
-	e.socket(heavy)
+	_ = socks[0].Conn().Close(websocket.StatusNormalClosure, "")
+	testkit.WaitFor(t, "the closed socket's place freed", 5*time.Second, func() bool {
+		ws := e.socket("")
+		ws.Init(map[string]any{"Authorization": "Bearer " + heavy})
+		select {
+		case m := <-ws.Ch(""):
+			return m.Type == "connection_ack"
+		case <-ws.Done: // 4429: not yet
+			return false
+		}
+	})
 }
 
 // TestBoundBytesBeforeInit: 20 anonymous sockets each sending a message of 1 MiB - 1 before
@@ -325,7 +333,7 @@ func TestBoundSocketsPerUser(t *testing.T) {
 // larger messages; the honest user is answered meanwhile.
 func TestBoundBytesBeforeInit(t *testing.T) {
 	t.Parallel()
-	e := newBoundsEnv(t, connlimit.Config{}, live.Config{})
+	e := newBoundsEnv(t, nil)
 	_, honest := e.user("honest")
 	e.honestMe(honest, 1) // warm: the honest user is measured under the attack, not at its first request
 	var wg sync.WaitGroup
@@ -346,17 +354,17 @@ func TestBoundBytesBeforeInit(t *testing.T) {
 		}
 	}
 	ws := e.socket("")
-	ws.init(map[string]any{"Authorization": "Bearer " + honest, "pad": strings.Repeat("p", live.PreInitReadLimit)})
-	if ce := ws.waitClose(5 * time.Second); ce.Code != websocket.StatusMessageTooBig {
+	ws.Init(map[string]any{"Authorization": "Bearer " + honest, "pad": strings.Repeat("p", live.PreInitReadLimit)})
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != websocket.StatusMessageTooBig {
 		t.Fatalf("a connection_init over %d bytes closed with %d, want 1009", live.PreInitReadLimit, ce.Code)
 	}
 	// Once authenticated, a message of 60 KB is read (and answered).
 	ok := e.socket(honest)
 	payload, _ := json.Marshal(map[string]any{"query": "# " + strings.Repeat("c", 60_000) + "\n{ me { id } }"})
-	if err := ok.send(wsMessage{ID: "q", Type: "subscribe", Payload: payload}); err != nil {
+	if err := ok.Send(testkit.WSMessage{ID: "q", Type: "subscribe", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
-	if m := ok.next("q", 5*time.Second); m.Type != "next" {
+	if m := ok.Next("q", 5*time.Second); m.Type != "next" {
 		t.Fatalf("a 60 KB message after connection_init: %+v", m)
 	}
 }
@@ -366,34 +374,34 @@ func TestBoundBytesBeforeInit(t *testing.T) {
 // (issue 20: 20 subscribes with one id left 19 running). A completed id frees its place at once.
 func TestBoundDuplicateSubscriptionID(t *testing.T) {
 	t.Parallel()
-	e := newBoundsEnv(t, connlimit.Config{}, live.Config{PerUser: 3})
+	e := newBoundsEnv(t, map[string]string{"SUBSCRIPTIONS_PER_USER": "3"})
 	_, tok := e.user("alice")
 	ws := e.socket(tok)
-	ws.subscribe("a", `subscription { taskEvents { kind id } }`)
-	waitFor(t, "one subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+	ws.Subscribe("a", `subscription { taskEvents { kind id } }`)
+	e.waitOpen(1)
 	for range 19 {
-		_ = ws.send(wsMessage{ID: "a", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { taskEvents { kind id } }"}`)})
+		_ = ws.Send(testkit.WSMessage{ID: "a", Type: "subscribe", Payload: json.RawMessage(`{"query":"subscription { taskEvents { kind id } }"}`)})
 	}
-	if ce := ws.waitClose(5 * time.Second); ce.Code != 4409 || !strings.Contains(ce.Reason, "already exists") {
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != 4409 || !strings.Contains(ce.Reason, "already exists") {
 		t.Fatalf("a duplicate subscribe id closed the socket with %d %q, want 4409", ce.Code, ce.Reason)
 	}
-	waitFor(t, "no subscription left", 5*time.Second, func() bool { return e.a.live.Open() == 0 })
+	e.waitOpen(0) // none left
 
 	ws = e.socket(tok)
-	for round := range 5 { // complete and subscribe again, the same id, more times than PerUser
-		ws.subscribe("b", `subscription { taskEvents { kind id } }`)
-		waitFor(t, "the subscription open", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
-		if err := ws.send(wsMessage{ID: "b", Type: "complete"}); err != nil {
+	for range 5 { // complete and subscribe again, the same id, more times than PerUser
+		ws.Subscribe("b", `subscription { taskEvents { kind id } }`)
+		e.waitOpen(1)
+		if err := ws.Send(testkit.WSMessage{ID: "b", Type: "complete"}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, fmt.Sprintf("round %d: the completed id's place freed", round), 5*time.Second, func() bool { return e.a.live.Open() == 0 })
+		e.waitOpen(0) // the completed id's place freed
 	}
 	// The id, reused once more, is answered under its own name, and not ended by a late
 	// complete of an earlier operation that had it.
-	if err := ws.send(wsMessage{ID: "b", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ me { id } }"}`)}); err != nil {
+	if err := ws.Send(testkit.WSMessage{ID: "b", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ me { id } }"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	if m := ws.next("b", 5*time.Second); m.Type != "next" {
+	if m := ws.Next("b", 5*time.Second); m.Type != "next" {
 		t.Fatalf("a query under the reused id: %+v", m)
 	}
 }
@@ -437,6 +445,17 @@ func rawBigMessage(base string, n int) int {
 	}
 }
 
+// runningReads counts the server's sessions in a transaction that reads tasks (the heavy
+// user's pages; the honest user's `{ me }` reads none): a lower bound of its operations running.
+func runningReads(t *testing.T, e *boundsEnv) int {
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND query ILIKE '%tasks%'`); err != nil {
+		t.Error(err)
+	}
+	return n
+}
+
 // TestBoundOperationsPerUser: one user sends 40 heavy page queries at once (issue 20's sixth row
 // over HTTP, scaled down): at most OPERATIONS_PER_USER run at a time, the queue's overflow is
 // answered 429 TOO_MANY_REQUESTS with Retry-After, and another user's `{ me }` is answered
@@ -444,12 +463,10 @@ func rawBigMessage(base string, n int) int {
 func TestBoundOperationsPerUser(t *testing.T) {
 	t.Parallel()
 	const perUser = 2
-	e := newBoundsEnv(t, connlimit.Config{}, live.Config{})
-	e.a.cfg.Limits.OperationsPerUser = perUser
-	e = e.restart() // the handler reads the limit when it is built
+	e := newBoundsEnv(t, map[string]string{"OPERATIONS_PER_USER": fmt.Sprint(perUser)})
 	heavy, heavyTok := e.user("heavy")
 	_, honest := e.user("honest")
-	insertTaggedTasks(t, e.a.db, heavy.UUID, 300, 2000)
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, heavy.UUID, 300, 2000)
 	e.honestMe(honest, 1)
 	page := `{ tasks(first: 100) { edges { node { id title description tags { id name } } } } }`
 	var wg sync.WaitGroup
@@ -465,7 +482,7 @@ func TestBoundOperationsPerUser(t *testing.T) {
 				return
 			default:
 			}
-			n := e.a.shares.running(heavy.UUID)
+			n := runningReads(t, e)
 			mu.Lock()
 			maxRunning = max(maxRunning, n)
 			mu.Unlock()
@@ -488,12 +505,12 @@ func TestBoundOperationsPerUser(t *testing.T) {
 				mu.Unlock()
 				return
 			}
-			var a answer
+			var a testkit.Result
 			_ = json.NewDecoder(resp.Body).Decode(&a)
 			resp.Body.Close()
 			mu.Lock()
 			statuses[resp.StatusCode]++
-			codes[a.code()]++
+			codes[a.Code()]++
 			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
 				codes["no Retry-After"]++
 			}
@@ -524,35 +541,46 @@ func TestBoundOperationsPerUser(t *testing.T) {
 // with a final UNAUTHENTICATED error; a connection signed by the new key stays.
 func TestBoundKeyRemovedEndsConnections(t *testing.T) {
 	t.Parallel()
-	e := newBoundsEnvAuth(t, connlimit.Config{}, live.Config{}, func(c *auth.Config) { c.JWKSRefresh = 200 * time.Millisecond })
+	e := newBoundsEnv(t, map[string]string{"AUTH_JWKS_REFRESH": "200ms"})
 	_, oldTok := e.user("alice")
 	ws := e.socket(oldTok)
-	ws.subscribe("t", `subscription { taskEvents { kind id } }`)
-	sse := openSSE(t, e.base, oldTok, `subscription { taskEvents { kind id } }`)
-	waitFor(t, "two subscriptions", 5*time.Second, func() bool { return e.a.live.Open() == 2 })
+	ws.Subscribe("t", `subscription { taskEvents { kind id } }`)
+	sse := testkit.OpenSSE(t, e.base, oldTok, `subscription { taskEvents { kind id } }`)
+	e.waitOpen(2)
 
 	e.iss.Rotate(t) // the old key is no longer published
 	bob, _ := e.user("bob")
 	newTok := e.iss.TokenFor(t, bob)
 	kept := e.socket(newTok)
-	kept.subscribe("k", `subscription { taskEvents { kind id } }`)
+	kept.Subscribe("k", `subscription { taskEvents { kind id } }`)
 
-	if ce := ws.waitClose(5 * time.Second); ce.Code != 4403 || ce.Reason != "unknown_key" {
+	if ce := ws.WaitClose(5 * time.Second); ce.Code != 4403 || ce.Reason != "unknown_key" {
 		t.Fatalf("the socket signed by the removed key closed with %d %q, want 4403 unknown_key", ce.Code, ce.Reason)
 	}
-	var events []sseEvent
-	for ev := range sse.events {
+	var events []testkit.SSEEvent
+	for ev := range sse.Events() {
 		events = append(events, ev)
 	}
 	if n := len(events); n < 2 || events[n-1].Event != "complete" || !strings.Contains(events[n-2].Data, "UNAUTHENTICATED") {
 		t.Fatalf("the stream's events: %+v, want a final UNAUTHENTICATED error, then complete", events)
 	}
-	waitFor(t, "only the new key's subscription", 5*time.Second, func() bool { return e.a.live.Open() == 1 })
+	e.waitOpen(1) // only the new key's subscription
 	select {
-	case <-kept.done:
-		t.Fatalf("the socket signed by the new key closed: %d %q", kept.closeErr.Code, kept.closeErr.Reason)
+	case <-kept.Done:
+		t.Fatalf("the socket signed by the new key closed: %d %q", kept.CloseErr.Code, kept.CloseErr.Reason)
 	default:
 	}
+}
+
+// commits counts the COMMITs the proxy has seen: the transactions the server's pool ended.
+func commits(p *pgwire.Proxy) int {
+	n := 0
+	for _, st := range p.Snapshot().Statements {
+		if strings.EqualFold(strings.TrimSpace(st.SQL), "COMMIT") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestBoundOperationsOnOneSocket: one socket sends 200 subscribe messages, each a page of 100
@@ -562,20 +590,14 @@ func TestBoundKeyRemovedEndsConnections(t *testing.T) {
 // answered meanwhile.
 func TestBoundOperationsOnOneSocket(t *testing.T) {
 	t.Parallel()
-	e := newBoundsEnv(t, connlimit.Config{}, live.Config{WriteTimeout: time.Second})
-	var statements atomic.Int64
-	conn, err := db.NewConnector(e.a.cfg.ListenURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := sqlx.NewDb(sql.OpenDB(testkit.CountingConnector(conn, &statements)), "postgres")
-	t.Cleanup(func() { _ = counted.Close() })
-	e.a.store = db.NewStore(counted)
-	e.a.cfg.Limits.OperationsPerUser = 2 // over a socket too
-	e = e.restart()
+	direct := testkit.NewDBURL(t)
+	counted, proxy := testkit.ProxyDBURL(t, direct) // the pool's statements are recorded
+	e := &boundsEnv{liveEnv: newLiveEnvOn(t, direct, map[string]string{
+		"DATABASE_URL": counted, "DATABASE_LISTEN_URL": direct, "OPERATIONS_PER_USER": "2"})} // over a socket too
+	e.base = e.srv.Base
 	heavy, heavyTok := e.user("heavy")
 	_, honest := e.user("honest")
-	insertTaggedTasks(t, e.a.db, heavy.UUID, 300, 5000)
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, heavy.UUID, 300, 5000)
 	e.honestMe(honest, 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -585,22 +607,22 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	write := func(m wsMessage) error {
+	write := func(m testkit.WSMessage) error {
 		b, _ := json.Marshal(m)
 		return c.Write(ctx, websocket.MessageText, b)
 	}
 	payload, _ := json.Marshal(map[string]string{"Authorization": "Bearer " + heavyTok})
-	_ = write(wsMessage{Type: "connection_init", Payload: payload})
+	_ = write(testkit.WSMessage{Type: "connection_init", Payload: payload})
 	if _, data, err := c.Read(ctx); err != nil || !strings.Contains(string(data), "connection_ack") {
 		t.Fatalf("connection_init: %s %v", data, err)
 	}
-	before := statements.Load()
+	before := commits(proxy)
 	q, _ := json.Marshal(map[string]string{"query": `{ tasks(first: 100) { edges { node { id title description tags { id name } } } } }`})
 	sent := 0
 	go func() {
 		for i := range 200 {
 			wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
-			b, _ := json.Marshal(wsMessage{ID: fmt.Sprint(i), Type: "subscribe", Payload: q})
+			b, _ := json.Marshal(testkit.WSMessage{ID: fmt.Sprint(i), Type: "subscribe", Payload: q})
 			err := c.Write(wctx, websocket.MessageText, b)
 			wcancel()
 			if err != nil {
@@ -611,10 +633,15 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	e.honestMe(honest, 4)
-	waitFor(t, "the socket dropped", 20*time.Second, func() bool {
-		return e.a.live.Sessions() == 0
+	testkit.WaitFor(t, "the socket dropped (its request logged)", 40*time.Second, func() bool {
+		for _, l := range testkit.LogLines(e.srv.Stderr.String()) {
+			if l["msg"] == "request" && l["method"] == "GET" && l["path"] == "/graphql" {
+				return true
+			}
+		}
+		return false
 	})
-	ran := (statements.Load() - before) / 3 // a read is three statements: its opening, the page, COMMIT
+	ran := commits(proxy) - before // a read is one transaction
 	t.Logf("%d page queries ran for the unread socket", ran)
 	if ran >= 100 {
 		t.Fatalf("%d of 200 page queries ran for a socket that read none", ran)
@@ -627,23 +654,16 @@ func TestBoundOperationsOnOneSocket(t *testing.T) {
 // timeout (each of its writes gets a deadline of its own).
 func TestBoundSSEQueryKeepsTheWriteDeadline(t *testing.T) {
 	t.Parallel()
-	const writeTimeout = 2 * time.Second
-	iss := testkit.NewIssuer(t, "EdDSA")
-	a := newLiveApp(t, iss, live.Config{}, nil)
-	testkit.WaitKeysLoaded(t, a.verifier)
-	srv := httptest.NewUnstartedServer(a.handler())
-	srv.Config.WriteTimeout = writeTimeout
-	srv.Start()
-	t.Cleanup(srv.Close)
-	u := auth.User{ID: "sub-reader", Email: "r@example.com", Name: "R"}
-	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
-	tok := iss.TokenFor(t, u)
-	insertTaggedTasks(t, a.db, u.UUID, 100, 10_000) // 7 aliases of the page: about 7 MB
+	const writeTimeout = 60 * time.Second // serveHTTP's WriteTimeout (httpserver.go)
+	e := newBoundsEnv(t, nil)
+	u, tok := e.user("reader")
+	testkit.InsertTaggedTasks(t, e.db, db.AppRole, u.UUID, 100, 10_000) // 7 aliases of the page: about 7 MB
 
 	unread := func(accept string) int {
-		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return 0
 		}
 		defer c.Close()
 		_ = c.(*net.TCPConn).SetReadBuffer(256 << 10) // with the server's send buffer (4 MB at most), less than the answer
@@ -661,30 +681,26 @@ func TestBoundSSEQueryKeepsTheWriteDeadline(t *testing.T) {
 			}
 		}
 	}
-	if _, b := postRaw(t, srv.URL, tok, `{ a: tasks(first: 100) { nodes { id description } } }`); len(b) < 900_000 {
-		t.Fatalf("one page is %d bytes, not about 1 MB", len(b))
+	if _, b, err := post(e.base+"/graphql", tok, `{ a: tasks(first: 100) { nodes { id description } } }`, nil); err != nil || len(b) < 900_000 {
+		t.Fatalf("one page is %d bytes, not about 1 MB (%v)", len(b), err)
 	}
-	if n := unread("text/event-stream"); n > 6_000_000 {
-		t.Fatalf("an unread SSE query's answer was kept past the write timeout: %d bytes read later", n)
+	// The subscription's stream is opened first and waits through both unread answers (a minute
+	// each, side by side: the timeout is serve's own).
+	sse := testkit.OpenSSE(t, e.base, tok, `subscription { taskEvents { kind id } }`)
+	e.waitOpen(1)
+	var wg sync.WaitGroup
+	for _, accept := range []string{"text/event-stream", "application/json"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if n := unread(accept); n > 6_000_000 {
+				t.Errorf("an unread %s answer was kept past the write timeout: %d bytes read later", accept, n)
+			}
+		}()
 	}
-	if n := unread("application/json"); n > 6_000_000 {
-		t.Fatalf("an unread JSON answer was kept past the write timeout: %d bytes read later", n)
-	}
-
-	sse := openSSE(t, srv.URL, tok, `subscription { taskEvents { kind id } }`)
-	waitFor(t, "the subscription", 5*time.Second, func() bool { return a.live.Open() == 1 })
-	time.Sleep(writeTimeout + time.Second)
-	mutateOK(t, srv.URL, tok, `mutation { createTask(input: {title: "late"}) { id } }`, nil, "createTask")
-	if ev := sse.next(5 * time.Second); !strings.Contains(ev.Data, "CREATED") {
+	wg.Wait()
+	testkit.MutateOK(t, e.base, tok, `mutation { createTask(input: {title: "late"}) { id } }`, nil, "createTask")
+	if ev := sse.Next(5 * time.Second); !strings.Contains(ev.Data, "CREATED") {
 		t.Fatalf("the stream after the write timeout: %+v", ev)
 	}
-}
-
-func postRaw(t *testing.T, base, token, query string) (int, []byte) {
-	t.Helper()
-	status, body, err := post(base+"/graphql", token, query, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status, body
 }

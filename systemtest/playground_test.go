@@ -1,9 +1,9 @@
-package main
+package systemtest
 
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,22 +22,21 @@ func TestServeOptInIDEAndSchema(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, string(b)
 	}
-	a, _ := newTestApp(t, testkit.NewIssuer(t, "EdDSA"))
+	iss, dbURL := testkit.NewIssuer(t, "EdDSA"), testkit.NewDBURL(t)
 	for _, tc := range []struct{ playground, introspection bool }{{true, false}, {false, true}, {true, true}} {
-		a.cfg.Playground, a.cfg.Introspection = tc.playground, tc.introspection
-		srv := httptest.NewServer(a.handler())
-		status, h, _ := get(srv.URL, "/")
+		srv := startServe(t, iss, dbURL, map[string]string{
+			"GRAPHQL_PLAYGROUND": strconv.FormatBool(tc.playground), "GRAPHQL_INTROSPECTION": strconv.FormatBool(tc.introspection)})
+		status, h, _ := get(srv.Base, "/")
 		if (status == http.StatusOK) != tc.playground || (tc.playground && !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'")) {
 			t.Errorf("%+v: GET / %d, CSP %q", tc, status, h.Get("Content-Security-Policy"))
 		}
-		status, _, body := get(srv.URL, "/ide/config.json")
+		status, _, body := get(srv.Base, "/ide/config.json")
 		if (status == http.StatusOK) != tc.playground || strings.Contains(body, "Authorization") {
 			t.Errorf("%+v: config.json %d %s", tc, status, body)
 		}
-		status, _, body = get(srv.URL, "/graphql/schema.graphql")
+		status, _, body = get(srv.Base, "/graphql/schema.graphql")
 		if (status == http.StatusOK) != tc.introspection || (tc.introspection && !strings.Contains(body, "@auth")) {
 			t.Errorf("%+v: schema.graphql %d", tc, status)
 		}
-		srv.Close()
 	}
 }

@@ -1,28 +1,21 @@
-package main
+package systemtest
 
 // Fault tests (issue #9, item 7): the JWKS stops, hangs or rotates under load; PostgreSQL
 // connections are killed mid-load; PostgreSQL restarts; SIGTERM arrives under load. Each runs
-// the serve handler (every middleware of serve) or the serve binary against real parts, injects
-// the fault and counts outcomes; none asserts a duration, except bounded waits that fail only
-// when exceeded by a wide margin.
+// the serve binary against real parts, injects the fault and counts outcomes; none asserts a
+// duration, except bounded waits that fail only when exceeded by a wide margin.
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,38 +24,28 @@ import (
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/db"
 	"github.com/taskgraph/taskgraph/internal/testkit"
-	"github.com/taskgraph/taskgraph/live"
 )
 
-// faultEnv is app.handler() in-process on a real database, trusting a real issuer.
+// faultEnv is serve on a real database, trusting a real issuer, with one user.
 type faultEnv struct {
 	t    *testing.T
-	a    *app
-	iss  *testkit.Issuer
-	srv  *httptest.Server
-	logs *testkit.SyncBuffer
+	srv  *testkit.Server
 	user auth.User
 }
 
-func newFaultEnv(t *testing.T, iss *testkit.Issuer, cfg auth.Config, dbx *sqlx.DB) *faultEnv {
+// newFaultEnv serves dbURL trusting iss, with extra settings (AUTH_JWKS_REFRESH, say).
+func newFaultEnv(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[string]string) *faultEnv {
 	t.Helper()
-	f := &faultEnv{t: t, iss: iss, logs: &testkit.SyncBuffer{}}
-	m := newMetrics(dbx.DB)
-	f.a = &app{
-		logger:   slog.New(slog.NewJSONHandler(f.logs, nil)),
-		db:       dbx,
-		store:    db.NewStore(dbx),
-		verifier: testkit.StartVerifier(t, cfg, db.NewStore(dbx), m.authHooks()),
-		metrics:  m,
-		cfg:      serverConfig{CORSOrigins: []string{"http://localhost:3000"}, MetricsPublic: true},
-	}
-	f.a.live = live.NewHub(db.NewStore(dbx), live.Config{}, m.liveHooks(), f.a.logger) // not started: no subscriptions here
-	testkit.WaitKeysLoaded(t, f.a.verifier)
-	f.srv = httptest.NewServer(f.a.handler())
-	t.Cleanup(f.srv.Close)
-	f.user = auth.User{ID: "fault-user", Email: "fault@example.com", Name: "Fault"}
-	f.user.UUID = testkit.CreateUser(t, dbx, f.user.ID, f.user.Email, f.user.Name)
-	return f
+	e := newAppEnv(t, iss, dbURL, extra)
+	u := auth.User{ID: "fault-user", Email: "fault@example.com", Name: "Fault"}
+	u.UUID = testkit.CreateUser(t, e.db, u.ID, u.Email, u.Name)
+	return &faultEnv{t: t, srv: e.srv, user: u}
+}
+
+func (f *faultEnv) metric(series string) int {
+	var n int
+	_, _ = fmt.Sscan(testkit.MetricValue(testkit.Scrape(f.t, f.srv.Base), series), &n)
+	return n
 }
 
 var faultClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -87,21 +70,15 @@ func post(url, token, query string, vars map[string]any) (int, []byte, error) {
 	return resp.StatusCode, b, err
 }
 
-// answer is the part of a GraphQL response the fault tests read.
-type answer struct {
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string         `json:"message"`
-		Extensions map[string]any `json:"extensions"`
-	} `json:"errors"`
-}
-
-func (a answer) code() string {
-	if len(a.Errors) == 0 {
-		return ""
+// errorLines returns the log's ERROR lines.
+func errorLines(logs string) []string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
 	}
-	c, _ := a.Errors[0].Extensions["code"].(string)
-	return c
+	return out
 }
 
 // honest is the check of a request that must succeed: HTTP 200, JSON, no errors.
@@ -109,7 +86,7 @@ func honest(status int, body []byte, err error) error {
 	if err != nil {
 		return err
 	}
-	var a answer
+	var a testkit.Result
 	if status != http.StatusOK || json.Unmarshal(body, &a) != nil || len(a.Errors) > 0 {
 		return fmt.Errorf("HTTP %d: %.300s", status, body)
 	}
@@ -156,7 +133,7 @@ func (l *load) done() int64 { return l.ok.Load() + l.failed.Load() }
 func (l *load) until(t *testing.T, n int64) {
 	t.Helper()
 	target := l.done() + n
-	waitFor(t, fmt.Sprintf("%d more requests", n), 60*time.Second, func() bool { return l.done() >= target })
+	testkit.WaitFor(t, fmt.Sprintf("%d more requests", n), 60*time.Second, func() bool { return l.done() >= target })
 }
 
 func (l *load) finish() (ok, failed int64, errs []string) {
@@ -165,22 +142,14 @@ func (l *load) finish() (ok, failed int64, errs []string) {
 	return l.ok.Load(), l.failed.Load(), l.errs
 }
 
-func (f *faultEnv) metric(series string) int {
-	var n int
-	_, _ = fmt.Sscan(metricValue(scrape(f.t, f.srv.URL), series), &n)
-	return n
-}
-
 // TestFaultJWKSStopsAfterStart: once the keys are loaded, the JWKS answering 503 and then not
 // answering at all (connection refused) changes nothing for valid tokens: every request of the
 // load passes while the background refresh keeps failing, and the server stays ready.
 func TestFaultJWKSStopsAfterStart(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
-	cfg := iss.Config()
-	cfg.JWKSRefresh = 20 * time.Millisecond // refreshes fail often during the load
-	f := newFaultEnv(t, iss, cfg, testkit.NewDB(t))
+	f := newFaultEnv(t, iss, testkit.NewDBURL(t), map[string]string{"AUTH_JWKS_REFRESH": "20ms"}) // refreshes fail often during the load
 	token := iss.TokenFor(t, f.user)
-	gql := f.srv.URL + "/graphql"
+	gql := f.srv.Base + "/graphql"
 
 	l := startLoad(6, func(_, _ int) error { return honest(post(gql, token, meQuery, nil)) })
 	l.until(t, 50)
@@ -192,9 +161,9 @@ func TestFaultJWKSStopsAfterStart(t *testing.T) {
 		before := f.metric(failures)
 		phase.fault()
 		// The refresh backs off after failures (500 ms, then doubling): wait for three more.
-		waitFor(t, phase.name+": three failed refreshes", 60*time.Second, func() bool { return f.metric(failures) >= before+3 })
+		testkit.WaitFor(t, phase.name+": three failed refreshes", 60*time.Second, func() bool { return f.metric(failures) >= before+3 })
 		l.until(t, 50)
-		resp, err := http.Get(f.srv.URL + "/readyz")
+		resp, err := http.Get(f.srv.Base + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,19 +185,17 @@ func TestFaultJWKSStopsAfterStart(t *testing.T) {
 // never later than a wide bound, and the hanging JWKS never answered meanwhile.
 func TestFaultJWKSSlow(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
-	cfg := iss.Config()
-	cfg.JWKSTimeout = 300 * time.Millisecond
-	cfg.JWKSRefresh = 50 * time.Millisecond
-	f := newFaultEnv(t, iss, cfg, testkit.NewDB(t))
+	const jwksTimeout = 300 * time.Millisecond
+	f := newFaultEnv(t, iss, testkit.NewDBURL(t), map[string]string{"AUTH_JWKS_TIMEOUT": jwksTimeout.String(), "AUTH_JWKS_REFRESH": "50ms"})
 	token := iss.TokenFor(t, f.user)
-	gql := f.srv.URL + "/graphql"
+	gql := f.srv.Base + "/graphql"
 	if err := honest(post(gql, token, meQuery, nil)); err != nil {
 		t.Fatal(err)
 	}
 
 	release := iss.Stall()
 	defer release()
-	waitFor(t, "a JWKS fetch hanging", 30*time.Second, func() bool { return iss.Stalled() > 0 })
+	testkit.WaitFor(t, "a JWKS fetch hanging", 30*time.Second, func() bool { return iss.Stalled() > 0 })
 	l := startLoad(6, func(_, _ int) error { return honest(post(gql, token, meQuery, nil)) })
 	l.until(t, 50)
 
@@ -242,13 +209,13 @@ func TestFaultJWKSSlow(t *testing.T) {
 		if err != nil || status != http.StatusUnauthorized || !strings.Contains(string(body), `"reason":"unknown_key"`) {
 			t.Fatalf("unknown kid while the JWKS hangs: %d %s %v", status, body, err)
 		}
-		if ceiling := 10 * (cfg.JWKSTimeout + time.Second); waited > ceiling {
+		if ceiling := 10 * (jwksTimeout + time.Second); waited > ceiling {
 			t.Fatalf("the unknown kid waited %s, more than 10× the fetch timeout's ceiling (%s)", waited, ceiling)
 		}
 		if iss.Fetches() < fetches {
 			t.Fatal("impossible: fetches went down")
 		}
-		t.Logf("unknown kid refused after %s (fetch timeout %s)", waited.Round(time.Millisecond), cfg.JWKSTimeout)
+		t.Logf("unknown kid refused after %s (fetch timeout %s)", waited.Round(time.Millisecond), jwksTimeout)
 	}
 	l.until(t, 50)
 	ok, failed, errs := l.finish()
@@ -264,10 +231,8 @@ func TestFaultJWKSSlow(t *testing.T) {
 // (the periodic refresh is an hour away), and the retired key is refused afterwards.
 func TestFaultRotationUnderLoad(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
-	cfg := iss.Config()
-	cfg.JWKSRefresh = time.Hour
-	f := newFaultEnv(t, iss, cfg, testkit.NewDB(t))
-	gql := f.srv.URL + "/graphql"
+	f := newFaultEnv(t, iss, testkit.NewDBURL(t), map[string]string{"AUTH_JWKS_REFRESH": "1h"})
+	gql := f.srv.Base + "/graphql"
 	oldKey := iss.Key()
 	oldToken := iss.TokenFor(t, f.user)
 
@@ -290,7 +255,7 @@ func TestFaultRotationUnderLoad(t *testing.T) {
 	fetches := iss.Fetches()
 	newKey := iss.AddKey(t) // published beside the old one; new tokens are signed with it
 	newToken.Store(iss.TokenFor(t, f.user))
-	waitFor(t, "requests with the new key", 60*time.Second, func() bool { return withNew.Load() >= 100 })
+	testkit.WaitFor(t, "requests with the new key", 60*time.Second, func() bool { return withNew.Load() >= 100 })
 	if iss.Fetches() == fetches {
 		t.Fatal("the new kid passed without a JWKS fetch")
 	}
@@ -346,13 +311,13 @@ func taskRows(t *testing.T, x *sqlx.DB, user auth.User) map[string]int {
 // DATABASE_UNAVAILABLE when its session broke (issue 20), or HTTP 200 with the documented
 // INTERNAL_SERVER_ERROR and its generic message; nothing of the driver or SQL.
 func cleanFailure(status int, body []byte) error {
-	var a answer
+	var a testkit.Result
 	if err := json.Unmarshal(body, &a); err != nil || (status != http.StatusOK && status != http.StatusServiceUnavailable) {
 		return fmt.Errorf("HTTP %d, not a GraphQL answer: %.300s", status, body)
 	}
 	switch {
-	case status == http.StatusServiceUnavailable && a.code() == "DATABASE_UNAVAILABLE":
-	case status == http.StatusOK && a.code() == "INTERNAL_SERVER_ERROR" && a.Errors[0].Message == "internal server error":
+	case status == http.StatusServiceUnavailable && a.Code() == "DATABASE_UNAVAILABLE":
+	case status == http.StatusOK && a.Code() == "INTERNAL_SERVER_ERROR" && a.Errors[0].Message == "internal server error":
 	default:
 		return fmt.Errorf("neither DATABASE_UNAVAILABLE (503) nor the documented internal error: HTTP %d %.300s", status, body)
 	}
@@ -430,18 +395,13 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 	t.Helper()
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	dbx, err := db.Open(context.Background(), dbURL, db.Options{}) // the production pool settings
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbx.Close() })
-	f := newFaultEnv(t, iss, iss.Config(), dbx)
+	f := newFaultEnv(t, iss, dbURL, nil) // the production pool settings
 	token := iss.TokenFor(t, f.user)
-	gql := f.srv.URL + "/graphql"
+	gql := f.srv.Base + "/graphql"
 	var tagIDs []string
 	for _, name := range []string{"red", "blue"} {
 		status, body, err := post(gql, token, `mutation($n: String!) { createTag(input: {name: $n}) { id } }`, map[string]any{"n": name})
-		var a answer
+		var a testkit.Result
 		if honest(status, body, err) != nil || json.Unmarshal(body, &a) != nil {
 			t.Fatalf("createTag: %d %s %v", status, body, err)
 		}
@@ -495,11 +455,7 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 		return err
 	})
 
-	killer, err := sqlx.Open("postgres", dbURL) // as the server's own user: it may end its sessions
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = killer.Close() })
+	killer := openDB(t, dbURL) // as the server's own user: it may end its sessions
 	for range r.rounds {
 		l.until(t, 30)
 		var n int
@@ -533,8 +489,8 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 	if len(after) > 0 {
 		t.Errorf("%d of 30 requests after the faults failed: %v", len(after), after)
 	}
-	if strings.Contains(f.logs.String(), "panic") {
-		t.Errorf("a panic was logged:\n%s", f.logs.String())
+	if strings.Contains(f.srv.Stderr.String(), "panic") {
+		t.Errorf("a panic was logged:\n%s", f.srv.Stderr.String())
 	}
 	r.rows = taskRows(t, killer, f.user)
 	return r
@@ -545,25 +501,11 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 // and once PostgreSQL is back /readyz is 200 and requests succeed, without restarting our server.
 func TestFaultPostgresRestarted(t *testing.T) {
 	pg := testkit.StartPostgres(t)
-	dbx, err := openDatabase(context.Background(), pg.URL, pg.URL, db.Options{}) // db.Open and the migrations, as serve does
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dbx.Close() })
 	iss := testkit.NewIssuer(t, "EdDSA")
-	f := newFaultEnv(t, iss, iss.Config(), dbx)
+	f := newFaultEnv(t, iss, pg.URL, nil) // serve migrates the new cluster's database
 	token := iss.TokenFor(t, f.user)
-	gql := f.srv.URL + "/graphql"
-	ready := func() (int, map[string]string) {
-		resp, err := http.Get(f.srv.URL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
-	}
+	gql := f.srv.Base + "/graphql"
+	ready := func() (int, map[string]string) { return readyz(t, f.srv.Base) }
 	if status, body := ready(); status != http.StatusOK {
 		t.Fatalf("readyz before the fault: %d %v", status, body)
 	}
@@ -576,7 +518,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 
 	for round := range 2 {
 		pg.Stop(t)
-		waitFor(t, "readyz 503 with PostgreSQL down", 30*time.Second, func() bool {
+		testkit.WaitFor(t, "readyz 503 with PostgreSQL down", 30*time.Second, func() bool {
 			status, body := ready()
 			return status == http.StatusServiceUnavailable && body["database"] == "unreachable" && body["jwks"] == "ok"
 		})
@@ -590,17 +532,17 @@ func TestFaultPostgresRestarted(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			var a answer
+			var a testkit.Result
 			_ = json.Unmarshal(body, &a)
-			if err := cleanFailure(resp.StatusCode, body); err != nil || a.code() != "DATABASE_UNAVAILABLE" || resp.Header.Get("Retry-After") == "" {
+			if err := cleanFailure(resp.StatusCode, body); err != nil || a.Code() != "DATABASE_UNAVAILABLE" || resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("a request with PostgreSQL down: HTTP %d, Retry-After %q, %.300s (%v)", resp.StatusCode, resp.Header.Get("Retry-After"), body, err)
 			}
 		}
-		if lines := errorLines(f.logs.String()); len(lines) > 0 {
+		if lines := errorLines(f.srv.Stderr.String()); len(lines) > 0 {
 			t.Fatalf("ERROR lines while the database was down: %v", lines)
 		}
 		pg.Start(t)
-		waitFor(t, "readyz 200 with PostgreSQL back", 30*time.Second, func() bool {
+		testkit.WaitFor(t, "readyz 200 with PostgreSQL back", 30*time.Second, func() bool {
 			status, _ := ready()
 			return status == http.StatusOK
 		})
@@ -614,8 +556,8 @@ func TestFaultPostgresRestarted(t *testing.T) {
 			t.Errorf("round %d: %d of 20 requests after PostgreSQL came back failed: %v", round, len(failedAfter), failedAfter)
 		}
 	}
-	if strings.Contains(f.logs.String(), "panic") {
-		t.Errorf("a panic was logged:\n%s", f.logs.String())
+	if strings.Contains(f.srv.Stderr.String(), "panic") {
+		t.Errorf("a panic was logged:\n%s", f.srv.Stderr.String())
 	}
 }
 
@@ -625,50 +567,15 @@ func TestFaultPostgresRestarted(t *testing.T) {
 // answered (a task in the database is a createTask that got its 200); every request it did not
 // answer (refused or closed after SIGTERM) wrote nothing; the process exits 0.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := openDB(t, dbURL)
 	u := auth.User{ID: "sigterm", Email: "sigterm@example.com", Name: "S"}
 	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
 	token := iss.TokenFor(t, u)
-
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATABASE_URL="+dbURL, "BETTER_AUTH_URL="+iss.URL, "AUTH_JWKS_URL="+iss.JWKSURL())
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	exited := make(chan error, 1)
-	addrCh := make(chan string, 1)
-	var logs testkit.SyncBuffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if l := servingLine(sc.Text()); l != nil {
-				addrCh <- l["addr"].(string)
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	var addr string
-	select {
-	case addr = <-addrCh:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start: %s", logs.String())
-	}
-	gql := "http://" + addr + "/graphql"
-	waitReady(t, "http://"+addr)
+	srv := testkit.StartServe(t, bin, serveVars(iss, dbURL, nil))
+	addr, logs := srv.Addr, srv.Stderr
+	gql := srv.Base + "/graphql"
 
 	// Three requests in flight: headers and half the body sent.
 	type slowReq struct {
@@ -720,12 +627,10 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "100 acknowledged createTask", 60*time.Second, func() bool { return acked.Load() >= 100 })
+	testkit.WaitFor(t, "100 acknowledged createTask", 60*time.Second, func() bool { return acked.Load() >= 100 })
 	atSignal := acked.Load()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
+	srv.Terminate(t)
+	testkit.WaitFor(t, "the shutdown log line", 10*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") })
 	for _, s := range slow {
 		fmt.Fprint(s.conn, s.body[len(s.body)/2:])
 		_ = s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -743,13 +648,8 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		mu.Unlock()
 	}
 	wg.Wait()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("the process exited with %v after SIGTERM:\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the process did not exit after SIGTERM")
+	if code := srv.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("the process exited %d after SIGTERM:\n%s", code, logs.String())
 	}
 
 	rows := taskRows(t, x, u)

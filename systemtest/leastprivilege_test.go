@@ -1,7 +1,6 @@
-package main
+package systemtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,7 +30,7 @@ func adminURL() string {
 // readmeSQL returns the SQL block of docs/deploying.md that follows marker.
 func readmeSQL(t *testing.T, marker string) string {
 	t.Helper()
-	readme, err := os.ReadFile("docs/deploying.md")
+	readme, err := os.ReadFile("../docs/deploying.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,34 +93,32 @@ func TestLeastPrivilegeLoginRole(t *testing.T) {
 		t.Fatalf("the README's role is superuser=%v bypassrls=%v", super, bypass)
 	}
 
-	var stdout, stderr testkit.SyncBuffer
-	if code := run(ctx, []string{"migrate"}, env(map[string]string{"DATABASE_URL": dbURL}), &stdout, &stderr); code != 0 {
-		t.Fatalf("migrate as %s: exit %d: %s", name, code, stderr.String())
+	if code, _, stderr := testkit.Run(t, bin, map[string]string{"DATABASE_URL": dbURL}, "migrate"); code != 0 {
+		t.Fatalf("migrate as %s: exit %d: %s", name, code, stderr)
 	}
 
 	iss := testkit.NewIssuer(t, "EdDSA")
-	base := serveInProcess(t, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()})
+	base, _ := serveProcess(t, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL, "AUTH_JWKS_URL": iss.JWKSURL()})
 
 	// Better Auth shares the role: it writes "user" as the role does here.
 	user := auth.User{ID: "lp-user", Email: "lp@example.com", Name: "LP"}
 	user.UUID = testkit.CreateUser(t, asRole, user.ID, user.Email, user.Name)
-	status, out := postGraphQL(t, base+"/graphql", iss.TokenFor(t, user), `mutation { createTask(input: {title: "least"}) { id } }`)
+	status, out := testkit.PostGraphQL(t, base+"/graphql", iss.TokenFor(t, user), `mutation { createTask(input: {title: "least"}) { id } }`)
 	if status != http.StatusOK || out["errors"] != nil {
 		t.Fatalf("createTask as %s: %d %v", name, status, out)
 	}
 	claims := iss.Claims(user)
 	delete(claims, "uuid") // the sub lookup through taskgraph_user_uuid
-	status, out = postGraphQL(t, base+"/graphql", iss.Sign(t, claims, nil), `{ me { uuid email } tasks { totalCount } }`)
+	status, out = testkit.PostGraphQL(t, base+"/graphql", iss.Sign(t, claims, nil), `{ me { uuid email } tasks { totalCount } }`)
 	data, _ := json.Marshal(out["data"])
 	if status != http.StatusOK || out["errors"] != nil || !strings.Contains(string(data), user.UUID.String()) || !strings.Contains(string(data), `"totalCount":1`) {
 		t.Fatalf("me and tasks by sub as %s: %d %v", name, status, out)
 	}
 
-	var report bytes.Buffer
-	doctor(ctx, &report, env(map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL}), "")
+	_, report, _ := testkit.Run(t, bin, map[string]string{"DATABASE_URL": dbURL, "BETTER_AUTH_URL": iss.URL}, "doctor")
 	// No warning about the role (the live feed's fallback may be warned about: no REPLICATION here).
-	if !strings.Contains(report.String(), `ok    database role "`+name+`"`) || strings.Contains(report.String(), "WARN  database role") {
-		t.Errorf("doctor as %s:\n%s", name, report.String())
+	if !strings.Contains(report, `ok    database role "`+name+`"`) || strings.Contains(report, "WARN  database role") {
+		t.Errorf("doctor as %s:\n%s", name, report)
 	}
 }
 
@@ -144,11 +140,10 @@ func TestDoctorWarnsAboutASuperuser(t *testing.T) {
 	if !super {
 		t.Skip("TEST_DATABASE_URL's user is no superuser")
 	}
-	var report bytes.Buffer
 	iss := testkit.NewIssuer(t, "EdDSA")
-	doctor(context.Background(), &report, env(map[string]string{"DATABASE_URL": su.String(), "BETTER_AUTH_URL": iss.URL}), "")
-	if !regexp.MustCompile(`WARN  database role "[^"]+": is a superuser`).MatchString(report.String()) || strings.Contains(report.String(), "FAIL  database role") {
-		t.Errorf("doctor as a superuser:\n%s", report.String())
+	_, report, _ := testkit.Run(t, bin, map[string]string{"DATABASE_URL": su.String(), "BETTER_AUTH_URL": iss.URL}, "doctor")
+	if !regexp.MustCompile(`WARN  database role "[^"]+": is a superuser`).MatchString(report) || strings.Contains(report, "FAIL  database role") {
+		t.Errorf("doctor as a superuser:\n%s", report)
 	}
 }
 
@@ -172,43 +167,4 @@ func splitSQL(script string) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// serveInProcess runs the serve command on a free loopback port until the test ends and returns
-// its base URL once it is ready.
-func serveInProcess(t *testing.T, vars map[string]string) string {
-	t.Helper()
-	base, _ := serveInProcessLogs(t, vars)
-	return base
-}
-
-// serveInProcessLogs is serveInProcess that also returns the server's log.
-func serveInProcessLogs(t *testing.T, vars map[string]string) (string, *testkit.SyncBuffer) {
-	t.Helper()
-	vars["ADDR"] = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testkit.SyncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, env(vars), &bytes.Buffer{}, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-	var addr string
-	waitFor(t, "the serving log line", 30*time.Second, func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, stderr.String())
-		default:
-		}
-		addr, _ = servingLine(stderr.String())["addr"].(string)
-		return addr != ""
-	})
-	base := "http://" + addr
-	waitReady(t, base)
-	return base, stderr
 }

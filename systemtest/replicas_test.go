@@ -1,15 +1,11 @@
-package main
+package systemtest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,47 +16,16 @@ import (
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
-// startReplica runs the built binary's serve on a free port and returns its base URL; it is
-// stopped with SIGTERM when the test ends.
-func startReplica(t *testing.T, bin string, vars ...string) string {
+// startReplica runs the binary's serve with vars (KEY=value) on a free port and returns its base
+// URL; it is stopped with SIGTERM when the test ends.
+func startReplica(t *testing.T, vars ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append([]string{"ADDR=127.0.0.1:0", "METRICS_PUBLIC=true"}, vars...)...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	m := map[string]string{"METRICS_PUBLIC": "true"}
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
 	}
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	})
-	addr := make(chan string, 1)
-	var logs testkit.SyncBuffer
-	go func() {
-		defer close(exited)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if l := servingLine(sc.Text()); l != nil {
-				addr <- l["addr"].(string)
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	select {
-	case a := <-addr:
-		base := "http://" + a
-		waitReady(t, base)
-		return base
-	case <-time.After(60 * time.Second):
-		t.Fatalf("replica did not start: %s", logs.String())
-	}
-	return ""
+	return testkit.StartServe(t, bin, m).Base
 }
 
 // TestTwoReplicas: two serve processes on one database. Subscribers on replica 1 (a socket and
@@ -68,15 +33,11 @@ func startReplica(t *testing.T, bin string, vars ...string) string {
 // of another user's. The latency from the mutation's response to the event's arrival is logged
 // (the issue's target: p99 at most 100 ms under light load); it is reported, not asserted.
 func TestTwoReplicas(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
 	vars := []string{"DATABASE_URL=" + dbURL, "BETTER_AUTH_URL=" + iss.URL, "AUTH_JWKS_URL=" + iss.JWKSURL()}
-	r1 := startReplica(t, bin, vars...)
-	r2 := startReplica(t, bin, vars...)
+	r1 := startReplica(t, vars...)
+	r2 := startReplica(t, vars...)
 
 	x, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
@@ -89,15 +50,15 @@ func TestTwoReplicas(t *testing.T) {
 	bob.UUID = testkit.CreateUser(t, x, bob.ID, bob.Email, bob.Name)
 	aTok, bTok := iss.TokenFor(t, alice), iss.TokenFor(t, bob)
 
-	ws, _, err := dialWS(t, r1, nil)
+	ws, _, err := testkit.DialWS(t, r1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws.connect(aTok)
-	ws.subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
-	sse := openSSE(t, r1, aTok, `subscription { taskEvents { kind id task { title } } }`)
-	waitFor(t, "two subscriptions on replica 1", wait, func() bool {
-		return metricValue(scrape(t, r1), "taskgraph_subscriptions_open") == "2"
+	ws.Connect(aTok)
+	ws.Subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
+	sse := testkit.OpenSSE(t, r1, aTok, `subscription { taskEvents { kind id task { title } } }`)
+	testkit.WaitFor(t, "two subscriptions on replica 1", wait, func() bool {
+		return testkit.MetricValue(testkit.Scrape(t, r1), "taskgraph_subscriptions_open") == "2"
 	})
 
 	// Light load: one mutation every 20 ms through replica 2, Bob's in between (never heard).
@@ -106,22 +67,22 @@ func TestTwoReplicas(t *testing.T) {
 	var latencies []time.Duration
 	for i := range n {
 		if i%10 == 0 {
-			mutateOK(t, r2, bTok, `mutation { createTask(input: {title: "bob"}) { id } }`, nil, "createTask")
+			testkit.MutateOK(t, r2, bTok, `mutation { createTask(input: {title: "bob"}) { id } }`, nil, "createTask")
 		}
-		id := idOf(t, mutateOK(t, r2, aTok, `mutation { createTask(input: {title: "alice"}) { id } }`, nil, "createTask"))
+		id := testkit.IDOf(t, testkit.MutateOK(t, r2, aTok, `mutation { createTask(input: {title: "alice"}) { id } }`, nil, "createTask"))
 		answered := time.Now()
 		ids = append(ids, id)
-		m := ws.next("t", wait)
+		m := ws.Next("t", wait)
 		latencies = append(latencies, time.Since(answered))
-		if r := decodeResult(t, m.Payload); m.Type != "next" || !jsonContains(r.Data["taskEvents"], id) {
+		if r := testkit.DecodeResult(t, m.Payload); m.Type != "next" || !jsonContains(r.Data["taskEvents"], id) {
 			t.Fatalf("event %d on replica 1: %s %s, want task %s", i, m.Type, m.Payload, id)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	var got []string
 	for range n {
-		var ev taskEvent
-		sseFeed(t, sse, "t").event(t, "taskEvents", &ev)
+		var ev testkit.TaskEvent
+		testkit.SSEFeed(t, sse, "t").Event(t, "taskEvents", &ev)
 		if ev.Task == nil || ev.Task.Title != "alice" {
 			t.Fatalf("SSE: %+v", ev)
 		}
@@ -148,17 +109,13 @@ func jsonContains(raw json.RawMessage, s string) bool {
 // read back, a subscriber on each replica hears every change of its user made through any of
 // them, and afterwards no server connection keeps a role or a user from the transactions it ran.
 func TestThreeReplicasThroughPgBouncer(t *testing.T) {
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const poolSize = 4
 	iss := testkit.NewIssuer(t, "EdDSA")
 	direct := testkit.NewDBURL(t)
 	pgb := testkit.StartPgBouncer(t, testkit.PgBouncerOptions{PoolSize: poolSize})
 	vars := []string{"DATABASE_URL=" + pgb.URL(t, direct), "DATABASE_LISTEN_URL=" + direct, "DATABASE_MAX_CONNS=6",
 		"BETTER_AUTH_URL=" + iss.URL, "AUTH_JWKS_URL=" + iss.JWKSURL()}
-	replicas := []string{startReplica(t, bin, vars...), startReplica(t, bin, vars...), startReplica(t, bin, vars...)}
+	replicas := []string{startReplica(t, vars...), startReplica(t, vars...), startReplica(t, vars...)}
 
 	x, err := sqlx.Open("postgres", direct)
 	if err != nil {
@@ -172,16 +129,16 @@ func TestThreeReplicasThroughPgBouncer(t *testing.T) {
 		users[i] = iss.TokenFor(t, u)
 	}
 	// User 0 subscribes on every replica.
-	var subs []*wsClient
+	var subs []*testkit.WSClient
 	for _, r := range replicas {
-		ws, _, err := dialWS(t, r, nil)
+		ws, _, err := testkit.DialWS(t, r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ws.connect(users[0])
-		ws.subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
+		ws.Connect(users[0])
+		ws.Subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
 		subs = append(subs, ws)
-		waitFor(t, "the subscription", wait, func() bool { return metricValue(scrape(t, r), "taskgraph_subscriptions_open") == "1" })
+		testkit.WaitFor(t, "the subscription", wait, func() bool { return testkit.MetricValue(testkit.Scrape(t, r), "taskgraph_subscriptions_open") == "1" })
 	}
 
 	const clients, rounds = 12, 25
@@ -232,7 +189,7 @@ func TestThreeReplicasThroughPgBouncer(t *testing.T) {
 		}
 		for _, r := range replicas {
 			var page struct{ TotalCount int }
-			if err := json.Unmarshal(mutateOK(t, r, token, `{ tasks(first: 1) { totalCount } }`, nil, "tasks"), &page); err != nil || page.TotalCount != want {
+			if err := json.Unmarshal(testkit.MutateOK(t, r, token, `{ tasks(first: 1) { totalCount } }`, nil, "tasks"), &page); err != nil || page.TotalCount != want {
 				t.Fatalf("user %d through %s: totalCount %d (%v), want %d", user, r, page.TotalCount, err, want)
 			}
 		}
@@ -248,7 +205,7 @@ func TestThreeReplicasThroughPgBouncer(t *testing.T) {
 	for r, ws := range subs {
 		heard := map[string]bool{}
 		for len(heard) < len(want) {
-			ev := ws.nextTaskEvent("t", wait)
+			ev := ws.NextTaskEvent("t", wait)
 			if ev.Task == nil || !strings.HasPrefix(ev.Task.Title, "u0 ") {
 				t.Fatalf("replica %d: event %+v is not user 0's", r, ev)
 			}
@@ -281,7 +238,7 @@ type replicaClient struct {
 }
 
 func (p replicaClient) do(base, query string, vars map[string]any, field string, out any) error {
-	r, err := postOK(p.ctx, base, p.token, query, vars)
+	r, err := testkit.PostOK(p.ctx, base, p.token, query, vars)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -59,7 +59,7 @@ func trustedServer(t *testing.T, mode string) (base, token string, logs *testkit
 	if mode != "" {
 		vars["TRUSTED_DOCUMENTS_MODE"] = mode
 	}
-	base, logs = serveInProcessLogs(t, vars)
+	base, logs = serveProcess(t, vars)
 	_, token = signedIn(t, iss, dbURL, "td")
 	return base, token, logs
 }
@@ -95,7 +95,7 @@ func doRead(t *testing.T, req *http.Request) (int, string) {
 
 func untrustedCount(t *testing.T, base string) string {
 	t.Helper()
-	for _, line := range strings.Split(scrape(t, base), "\n") {
+	for _, line := range strings.Split(testkit.Scrape(t, base), "\n") {
 		if strings.HasPrefix(line, "taskgraph_untrusted_documents_total ") {
 			return strings.TrimPrefix(line, "taskgraph_untrusted_documents_total ")
 		}
@@ -135,7 +135,7 @@ func TestTrustedDocumentsEnforcedOnEveryTransport(t *testing.T) {
 		t.Errorf("taskgraph_untrusted_documents_total = %s, want 3", got)
 	}
 	// The manifest's operation names are the metrics' labels.
-	if m := scrape(t, base); !strings.Contains(m, `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`) {
+	if m := testkit.Scrape(t, base); !strings.Contains(m, `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`) {
 		t.Errorf("the manifest's operation Me is not a label:\n%s", m)
 	}
 
@@ -159,26 +159,26 @@ func TestTrustedDocumentsEnforcedOnEveryTransport(t *testing.T) {
 		t.Errorf("SSE documentId: %d %s, want a stream", status, out)
 	}
 
-	w, _, err := dialWS(t, base, nil)
+	w, _, err := testkit.DialWS(t, base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.connect(token)
-	w.subscribe("other", "subscription { tagEvents { kind } }")
-	if m := w.next("other", 5*time.Second); (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), refused) {
+	w.Connect(token)
+	w.Subscribe("other", "subscription { tagEvents { kind } }")
+	if m := w.Next("other", 5*time.Second); (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), refused) {
 		t.Errorf("WebSocket other text: %s %s", m.Type, m.Payload)
 	}
 	payload, _ := json.Marshal(map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha(trustedEvents)}}})
-	if err := w.send(wsMessage{ID: "events", Type: "subscribe", Payload: payload}); err != nil {
+	if err := w.Send(testkit.WSMessage{ID: "events", Type: "subscribe", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the subscription to open", 5*time.Second, func() bool {
+	testkit.WaitFor(t, "the subscription to open", 5*time.Second, func() bool {
 		status, out := gqlPost(t, base, token, "", map[string]any{"documentId": sha(trustedCreate), "variables": map[string]any{"title": "seen"}})
 		if status != 200 || !strings.Contains(out, `"createTask"`) {
 			t.Fatalf("createTask by documentId: %d %s", status, out)
 		}
 		select {
-		case m := <-w.ch("events"):
+		case m := <-w.Ch("events"):
 			if m.Type != "next" || !strings.Contains(string(m.Payload), `"kind":"CREATED"`) {
 				t.Fatalf("WebSocket manifest subscription: %s %s", m.Type, m.Payload)
 			}
@@ -230,10 +230,9 @@ func TestTrustedDocumentsManifestErrorsStopServe(t *testing.T) {
 		"mode only": {"TRUSTED_DOCUMENTS_MODE": "log"},
 	} {
 		vars["BETTER_AUTH_URL"], vars["ADDR"] = iss.URL, "127.0.0.1:0"
-		var stderr bytes.Buffer
-		code := run(context.Background(), []string{"serve"}, env(vars), io.Discard, &stderr)
-		if code != 1 || !strings.Contains(stderr.String(), "TRUSTED_DOCUMENTS") {
-			t.Errorf("%s: exit %d, %q; want 1 naming TRUSTED_DOCUMENTS", name, code, stderr.String())
+		code, _, stderr := testkit.Run(t, bin, vars, "serve")
+		if code != 1 || !strings.Contains(stderr, "TRUSTED_DOCUMENTS") {
+			t.Errorf("%s: exit %d, %q; want 1 naming TRUSTED_DOCUMENTS", name, code, stderr)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -70,7 +70,8 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
 	u, token := signedIn(t, iss, dbURL, "tr")
-	base, stop, done := startServe(t, iss, dbURL, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rsrv.URL})
+	srv := startServe(t, iss, dbURL, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rsrv.URL})
+	base := srv.Base
 	addr := strings.TrimPrefix(base, "http://")
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -98,12 +99,8 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 		t.Fatalf("the traced GET: %v %v", resp, err)
 	}
 
-	stop() // shutdown exports what is buffered
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.Terminate(t) // shutdown exports what is buffered
+	srv.Wait(t, 20*time.Second)
 
 	receiver.mu.Lock()
 	defer receiver.mu.Unlock()

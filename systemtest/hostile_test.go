@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/apierr"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
@@ -56,38 +53,30 @@ func getQuery(params ...string) string {
 	return v.Encode()
 }
 
-// hostileServer is the serve stack with a JSON log the test reads, and one signed-in user with a
-// task and a tag.
+// hostileServer is serve with its JSON log, which the test reads, and one signed-in user.
 type hostileServer struct {
-	srv   *httptest.Server
+	base  string
 	logs  *testkit.SyncBuffer
 	token string
 }
 
 func newHostileServer(t *testing.T) *hostileServer {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	a, _ := newTestApp(t, iss)
-	logs := &testkit.SyncBuffer{}
-	a.logger = slog.New(contextHandler{slog.NewJSONHandler(logs, nil)})
-	testkit.WaitKeysLoaded(t, a.verifier)
-	u := auth.User{ID: "hostile", Email: "h@example.com", Name: "H"}
-	u.UUID = testkit.CreateUser(t, a.db, u.ID, u.Email, u.Name)
-	h := &hostileServer{srv: httptest.NewServer(a.handler()), logs: logs, token: iss.TokenFor(t, u)}
-	t.Cleanup(h.srv.Close)
-	return h
+	e := newAppEnv(t, testkit.NewIssuer(t, "EdDSA"), testkit.NewDBURL(t), nil)
+	_, token := e.user("hostile")
+	return &hostileServer{base: e.srv.Base, logs: e.srv.Stderr, token: token}
 }
 
-func (h *hostileServer) send(t *testing.T, c hostile) (int, []byte) {
+func (h *hostileServer) Send(t *testing.T, c hostile) (int, []byte) {
 	t.Helper()
 	var req *http.Request
 	if c.get {
-		req, _ = http.NewRequest(http.MethodGet, h.srv.URL+"/graphql?"+c.rawQuery, nil)
+		req, _ = http.NewRequest(http.MethodGet, h.base+"/graphql?"+c.rawQuery, nil)
 	} else {
 		var body io.Reader = strings.NewReader(c.body)
 		if c.chunked {
 			body = io.MultiReader(body) // of unknown length
 		}
-		req, _ = http.NewRequest(http.MethodPost, h.srv.URL+"/graphql", body)
+		req, _ = http.NewRequest(http.MethodPost, h.base+"/graphql", body)
 		ctype := c.ctype
 		if ctype == "" {
 			ctype = "application/json"
@@ -115,7 +104,7 @@ func (h *hostileServer) send(t *testing.T, c hostile) (int, []byte) {
 // ascending) with its sort value replaced by v: a forged cursor that passes the binding check.
 func (h *hostileServer) cursorWith(t *testing.T, order, v string) string {
 	t.Helper()
-	_, b := h.send(t, hostile{signedIn: true, body: gql(`query($o: TaskSortField!) { tasks(first: 1, orderBy: {field: $o, direction: ASC}) { edges { cursor } } }`, map[string]any{"o": order})})
+	_, b := h.Send(t, hostile{signedIn: true, body: gql(`query($o: TaskSortField!) { tasks(first: 1, orderBy: {field: $o, direction: ASC}) { edges { cursor } } }`, map[string]any{"o": order})})
 	var out struct {
 		Data struct {
 			Tasks struct{ Edges []struct{ Cursor string } }
@@ -137,17 +126,6 @@ func (h *hostileServer) cursorWith(t *testing.T, order, v string) string {
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// errorLines returns the log's ERROR lines.
-func errorLines(logs string) []string {
-	var out []string
-	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, `"level":"ERROR"`) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 // TestHostileRequestsAreClientErrors sends a corpus of malformed and hostile requests through the
 // whole serve stack: none gets a 5xx, every error carries a documented code (the expected one),
 // and none becomes an ERROR log line.
@@ -157,7 +135,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 		`mutation { createTask(input: {title: "seed", dueAt: "2030-01-01T00:00:00Z"}) { id } }`,
 		`mutation { createTag(input: {name: "seed"}) { id } }`,
 	} {
-		if status, b := h.send(t, hostile{signedIn: true, body: gql(seed, nil)}); status != 200 || bytes.Contains(b, []byte("errors")) {
+		if status, b := h.Send(t, hostile{signedIn: true, body: gql(seed, nil)}); status != 200 || bytes.Contains(b, []byte("errors")) {
 			t.Fatalf("seed: %d %s", status, b)
 		}
 	}
@@ -285,7 +263,7 @@ func TestHostileRequestsAreClientErrors(t *testing.T) {
 	}
 	for _, c := range corpus {
 		before := len(errorLines(h.logs.String()))
-		status, b := h.send(t, c)
+		status, b := h.Send(t, c)
 		var out struct {
 			Data   json.RawMessage
 			Errors []struct {
