@@ -105,6 +105,12 @@ type Store struct {
 	LogicalFeed bool
 }
 
+// CheckLoginRole looks once at the role the pool logs in as (see loginRole): when it is AppRole
+// itself, transactions stop switching to it. serve calls it at start-up.
+func (s *Store) CheckLoginRole(ctx context.Context) error {
+	return s.login.check(ctx, s.x, AppRole)
+}
+
 // NewStore returns a Store on the pool x.
 func NewStore(x *sqlx.DB) *Store {
 	return &Store{x: x, Now: time.Now}

@@ -16,17 +16,11 @@ import (
 // set in every transaction.
 type loginRole struct{ app atomic.Bool }
 
-// CheckLoginRole looks once at the role the pool logs in as (see loginRole): when it is AppRole
-// itself, transactions stop switching to it. serve calls it at start-up.
-func (s *Store) CheckLoginRole(ctx context.Context) error {
-	return s.login.check(ctx, s.x)
-}
-
-func (l *loginRole) check(ctx context.Context, x *sqlx.DB) error {
+func (l *loginRole) check(ctx context.Context, x *sqlx.DB, appRole string) error {
 	var ok bool
 	err := x.QueryRowContext(ctx, `SELECT r.rolname = $1 AND NOT r.rolsuper AND NOT r.rolbypassrls
 		AND NOT EXISTS (SELECT FROM pg_auth_members m WHERE m.member = r.oid)
-		FROM pg_roles r WHERE r.rolname = session_user`, AppRole).Scan(&ok)
+		FROM pg_roles r WHERE r.rolname = session_user`, appRole).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("db: login role: %w", err)
 	}

@@ -11,14 +11,6 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Tag is a user's label for tasks.
-type Tag struct {
-	ID        uuid.UUID
-	Name      string
-	Color     *string // "#rrggbb", or nil
-	CreatedAt time.Time
-}
-
 // NewTag is a validated tag to create.
 type NewTag struct {
 	Name  string
