@@ -19,9 +19,8 @@ import (
 
 // Defaults of the server's own settings; auth.NewConfig holds those of the auth settings.
 const (
-	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	defaultAddr        = ":8080"
-	devAddr            = "127.0.0.1:8080"
+	defaultAddr = ":8080"
+	devAddr     = "127.0.0.1:8080"
 )
 
 // devOrigins are the browser origins dev allows when CORS_ORIGINS is unset: a frontend on
@@ -140,7 +139,15 @@ func (e environment) serve() (serverConfig, error) {
 	if c.Trusted != nil && c.Trusted.Enforced() {
 		c.Introspection = false // only the manifest's documents run; the schema stays unpublished
 	}
-	return c, e.live(&c)
+	return c, e.liveSettings(&c)
+}
+
+// liveSettings reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct
+// connection, not a transaction-mode pooler) and the live-updates settings into c.
+func (e environment) liveSettings(c *serverConfig) (err error) {
+	c.ListenURL = e.sessionURL()
+	c.Live, err = e.live()
+	return err
 }
 
 // serveSettings reads the rest of serve's settings into c, in this order; the first error stops.
@@ -224,7 +231,7 @@ func (e environment) dev() (serverConfig, error) {
 	}
 	c := serverConfig{Addr: addr, DatabaseURL: e.databaseURL(), DB: dbOpts, CORSOrigins: devCORSOrigins(e("CORS_ORIGINS")), Introspection: true, Playground: true, Limits: l,
 		MetricsPublic: true, Tracing: tracing.ConfigFromEnv(e)}
-	return c, e.live(&c)
+	return c, e.liveSettings(&c)
 }
 
 func requireLoopback(addr string) error {

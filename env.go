@@ -29,6 +29,9 @@ func (e environment) bool(key string) (bool, error) {
 	return b, nil
 }
 
+// defaultDatabaseURL is DATABASE_URL's default: the local PostgreSQL that `go run . dev` expects.
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
 func (e environment) databaseURL() string { return e.or("DATABASE_URL", defaultDatabaseURL) }
 
 // sessionURL is DATABASE_LISTEN_URL, by default DATABASE_URL: the connection that must be a

@@ -70,3 +70,16 @@ func (a *app) tracer() trace.Tracer {
 	}
 	return a.tracing.Tracer
 }
+
+// counted tracks the requests drain waits for; an event stream is not one of them.
+func (a *app) counted(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if live.IsSSE(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		a.inflight.Add(1)
+		defer a.inflight.Add(-1)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/taskgraph/taskgraph/internal/connlimit"
-	"github.com/taskgraph/taskgraph/live"
 )
 
 // shutdownGrace is how long in-flight requests may take to finish once shutdown begins.
@@ -90,17 +89,4 @@ func (a *app) drain(ctx context.Context) {
 		}
 	}
 	a.live.Shutdown(ctx)
-}
-
-// counted tracks the requests drain waits for; an event stream is not one of them.
-func (a *app) counted(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if live.IsSSE(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		a.inflight.Add(1)
-		defer a.inflight.Add(-1)
-		next.ServeHTTP(w, r)
-	})
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/live"
 )
 
 // keyWatch ends the WebSockets and event streams whose signing key has left the JWKS, after each
@@ -27,14 +28,14 @@ func (k *keyWatch) hooks(h auth.Hooks) auth.Hooks {
 	return h
 }
 
-// watchKeys starts the watch once the hub and the verifier exist.
-func (a *app) watchKeys(ctx context.Context) {
+// start starts the watch once the hub and the verifier exist.
+func (k *keyWatch) start(ctx context.Context, hub *live.Hub, v *auth.Verifier, logger *slog.Logger) {
 	f := func() {
-		if n := a.live.EndUnpublished(func(token string) bool { return a.verifier.Published(ctx, token) }); n > 0 {
-			a.logger.Info("live: connections ended, their signing key has left the JWKS", "connections", n)
+		if n := hub.EndUnpublished(func(token string) bool { return v.Published(ctx, token) }); n > 0 {
+			logger.Info("live: connections ended, their signing key has left the JWKS", "connections", n)
 		}
 	}
-	a.keys.after.Store(&f)
+	k.after.Store(&f)
 }
 
 // warnJWKS adds to hooks a WARN naming the JWKS URL when a fetch fails after a success or at start

@@ -7,21 +7,20 @@ import (
 	"github.com/taskgraph/taskgraph/live"
 )
 
-// live reads DATABASE_LISTEN_URL (default DATABASE_URL: LISTEN needs a direct connection, not a
-// transaction-mode pooler), SUBSCRIPTIONS_PER_USER and SUBSCRIPTIONS_MAX into c.
-func (e environment) live(c *serverConfig) error {
-	c.ListenURL = e.sessionURL()
+// live reads SUBSCRIPTIONS_PER_USER, SUBSCRIPTIONS_MAX, SOCKETS_PER_USER and the feed's settings.
+func (e environment) live() (live.Config, error) {
+	var c live.Config
 	var err error
-	if c.Live.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
-		return err
+	if c.PerUser, err = e.positive("SUBSCRIPTIONS_PER_USER", live.DefaultPerUser); err != nil {
+		return c, err
 	}
-	if c.Live.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
-		return err
+	if c.Max, err = e.positive("SUBSCRIPTIONS_MAX", live.DefaultMax); err != nil {
+		return c, err
 	}
-	if c.Live.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser); err != nil {
-		return err
+	if c.SocketsPerUser, err = e.positive("SOCKETS_PER_USER", live.DefaultSocketsPerUser); err != nil {
+		return c, err
 	}
-	return e.liveFeed(&c.Live)
+	return c, e.liveFeed(&c)
 }
 
 // liveFeed reads LIVE_FEED (auto, logical or notify; default auto), LIVE_FEED_TIMEOUT (how long

@@ -6,19 +6,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
-
-	"github.com/taskgraph/taskgraph/db"
-	"github.com/taskgraph/taskgraph/graph"
-	"github.com/taskgraph/taskgraph/migrations"
 )
 
 // commands are the subcommands, in the order usage lists them, with the environment each reads
@@ -104,9 +97,6 @@ func exitCode(stderr io.Writer, name string, err error) int {
 	}
 }
 
-// errUsage is a wrong use of a command, already reported with the command's usage.
-var errUsage = errors.New("usage")
-
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: taskgraph <command> [flags]   (go run . <command>)")
 	fmt.Fprintln(w)
@@ -116,112 +106,4 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  %-13s %s\n", "version", "print the version and exit (also --version)")
 	fmt.Fprintf(w, "  %-13s %s\n", "help", "print this list (also -h, --help)")
 	fmt.Fprintln(w, "\nRun 'taskgraph <command> --help' for a command's flags. Configuration is read from the environment: see README.md.")
-}
-
-// commit is the build's commit when the toolchain could not stamp it (-buildvcs=false, a build
-// outside a checkout): the Makefile sets it with -ldflags "-X main.commit=...".
-var commit string
-
-// version describes this build: the module version ("(devel)" for a build in a checkout), the
-// commit and its time, the Go version, and the schema (a hash of the SDL) and migrations it serves.
-func version() string {
-	info, _ := debug.ReadBuildInfo()
-	return versionOf(info, commit) + ", schema " + schemaVersion() + ", migrations " + migrations.Latest()
-}
-
-func versionOf(info *debug.BuildInfo, commit string) string {
-	if info == nil {
-		return "taskgraph (unknown version)"
-	}
-	s := "taskgraph " + info.Main.Version
-	vcs := map[string]string{}
-	for _, kv := range info.Settings {
-		vcs[kv.Key] = kv.Value
-	}
-	if rev := vcs["vcs.revision"]; rev != "" {
-		s += " (commit " + rev[:min(12, len(rev))]
-		if t := vcs["vcs.time"]; t != "" {
-			s += ", " + t
-		}
-		if vcs["vcs.modified"] == "true" {
-			s += ", modified"
-		}
-		s += ")"
-	} else if commit != "" {
-		s += " (commit " + commit + ")"
-	}
-	return s + " " + info.GoVersion
-}
-
-// schemaVersion names the GraphQL schema this binary serves: the start of its SDL's sha256 (the
-// SDL endpoint's ETag starts the same way).
-func schemaVersion() string {
-	sum := sha256.Sum256([]byte(graph.SDL()))
-	return hex.EncodeToString(sum[:6])
-}
-
-// newFlags makes a command's flag set, whose usage (--help, or a wrong use) prints the command's
-// summary, flags, environment and example.
-func newFlags(name, summary string, env []string, example string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { printHelp(stderr, name, summary, env, example, fs) }
-	return fs
-}
-
-// commandLine is what a command runs with: its flag set (to which it adds its flags before
-// parse), its arguments, the environment and the output streams.
-type commandLine struct {
-	flags          *flag.FlagSet
-	args           []string
-	env            environment
-	stdout, stderr io.Writer
-}
-
-// parse parses the flags. The flag package has already printed a bad flag and the usage.
-func (cl commandLine) parse() error {
-	if err := cl.flags.Parse(cl.args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	return nil
-}
-
-// usageError reports a wrong use the flag package cannot see (a missing --token) the way it
-// reports a bad flag: the problem, then the command's usage.
-func (cl commandLine) usageError(format string, args ...any) error {
-	fmt.Fprintf(cl.stderr, format+"\n", args...)
-	cl.flags.Usage()
-	return errUsage
-}
-
-// readToken is the value of a --token flag; "-" reads standard input.
-func (cl commandLine) readToken(value string) (string, error) {
-	if value == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
-		if err != nil {
-			return "", err
-		}
-		value = string(b)
-	}
-	t := strings.TrimSpace(value)
-	if t == "" {
-		return "", cl.usageError("--token is required")
-	}
-	return t, nil
-}
-
-func migrateCommand(ctx context.Context, cl commandLine) error {
-	if err := cl.parse(); err != nil {
-		return err
-	}
-	dbx, err := openDatabase(ctx, cl.env.databaseURL(), cl.env.sessionURL(), db.Options{MaxConns: 2})
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	fmt.Fprintln(cl.stdout, "migrations: up to date")
-	return nil
 }

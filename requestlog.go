@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/taskgraph/taskgraph/internal/tracing"
-
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,28 +14,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 
 	"github.com/taskgraph/taskgraph/auth"
+	"github.com/taskgraph/taskgraph/internal/tracing"
 )
-
-// requestInfo is filled in as a request travels: the mux adds the route, the GraphQL layer what
-// only it knows.
-type requestInfo struct {
-	id        string
-	route     string // the mux pattern that matched; "" when none did
-	operation string // the executed operation's name; "" when unnamed
-	parsed    bool   // the GraphQL layer saw the request (false when auth refused it first)
-	signedIn  bool   // the request carried a verified token
-	gqlErrors bool
-	// socket: a WebSocket upgrade, whose many operations run concurrently for as long as it is
-	// open; observeGraphQL leaves it alone (the request is logged as the upgrade it was).
-	socket bool
-}
-
-type requestInfoKey struct{}
-
-func infoFrom(ctx context.Context) *requestInfo {
-	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
-	return info
-}
 
 // observe logs one line per request and feeds the request metrics. It never logs headers, so a
 // bearer token cannot reach the log.

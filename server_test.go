@@ -108,7 +108,7 @@ func newLiveApp(t *testing.T, iss *testkit.Issuer, liveCfg live.Config) *app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.live.Close(); testkit.WaitSlotsGone(t, dbx.DB) })
-	a.watchKeys(context.Background())
+	a.keys.start(context.Background(), a.live, a.verifier, a.logger)
 	a.store.LogicalFeed = a.live.Feed().Kind == live.FeedLogical
 	return a
 }
