@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -93,6 +94,10 @@ func configFromEnv() (config, error) {
 	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
 		e.errs = append(e.errs, c.chooseScenarios(v)...)
 	}
+	// page500 and search send every connection's requests as the one heavy user: OPERATIONS_PER_USER
+	// (issue 20; 4 by default here) would answer most with 429, measuring refusals, not pages.
+	// BENCH_SERVER_ENV comes after, so it may set its own.
+	c.ServerEnv = append([]string{"OPERATIONS_PER_USER=" + strconv.Itoa(c.Conns)}, c.ServerEnv...)
 	c.LivePGURL = os.Getenv("BENCH_LIVE_PG_URL")
 	c.Out = outDir("BENCH_OUT", "")
 	return c, errors.Join(e.errs...)
