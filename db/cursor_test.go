@@ -2,30 +2,12 @@ package db_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/taskgraph/taskgraph/db"
+	"github.com/taskgraph/taskgraph/internal/testkit"
 )
-
-// forge returns cursor with its sort value replaced by v (nil: a NULL key), keeping its binding:
-// what a client that reads its own cursors can send.
-func forge(t testing.TB, cursor string, v any) string {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
-	c["v"] = v
-	raw, _ = json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
 
 // TestListTasksRefusesForgedKeys: a cursor whose binding is right but whose sort key PostgreSQL
 // could not read (year 0000 or 10000, a NUL in a title, a priority out of range) is
@@ -66,7 +48,7 @@ func TestListTasksRefusesForgedKeys(t *testing.T) {
 		{db.SortPriority, "5", false},
 		{db.SortPriority, "2", true},
 	} {
-		c := forge(t, cursorOf(tc.field), tc.value)
+		c := testkit.ForgeCursor(t, cursorOf(tc.field), tc.value)
 		_, err := s.ListTasks(ctx, a, db.TaskQuery{Order: db.TaskOrder{Field: tc.field}, Limit: 2, Cursor: c})
 		switch {
 		case tc.ok && err != nil:
@@ -117,7 +99,7 @@ func FuzzCursor(f *testing.F) {
 			if value == "NULL" {
 				v = nil
 			}
-			c = forge(t, real[o], v)
+			c = testkit.ForgeCursor(t, real[o], v)
 		}
 		p, err := s.ListTasks(ctx, a, db.TaskQuery{Order: o, Limit: 3, Cursor: c, Backward: backward})
 		if err != nil {

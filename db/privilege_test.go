@@ -17,15 +17,8 @@ import (
 // the store does, and rolls it back.
 func asApp(t *testing.T, x *sqlx.DB, user string, fn func(tx *sqlx.Tx)) {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := x.BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := testkit.BeginAs(t, x, db.AppRole, user)
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user); err != nil {
-		t.Fatal(err)
-	}
 	fn(tx)
 }
 

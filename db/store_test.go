@@ -247,14 +247,8 @@ func TestRowLevelSecurity(t *testing.T) {
 	// The same connection setup as the store, then queries without any user condition.
 	titles := func(x *sqlx.DB, user string) []string {
 		t.Helper()
-		tx, err := x.BeginTxx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tx := testkit.BeginAs(t, x, db.AppRole, user)
 		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, db.AppRole, user); err != nil {
-			t.Fatal(err)
-		}
 		var out []string
 		if err := tx.SelectContext(ctx, &out, `SELECT title FROM tasks ORDER BY title`); err != nil {
 			t.Fatalf("select as %q: %v", user, err)

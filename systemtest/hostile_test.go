@@ -2,7 +2,6 @@ package systemtest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,17 +112,7 @@ func (h *hostileServer) cursorWith(t *testing.T, order, v string) string {
 	if err := json.Unmarshal(b, &out); err != nil || len(out.Data.Tasks.Edges) == 0 {
 		t.Fatalf("no cursor: %s", b)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(out.Data.Tasks.Edges[0].Cursor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
-	c["v"] = v
-	raw, _ = json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(raw)
+	return testkit.ForgeCursor(t, out.Data.Tasks.Edges[0].Cursor, v)
 }
 
 // TestHostileRequestsAreClientErrors sends a corpus of malformed and hostile requests through the

@@ -9,19 +9,13 @@ import (
 )
 
 // InsertTaggedTasks writes n tasks carrying a new tag for user straight in SQL (no events), each
-// with a description of descLen characters, acting as appRole (db.AppRole, which testkit cannot
-// import: db's own tests use testkit), and returns the tag's id.
+// with a description of descLen characters, acting as appRole (see BeginAs), and returns the tag's
+// id.
 func InsertTaggedTasks(t testing.TB, x *sqlx.DB, appRole string, user uuid.UUID, n, descLen int) string {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := x.BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := BeginAs(t, x, appRole, user.String())
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('role', $1, true), set_config('app.user_uuid', $2, true)`, appRole, user.String()); err != nil {
-		t.Fatal(err)
-	}
 	var tag string
 	if err := tx.GetContext(ctx, &tag, `INSERT INTO tags (user_uuid, name, created_at) VALUES ($1, 'bulk', now()) RETURNING id`, user); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,17 @@ func NewDB(t testing.TB) *sqlx.DB {
 	return x
 }
 
+// OpenDB opens dbURL for a test's own SQL (users, bulk rows, faults); closed when the test ends.
+func OpenDB(t testing.TB, dbURL string) *sqlx.DB {
+	t.Helper()
+	x, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Close() })
+	return x
+}
+
 // NewDBURL creates a fresh, fully migrated database like NewDB and returns its connection URL, for
 // tests that open it their own way (e.g. through a statement-counting driver).
 func NewDBURL(t testing.TB) string {

@@ -64,6 +64,18 @@ func DialWS(t testing.TB, base string, header http.Header) (*WSClient, *http.Res
 	return w, resp, nil
 }
 
+// ConnectWS dials base like DialWS and connects with token (connection_init, then its ack): a
+// signed-in socket, or the test fails.
+func ConnectWS(t testing.TB, base, token string) *WSClient {
+	t.Helper()
+	w, _, err := DialWS(t, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Connect(token)
+	return w
+}
+
 func (w *WSClient) read() {
 	for {
 		_, data, err := w.c.Read(context.Background())
