@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
@@ -38,11 +36,7 @@ func TestDoctorOnAHealthyDeployment(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
 	testkit.BetterAuthTables(t, dbURL, true)
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := testkit.OpenDB(t, dbURL)
 	u := auth.User{ID: "doc", Email: "doc@example.com", Name: "Doc"}
 	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
 	// A token without the uuid claim also proves the sub lookup against this database.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -36,30 +35,13 @@ func newLiveEnv(t *testing.T, cfg live.Config) *liveEnv {
 
 func (e *liveEnv) user(name string) (auth.User, string) {
 	e.t.Helper()
-	u := auth.User{ID: "sub-" + name, Email: name + "@example.com", Name: name}
-	u.UUID = testkit.CreateUser(e.t, e.a.db, u.ID, u.Email, u.Name)
-	return u, e.iss.TokenFor(e.t, u)
+	return testkit.SignUp(e.t, e.a.db, e.iss, name)
 }
 
 // waitOpen waits until the hub holds n subscriptions.
 func (e *liveEnv) waitOpen(n int) {
 	e.t.Helper()
 	testkit.WaitFor(e.t, fmt.Sprintf("%d open subscriptions", n), 10*time.Second, func() bool { return e.a.live.Open() == n })
-}
-
-func (e *liveEnv) socket(token string) *testkit.WSClient {
-	e.t.Helper()
-	ws, _, err := testkit.DialWS(e.t, e.srv.URL, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ws.Connect(token)
-	return ws
-}
-
-func (e *liveEnv) mutate(token, query string, vars map[string]any, field string) json.RawMessage {
-	e.t.Helper()
-	return testkit.MutateOK(e.t, e.srv.URL, token, query, vars, field)
 }
 
 const wait = 10 * time.Second
@@ -75,11 +57,11 @@ func TestLiveSlowConsumerIsDisconnected(t *testing.T) {
 	tag := testkit.InsertTaggedTasks(t, e.a.db, db.AppRole, u.UUID, n, 10000)
 
 	stuck := testkit.DialStuck(t, e.srv.URL, tok) // subscribes, then never reads
-	good := e.socket(tok)
+	good := testkit.ConnectWS(t, e.srv.URL, tok)
 	good.Subscribe("t", `subscription { taskEvents { kind id task { description } } }`)
 	sse := testkit.OpenSSE(t, e.srv.URL, tok, `subscription { taskEvents { kind id } }`)
 	e.waitOpen(3)
-	e.mutate(tok, `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag}, "deleteTag")
+	testkit.MutateOK(t, e.srv.URL, tok, `mutation($id: ID!) { deleteTag(id: $id) }`, map[string]any{"id": tag}, "deleteTag")
 
 	for _, f := range []testkit.Feed{testkit.WSFeed(t, good, "t"), testkit.SSEFeed(t, sse, "t")} {
 		seen := map[string]bool{}
@@ -110,10 +92,10 @@ func TestLiveKeepAlive(t *testing.T) {
 	t.Parallel()
 	e := newLiveEnv(t, live.Config{KeepAlive: 200 * time.Millisecond})
 	_, tok := e.user("alice")
-	ws := e.socket(tok)
+	ws := testkit.ConnectWS(t, e.srv.URL, tok)
 	ws.Subscribe("t", testkit.TaskEventsQuery)
 	sse := testkit.OpenSSE(t, e.srv.URL, tok, testkit.TaskEventsQuery)
-	deaf := e.socket(tok)
+	deaf := testkit.ConnectWS(t, e.srv.URL, tok)
 	deaf.NoPong.Store(true)
 	deaf.Subscribe("t", testkit.TaskEventsQuery)
 	testkit.WaitFor(t, "pings and comments", wait, func() bool { return ws.Pings.Load() >= 4 && sse.Comments.Load() >= 4 })

@@ -455,7 +455,7 @@ func killConnectionsUnderLoad(t *testing.T) killResult {
 		return err
 	})
 
-	killer := openDB(t, dbURL) // as the server's own user: it may end its sessions
+	killer := testkit.OpenDB(t, dbURL) // as the server's own user: it may end its sessions
 	for range r.rounds {
 		l.until(t, 30)
 		var n int
@@ -569,7 +569,7 @@ func TestFaultPostgresRestarted(t *testing.T) {
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	iss := testkit.NewIssuer(t, "EdDSA")
 	dbURL := testkit.NewDBURL(t)
-	x := openDB(t, dbURL)
+	x := testkit.OpenDB(t, dbURL)
 	u := auth.User{ID: "sigterm", Email: "sigterm@example.com", Name: "S"}
 	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
 	token := iss.TokenFor(t, u)

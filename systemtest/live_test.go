@@ -54,14 +54,26 @@ func newAppEnv(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[string
 	for k, v := range extra {
 		vars[k] = v
 	}
-	return &liveEnv{t: t, srv: testkit.StartServe(t, bin, vars), db: openDB(t, dbURL), iss: iss}
+	return &liveEnv{t: t, srv: testkit.StartServe(t, bin, vars), db: testkit.OpenDB(t, dbURL), iss: iss}
+}
+
+// serveOneUser runs serve (startServe) on a fresh database, for a test that stops it itself, with
+// one user, id (email id@example.com): the server, the test's connection to its database, the user
+// and a token for it.
+func serveOneUser(t *testing.T, id string) (*testkit.Server, *sqlx.DB, auth.User, string) {
+	t.Helper()
+	iss := testkit.NewIssuer(t, "EdDSA")
+	dbURL := testkit.NewDBURL(t)
+	srv := startServe(t, iss, dbURL, nil)
+	x := testkit.OpenDB(t, dbURL)
+	u := auth.User{ID: id, Email: id + "@example.com", Name: strings.ToUpper(id)}
+	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
+	return srv, x, u, iss.TokenFor(t, u)
 }
 
 func (e *liveEnv) user(name string) (auth.User, string) {
 	e.t.Helper()
-	u := auth.User{ID: "sub-" + name, Email: name + "@example.com", Name: name}
-	u.UUID = testkit.CreateUser(e.t, e.db, u.ID, u.Email, u.Name)
-	return u, e.iss.TokenFor(e.t, u)
+	return testkit.SignUp(e.t, e.db, e.iss, name)
 }
 
 // waitOpen waits until the server holds n subscriptions (its taskgraph_subscriptions_open): a
@@ -82,17 +94,23 @@ func waitOpen(t *testing.T, base string, n int) {
 
 func (e *liveEnv) socket(token string) *testkit.WSClient {
 	e.t.Helper()
-	ws, _, err := testkit.DialWS(e.t, e.srv.Base, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ws.Connect(token)
-	return ws
+	return testkit.ConnectWS(e.t, e.srv.Base, token)
 }
 
 func (e *liveEnv) mutate(token, query string, vars map[string]any, field string) json.RawMessage {
 	e.t.Helper()
 	return testkit.MutateOK(e.t, e.srv.Base, token, query, vars, field)
+}
+
+// createHeard creates a task titled title as token's user and fails the test, saying what, unless
+// f's next event is that task's.
+func (e *liveEnv) createHeard(token, title string, f testkit.Feed, what string) {
+	e.t.Helper()
+	id := testkit.IDOf(e.t, e.mutate(token, `mutation($t: String!) { createTask(input: {title: $t}) { id } }`, map[string]any{"t": title}, "createTask"))
+	var ev testkit.TaskEvent
+	if f.Event(e.t, "taskEvents", &ev); ev.ID != id {
+		e.t.Fatalf("%s: %+v", what, ev)
+	}
 }
 
 // wait is how long a test waits for the server to do what it asked.
@@ -462,7 +480,7 @@ func TestLiveWebSocketWithoutKeysClosesTryAgainLater(t *testing.T) {
 	iss.SetDown(true)
 	dbURL := testkit.NewDBURL(t)
 	srv := testkit.StartServing(t, bin, serveVars(iss, dbURL, liveVars))
-	u := auth.User{ID: "s", Email: "s@example.com", UUID: testkit.CreateUser(t, openDB(t, dbURL), "s", "s@example.com", "S")}
+	u := auth.User{ID: "s", Email: "s@example.com", UUID: testkit.CreateUser(t, testkit.OpenDB(t, dbURL), "s", "s@example.com", "S")}
 	ws, _, err := testkit.DialWS(t, srv.Base, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -582,11 +600,7 @@ func TestLiveLimits(t *testing.T) {
 	e.waitOpen(2)
 	wc.Subscribe("2", testkit.TaskEventsQuery)
 	e.waitOpen(3)
-	id := testkit.IDOf(t, e.mutate(carol, `mutation { createTask(input: {title: "c"}) { id } }`, nil, "createTask"))
-	var ev testkit.TaskEvent
-	if testkit.WSFeed(t, wc, "2").Event(t, "taskEvents", &ev); ev.ID != id {
-		t.Fatalf("carol's event %+v", ev)
-	}
+	e.createHeard(carol, "c", testkit.WSFeed(t, wc, "2"), "carol's event")
 	if got := testkit.MetricValue(testkit.Scrape(t, e.srv.Base), "taskgraph_subscriptions_open"); got != "3" {
 		t.Fatalf("taskgraph_subscriptions_open = %q, want 3", got)
 	}
@@ -620,11 +634,7 @@ func TestLiveListenerKilled(t *testing.T) {
 	})
 	ws.Subscribe("t2", testkit.TaskEventsQuery)
 	e.waitOpen(1)
-	id := testkit.IDOf(t, e.mutate(tok, `mutation { createTask(input: {title: "after"}) { id } }`, nil, "createTask"))
-	var ev testkit.TaskEvent
-	if testkit.WSFeed(t, ws, "t2").Event(t, "taskEvents", &ev); ev.ID != id {
-		t.Fatalf("after the reconnect: %+v", ev)
-	}
+	e.createHeard(tok, "after", testkit.WSFeed(t, ws, "t2"), "after the reconnect")
 }
 
 // TestLiveShutdownDeliversThenCloses: a change committed just before shutdown reaches every
@@ -633,22 +643,12 @@ func TestLiveListenerKilled(t *testing.T) {
 // with EVENTS_LOST; the process exits 0.
 func TestLiveShutdownDeliversThenCloses(t *testing.T) {
 	t.Parallel()
-	iss := testkit.NewIssuer(t, "EdDSA")
-	dbURL := testkit.NewDBURL(t)
-	srv := startServe(t, iss, dbURL, nil)
+	srv, x, u, tok := serveOneUser(t, "s")
 	base := srv.Base
-	x := openDB(t, dbURL)
-	u := auth.User{ID: "s", Email: "s@example.com", Name: "S"}
-	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
-	tok := iss.TokenFor(t, u)
 	const n = 300
 	tag := testkit.InsertTaggedTasks(t, x, db.AppRole, u.UUID, n, 100)
 
-	ws, _, err := testkit.DialWS(t, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.Connect(tok)
+	ws := testkit.ConnectWS(t, base, tok)
 	ws.Subscribe("t", `subscription { taskEvents { kind id } }`)
 	sse := testkit.OpenSSE(t, base, tok, `subscription { taskEvents { kind id } }`)
 	testkit.WaitFor(t, "two subscriptions", wait, func() bool {
@@ -771,15 +771,11 @@ func TestLiveThroughPgBouncerWithADirectListener(t *testing.T) {
 	// The test's own setup goes direct: lib/pq sends a statement with arguments outside a
 	// transaction in two round trips, which a transaction pooler may give two server connections.
 	u := auth.User{ID: "pooled", Email: "p@example.com", Name: "P"}
-	directDB := openDB(t, direct)
+	directDB := testkit.OpenDB(t, direct)
 	u.UUID = testkit.CreateUser(t, directDB, u.ID, u.Email, u.Name)
 	tok := iss.TokenFor(t, u)
 
-	ws, _, err := testkit.DialWS(t, srv.Base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.Connect(tok)
+	ws := testkit.ConnectWS(t, srv.Base, tok)
 	ws.Subscribe("t", testkit.TaskEventsQuery)
 	waitOpen(t, srv.Base, 1)
 	for i := range 5 { // several transactions, over the pooler's shared server connections

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskgraph/taskgraph/auth"
-
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
@@ -88,20 +86,10 @@ func resumeOverWebSocket(t *testing.T, e *liveEnv) {
 // with 1001.
 func TestLiveShutdownWaitsForSocketMutations(t *testing.T) {
 	t.Parallel()
-	iss := testkit.NewIssuer(t, "EdDSA")
-	dbURL := testkit.NewDBURL(t)
-	srv := startServe(t, iss, dbURL, nil)
+	srv, x, _, tok := serveOneUser(t, "m")
 	base := srv.Base
-	x := openDB(t, dbURL)
-	u := auth.User{ID: "m", Email: "m@example.com", Name: "M"}
-	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
-	tok := iss.TokenFor(t, u)
 
-	sub, _, err := testkit.DialWS(t, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub.Connect(tok)
+	sub := testkit.ConnectWS(t, base, tok)
 	sub.Subscribe("t", `subscription { taskEvents { kind id } }`)
 	testkit.WaitFor(t, "the subscription", wait, func() bool {
 		return testkit.MetricValue(testkit.Scrape(t, base), "taskgraph_subscriptions_open") == "1"
@@ -116,11 +104,7 @@ func TestLiveShutdownWaitsForSocketMutations(t *testing.T) {
 	if _, err := lock.Exec(`LOCK TABLE tasks IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	mut, _, err := testkit.DialWS(t, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mut.Connect(tok)
+	mut := testkit.ConnectWS(t, base, tok)
 	mut.Subscribe("m", `mutation { createTask(input: {title: "late"}) { id } }`)
 	time.Sleep(200 * time.Millisecond)
 	srv.Terminate(t)

@@ -7,8 +7,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
@@ -50,17 +48,6 @@ func startServe(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[strin
 		vars[k] = v
 	}
 	return testkit.StartServe(t, bin, vars)
-}
-
-// openDB opens dbURL for the test's own SQL (users, bulk rows, faults); closed when it ends.
-func openDB(t *testing.T, dbURL string) *sqlx.DB {
-	t.Helper()
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = x.Close() })
-	return x
 }
 
 // serveProcess runs serve with vars on a free loopback port until the test ends and returns its

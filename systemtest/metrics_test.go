@@ -26,10 +26,8 @@ func operationLabels(exposition string) map[string]bool {
 // Requests without a token are counted under one label whatever they name, so that they cannot
 // fill the label cap: after 205 anonymous operation names, a signed-in user's is still its own.
 func TestAnonymousOperationNamesCannotFillTheLabelCap(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	e := newAppEnv(t, iss, testkit.NewDBURL(t), nil)
-	u := auth.User{ID: "labels", Email: "l@example.com", Name: "L"}
-	u.UUID = testkit.CreateUser(t, e.db, u.ID, u.Email, u.Name)
+	e := newLiveEnv(t, nil)
+	_, tok := e.user("labels")
 	srv := e.srv
 
 	for i := range maxOperationLabels + 5 {
@@ -38,7 +36,7 @@ func TestAnonymousOperationNamesCannotFillTheLabelCap(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"Me", "MyTasks"} {
-		if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", iss.TokenFor(t, u), "query "+name+" { me { email } }"); status != http.StatusOK || out["errors"] != nil {
+		if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", tok, "query "+name+" { me { email } }"); status != http.StatusOK || out["errors"] != nil {
 			t.Fatalf("%s: %d %v", name, status, out)
 		}
 	}

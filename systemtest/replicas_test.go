@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskgraph/taskgraph/auth"
@@ -39,22 +38,14 @@ func TestTwoReplicas(t *testing.T) {
 	r1 := startReplica(t, vars...)
 	r2 := startReplica(t, vars...)
 
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := testkit.OpenDB(t, dbURL)
 	alice := auth.User{ID: "alice", Email: "alice@example.com", Name: "Alice"}
 	alice.UUID = testkit.CreateUser(t, x, alice.ID, alice.Email, alice.Name)
 	bob := auth.User{ID: "bob", Email: "bob@example.com", Name: "Bob"}
 	bob.UUID = testkit.CreateUser(t, x, bob.ID, bob.Email, bob.Name)
 	aTok, bTok := iss.TokenFor(t, alice), iss.TokenFor(t, bob)
 
-	ws, _, err := testkit.DialWS(t, r1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.Connect(aTok)
+	ws := testkit.ConnectWS(t, r1, aTok)
 	ws.Subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
 	sse := testkit.OpenSSE(t, r1, aTok, `subscription { taskEvents { kind id task { title } } }`)
 	testkit.WaitFor(t, "two subscriptions on replica 1", wait, func() bool {
@@ -117,11 +108,7 @@ func TestThreeReplicasThroughPgBouncer(t *testing.T) {
 		"BETTER_AUTH_URL=" + iss.URL, "AUTH_JWKS_URL=" + iss.JWKSURL()}
 	replicas := []string{startReplica(t, vars...), startReplica(t, vars...), startReplica(t, vars...)}
 
-	x, err := sqlx.Open("postgres", direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := testkit.OpenDB(t, direct)
 	users := make([]string, 6) // tokens
 	for i := range users {
 		u := auth.User{ID: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i), Name: fmt.Sprintf("User %d", i)}
@@ -131,11 +118,7 @@ func TestThreeReplicasThroughPgBouncer(t *testing.T) {
 	// User 0 subscribes on every replica.
 	var subs []*testkit.WSClient
 	for _, r := range replicas {
-		ws, _, err := testkit.DialWS(t, r, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws.Connect(users[0])
+		ws := testkit.ConnectWS(t, r, users[0])
 		ws.Subscribe("t", `subscription { taskEvents { kind id task { title } } }`)
 		subs = append(subs, ws)
 		testkit.WaitFor(t, "the subscription", wait, func() bool { return testkit.MetricValue(testkit.Scrape(t, r), "taskgraph_subscriptions_open") == "1" })

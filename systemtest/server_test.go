@@ -155,10 +155,8 @@ func TestDevKeySurvivesARestart(t *testing.T) {
 }
 
 func TestMetricsMoveAfterRequests(t *testing.T) {
-	iss := testkit.NewIssuer(t, "EdDSA")
-	e := newAppEnv(t, iss, testkit.NewDBURL(t), nil)
-	u := auth.User{ID: "metrics-user", Email: "m@example.com", Name: "M"}
-	u.UUID = testkit.CreateUser(t, e.db, u.ID, u.Email, u.Name)
+	e := newLiveEnv(t, nil)
+	_, tok := e.user("metrics-user")
 	srv := e.srv
 
 	okSeries := `taskgraph_graphql_requests_total{operation="Me",outcome="ok"}`
@@ -168,11 +166,11 @@ func TestMetricsMoveAfterRequests(t *testing.T) {
 		t.Fatalf("counters present before any request:\n%s", before)
 	}
 
-	if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", iss.TokenFor(t, u), `query Me { me { email } }`); status != 200 || out["errors"] != nil {
+	if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", tok, `query Me { me { email } }`); status != 200 || out["errors"] != nil {
 		t.Fatalf("query Me: %d %v", status, out)
 	}
 	// A mutation goes through the resolvers (issue 18's executors).
-	if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", iss.TokenFor(t, u), `mutation { deleteTag(id: "`+uuid.NewString()+`") }`); status != 200 || out["errors"] == nil {
+	if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", tok, `mutation { deleteTag(id: "`+uuid.NewString()+`") }`); status != 200 || out["errors"] == nil {
 		t.Fatalf("deleteTag: %d %v", status, out)
 	}
 	if status, _ := testkit.PostGraphQL(t, srv.Base+"/graphql", "not-a-jwt", `query Me { me { email } }`); status != http.StatusUnauthorized {
@@ -210,7 +208,7 @@ func TestReadyzFollowsTheJWKS(t *testing.T) {
 		t.Fatalf("readyz with the JWKS down: %d %v, want 503 naming the JWKS", status, body)
 	}
 	// A request with a token meets the same outage as a 503 AUTH_UNAVAILABLE, not a 401.
-	u := auth.User{UUID: testkit.CreateUser(t, openDB(t, dbURL), "r", "r@example.com", "R"), ID: "r", Email: "r@example.com"}
+	u := auth.User{UUID: testkit.CreateUser(t, testkit.OpenDB(t, dbURL), "r", "r@example.com", "R"), ID: "r", Email: "r@example.com"}
 	if status, out := testkit.PostGraphQL(t, srv.Base+"/graphql", iss.TokenFor(t, u), `{ me { email } }`); status != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(out), "AUTH_UNAVAILABLE") {
 		t.Fatalf("query with the JWKS down: %d %v", status, out)
 	}

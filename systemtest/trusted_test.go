@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/internal/testkit"
 )
@@ -159,11 +157,7 @@ func TestTrustedDocumentsEnforcedOnEveryTransport(t *testing.T) {
 		t.Errorf("SSE documentId: %d %s, want a stream", status, out)
 	}
 
-	w, _, err := testkit.DialWS(t, base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Connect(token)
+	w := testkit.ConnectWS(t, base, token)
 	w.Subscribe("other", "subscription { tagEvents { kind } }")
 	if m := w.Next("other", 5*time.Second); (m.Type != "error" && m.Type != "next") || !strings.Contains(string(m.Payload), refused) {
 		t.Errorf("WebSocket other text: %s %s", m.Type, m.Payload)
@@ -241,11 +235,7 @@ func TestTrustedDocumentsManifestErrorsStopServe(t *testing.T) {
 // a token iss signed for it.
 func signedIn(t *testing.T, iss *testkit.Issuer, dbURL, id string) (auth.User, string) {
 	t.Helper()
-	x, err := sqlx.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x := testkit.OpenDB(t, dbURL)
 	u := auth.User{ID: id, Email: id + "@example.com", Name: strings.ToUpper(id)}
 	u.UUID = testkit.CreateUser(t, x, u.ID, u.Email, u.Name)
 	return u, iss.TokenFor(t, u)

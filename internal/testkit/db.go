@@ -17,6 +17,7 @@ import (
 	_ "github.com/lib/pq" // the "postgres" driver
 	"github.com/peterldowns/pgtestdb"
 
+	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/migrations"
 )
 
@@ -168,4 +169,13 @@ func CreateUser(t testing.TB, x *sqlx.DB, id, email, name string) uuid.UUID {
 		t.Fatalf("testkit: create user %q: %v", id, err)
 	}
 	return u
+}
+
+// SignUp creates the user sub-<name> (email <name>@example.com) in x and returns it with a token
+// iss signed for it: a signed-in user of the test's server.
+func SignUp(t testing.TB, x *sqlx.DB, iss *Issuer, name string) (auth.User, string) {
+	t.Helper()
+	u := auth.User{ID: "sub-" + name, Email: name + "@example.com", Name: name}
+	u.UUID = CreateUser(t, x, u.ID, u.Email, u.Name)
+	return u, iss.TokenFor(t, u)
 }
