@@ -50,8 +50,9 @@ type startup struct {
 	serving func(a *app, addr string)
 }
 
-// newApp is the app on dbx, its store set up for the pool it is on.
-func newApp(ctx context.Context, s startup, dbx *sqlx.DB, tr *tracing.Tracing) (*app, error) {
+// newApp is the app on dbx, its store set up for the pool it is on (ownSessions: no transaction
+// pooler in between, db.RequirePooling).
+func newApp(ctx context.Context, s startup, dbx *sqlx.DB, ownSessions bool, tr *tracing.Tracing) (*app, error) {
 	a := &app{logger: s.logger, db: dbx, store: db.NewStore(dbx), metrics: newMetrics(dbx.DB), cfg: s.cfg, tracing: tr}
 	names := s.cfg.MetricsOperations
 	if len(names) == 0 && s.cfg.Trusted != nil {
@@ -63,10 +64,7 @@ func newApp(ctx context.Context, s startup, dbx *sqlx.DB, tr *tracing.Tracing) (
 	a.store.StatementTimeout = s.cfg.Limits.RequestTimeout
 	// Statements stay prepared on sessions of their own, never through a transaction pooler; a
 	// login that is the app role itself spares each transaction its SET ROLE.
-	var err error
-	if a.store.OwnSessions, err = db.OwnSessions(ctx, s.cfg.DatabaseURL, s.cfg.ListenURL); err != nil {
-		return nil, err
-	}
+	a.store.OwnSessions = ownSessions
 	if err := a.store.CheckLoginRole(ctx); err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}

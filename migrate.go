@@ -12,7 +12,7 @@ func migrateCommand(ctx context.Context, cl commandLine) error {
 	if err := cl.parse(); err != nil {
 		return err
 	}
-	dbx, err := openDatabase(ctx, cl.env.databaseURL(), cl.env.sessionURL(), db.Options{MaxConns: 2})
+	dbx, _, err := openDatabase(ctx, cl.env.databaseURL(), cl.env.sessionURL(), db.Options{MaxConns: 2})
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func start(ctx context.Context, s startup) error {
 	if tr != nil {
 		s.cfg.DB.WrapConnector = tr.Connector
 	}
-	dbx, err := openDatabase(ctx, s.cfg.DatabaseURL, s.cfg.ListenURL, s.cfg.DB)
+	dbx, ownSessions, err := openDatabase(ctx, s.cfg.DatabaseURL, s.cfg.ListenURL, s.cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func start(ctx context.Context, s startup) error {
 	}
 	defer ln.Close() // when start-up fails; serving closes it too
 	addr := ln.Addr().String()
-	a, err := newApp(ctx, s, dbx, tr)
+	a, err := newApp(ctx, s, dbx, ownSessions, tr)
 	if err != nil {
 		return err
 	}

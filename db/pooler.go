@@ -107,23 +107,12 @@ func SessionVariable(databaseURL, sessionURL string) string {
 }
 
 // RequirePooling is the start-up check: sessionURL has sessions of its own, and databaseURL,
-// which may go through a transaction pooler, can open transactions.
-func RequirePooling(ctx context.Context, databaseURL, sessionURL string) error {
+// which may go through a transaction pooler, can open transactions. ownSessions tells whether
+// databaseURL's connections are PostgreSQL sessions of their own too (no transaction pooler), so
+// that Store.ReadJSON may keep statements prepared on them (Store.OwnSessions).
+func RequirePooling(ctx context.Context, databaseURL, sessionURL string) (ownSessions bool, err error) {
 	if err := requireSessions(ctx, databaseURL, sessionURL); err != nil || sessionURL == databaseURL {
-		return err // requireSessions has tried databaseURL's transactions too
-	}
-	if _, err := DetectPooling(ctx, databaseURL); err != nil {
-		return poolingError("DATABASE_URL", err)
-	}
-	return nil
-}
-
-// OwnSessions tells whether databaseURL's connections are PostgreSQL sessions of their own (no
-// transaction pooler), so that Store.ReadJSON may keep statements prepared on them. When it is
-// sessionURL, RequirePooling has already made sure of it.
-func OwnSessions(ctx context.Context, databaseURL, sessionURL string) (bool, error) {
-	if databaseURL == sessionURL {
-		return true, nil
+		return err == nil, err // requireSessions has tried databaseURL's transactions too
 	}
 	p, err := DetectPooling(ctx, databaseURL)
 	if err != nil {
