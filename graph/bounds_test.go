@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskgraph/taskgraph/auth"
 	"github.com/taskgraph/taskgraph/graph"
+	"github.com/taskgraph/taskgraph/internal/testkit"
 )
 
 // MAX_TAGS_PER_TASK and MAX_TAGS_PER_USER: over them is BAD_USER_INPUT naming the field, and
@@ -122,13 +123,13 @@ func TestRequestTimeoutCancelsTheDatabaseWork(t *testing.T) {
 	const update = `mutation($id: ID!) { updateTask(id: $id, input: {title: "waited"}) { id } }`
 	done := make(chan response)
 	go func() { done <- e.do(&e.a, update, map[string]any{"id": task.ID}) }()
-	waitUntil(t, "the update to wait for the lock", func() bool { return waiting() == 1 })
+	testkit.WaitFor(t, "the update to wait for the lock", 5*time.Second, func() bool { return waiting() == 1 })
 	r := <-done
 	if r.code() != "REQUEST_TIMEOUT" || r.Status != http.StatusOK {
 		t.Fatalf("%d %s", r.Status, r.Raw)
 	}
 	// Nothing of ours is left waiting on the lock.
-	waitUntil(t, "the statement to be cancelled", func() bool { return waiting() == 0 })
+	testkit.WaitFor(t, "the statement to be cancelled", 5*time.Second, func() bool { return waiting() == 0 })
 	if err := lock.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,15 +140,6 @@ func TestRequestTimeoutCancelsTheDatabaseWork(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "level=ERROR") || !strings.Contains(e.logs.String(), "level=WARN") {
 		t.Errorf("want a warning, no error:\n%s", e.logs)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }
 

@@ -234,7 +234,7 @@ func TestSharedRenderIsByteForByte(t *testing.T) {
 		return out
 	}
 	sharedStreams, referenceStreams := open(shared.URL), open(reference.URL)
-	waitUntil(t, "every subscription open", func() bool { return hub.Open() == 2*3*len(shapes) })
+	testkit.WaitFor(t, "every subscription open", 5*time.Second, func() bool { return hub.Open() == 2*3*len(shapes) })
 
 	// Every kind of change; nulls, an offset that must come out in UTC, tags in order.
 	var tagA, tagB, task struct{ ID string }

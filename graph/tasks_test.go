@@ -1,11 +1,12 @@
 package graph_test
 
 import (
-	"github.com/taskgraph/taskgraph/auth"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/taskgraph/taskgraph/auth"
 )
 
 const taskFields = `id title description completed completedAt priority dueAt createdAt updatedAt tags { id name color }`

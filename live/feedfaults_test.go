@@ -105,7 +105,7 @@ func (w *watcher) heard() int {
 // hearsPast waits until the watcher has heard more than n events: the feed flows to it.
 func (w *watcher) hearsPast(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, "the subscription to hear the writer", func() bool { return w.heard() > n })
+	testkit.WaitFor(t, "the subscription to hear the writer", 20*time.Second, func() bool { return w.heard() > n })
 }
 
 // endedLost waits for the subscription to end with ErrEventsLost, its events having followed each
@@ -206,7 +206,7 @@ func TestLogicalFeedPublicationMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.endedLost(t, 10*time.Second)
-	waitFor(t, "the feed to say the publication is missing", func() bool {
+	testkit.WaitFor(t, "the feed to say the publication is missing", 20*time.Second, func() bool {
 		f := e.hub.Feed()
 		return !f.Up && strings.Contains(f.Err, db.Publication)
 	})
@@ -297,7 +297,7 @@ func TestLogicalFeedReplicaKilled(t *testing.T) {
 	w := watch(e.subscribe(actx, live.TaskEvents))
 	w.hearsPast(t, 0)
 	other.Close() // its connection ends, as when the process dies
-	waitFor(t, "the dead replica's slot to go", func() bool { all, _ := slots(t, pg, e.url); return all == 1 })
+	testkit.WaitFor(t, "the dead replica's slot to go", 20*time.Second, func() bool { all, _ := slots(t, pg, e.url); return all == 1 })
 	w.hearsPast(t, w.heard()) // writes go on being heard after the death
 	wr.halt()
 	if err := e.hub.Sync(context.Background()); err != nil {

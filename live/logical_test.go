@@ -165,7 +165,7 @@ func TestLogicalFeedWritersSendNothing(t *testing.T) {
 	}
 
 	e.hub.Close()
-	waitFor(t, "the temporary slot to go with its connection", func() bool { all, _ := slots(t, pg, e.url); return all == 0 })
+	testkit.WaitFor(t, "the temporary slot to go with its connection", 20*time.Second, func() bool { all, _ := slots(t, pg, e.url); return all == 0 })
 }
 
 // A cursor resumes exactly after its event; one beyond the window ends with ErrEventsLost; text
@@ -214,17 +214,6 @@ func TestResumeWindow(t *testing.T) {
 	ended(t, sub{old, oldCh}, live.ErrEventsLost)
 	if _, _, err := live.SubscribeAfter(actx, e.hub, live.TaskEvents, "not-a-cursor", identity); !errors.Is(err, live.ErrBadCursor) {
 		t.Fatalf("a bad cursor: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 20s for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
