@@ -108,6 +108,25 @@ func (w *watcher) hearsPast(t *testing.T, n int) {
 	testkit.WaitFor(t, "the subscription to hear the writer", 20*time.Second, func() bool { return w.heard() > n })
 }
 
+// readUpTo waits, up to 20 s, until the watcher has read task last or its subscription has
+// ended: Sync leaves the events in the subscription's buffer, and the watcher reads them on a
+// goroutine of its own.
+func (w *watcher) readUpTo(last int64) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		w.mu.Lock()
+		done := w.last >= last
+		w.mu.Unlock()
+		select {
+		case <-w.closed:
+			return
+		default:
+		}
+		if done {
+			return
+		}
+	}
+}
+
 // endedLost waits for the subscription to end with ErrEventsLost, its events having followed each
 // other until then, within limit.
 func (w *watcher) endedLost(t *testing.T, limit time.Duration) {
@@ -303,6 +322,7 @@ func TestLogicalFeedReplicaKilled(t *testing.T) {
 	if err := e.hub.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	w.readUpTo(wr.acked.Load() - 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.gaps) > 0 || w.s.Err() != nil || w.last != wr.acked.Load()-1 {
