@@ -54,7 +54,11 @@ func newAppEnv(t *testing.T, iss *testkit.Issuer, dbURL string, extra map[string
 	for k, v := range extra {
 		vars[k] = v
 	}
-	return &liveEnv{t: t, srv: testkit.StartServe(t, bin, vars), db: testkit.OpenDB(t, dbURL), iss: iss}
+	x := testkit.OpenDB(t, dbURL)
+	// Cleanups run last first: the server stops, then its temporary replication slot (on the
+	// logical feed) is waited out, since the database cannot be dropped while the slot is there.
+	t.Cleanup(func() { testkit.WaitSlotsGone(t, x.DB) })
+	return &liveEnv{t: t, srv: testkit.StartServe(t, bin, vars), db: x, iss: iss}
 }
 
 // serveOneUser runs serve (startServe) on a fresh database, for a test that stops it itself, with
